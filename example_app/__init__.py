@@ -1,0 +1,1 @@
+"""Example application whose two databases (catalog and monitor) multidb migrates."""

@@ -1,0 +1,19 @@
+"""multidb: migrate every database of an application, each with its own Alembic history."""
+
+from __future__ import annotations
+
+from .config import Base, Database, Project, find_config, load_config
+from .errors import ConfigError, DatabaseError, MigrationError, MultiDBError, UsageError
+
+__all__ = [
+    "Base",
+    "ConfigError",
+    "Database",
+    "DatabaseError",
+    "MigrationError",
+    "MultiDBError",
+    "Project",
+    "UsageError",
+    "find_config",
+    "load_config",
+]

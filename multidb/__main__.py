@@ -1,0 +1,5 @@
+"""``python -m multidb``."""
+
+from multidb.cli import run
+
+run()

@@ -1,0 +1,131 @@
+"""The ``multidb`` command line: parse, call :mod:`multidb.commands`, render, choose the exit code.
+
+Only this module prints or exits. Heavy modules (SQLAlchemy, Alembic) are imported inside the
+commands that need them, so ``multidb --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import EXIT_FAILED, EXIT_USAGE, MultiDBError, RunFailed
+
+EXIT_CODES = """\b
+Exit codes: 0 success, 1 an operation failed (or --check found work),
+            2 bad usage or config.
+"""
+
+
+class Group(click.Group):
+    """Catches MultiDBError once: one line on stderr, no traceback unless --traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MultiDBError as e:
+            _report(ctx, e, e.lines(), e.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as e:  # a bug, or an error multidb did not anticipate
+            hint = "" if ctx.meta.get("multidb.traceback") else " (rerun with --traceback for details)"
+            _report(ctx, e, [f"unexpected {type(e).__name__}: {e}{hint}"], EXIT_FAILED)
+
+
+def _report(ctx: click.Context, exc: BaseException, lines: list[str], code: int) -> None:
+    from .redact import scrub
+
+    secrets = ctx.meta.get("multidb.secrets", ())
+    if ctx.meta.get("multidb.traceback"):
+        click.echo(scrub("".join(traceback.format_exception(exc)), secrets), err=True)
+    if isinstance(exc, RunFailed) and exc.results and not ctx.meta.get("multidb.json"):
+        from . import render
+
+        click.echo(render.run_results(exc.results), err=True)
+    for i, line in enumerate(lines):
+        click.echo(scrub(("multidb: error: " if i == 0 else "") + line, secrets), err=True)
+    ctx.exit(code)
+
+
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if value not in (None, False):
+            ctx.meta[key] = value
+        return value
+
+    return callback
+
+
+def project_options(f: Callable) -> Callable:
+    """-c/--config, -p/--profile and --traceback, accepted before or after the command name."""
+    options = [
+        click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), expose_value=False,
+                     callback=_remember("multidb.config"), is_eager=True,
+                     help="Config file. Default: $MULTIDB_CONFIG, else config/multidb.yaml found upwards."),
+        click.option("-p", "--profile", expose_value=False, callback=_remember("multidb.profile"), is_eager=True,
+                     help="Profile to use. Default: $MULTIDB_PROFILE, else the file's default_profile."),
+        click.option("--traceback", is_flag=True, expose_value=False, callback=_remember("multidb.traceback"),
+                     is_eager=True, help="Show the full traceback of an error."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def json_option(f: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, callback=_remember("multidb.json"),
+                        help="Print JSON for scripts instead of text.")(f)
+
+
+def load_project() -> Any:
+    from .config import find_config, load_config
+
+    ctx = click.get_current_context()
+    path = find_config(ctx.meta.get("multidb.config"))
+    project = load_config(path, ctx.meta.get("multidb.profile"))
+    ctx.meta["multidb.secrets"] = project.secrets()
+    return project
+
+
+def emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    from .redact import scrub
+    from .results import to_json
+
+    secrets = click.get_current_context().meta.get("multidb.secrets", ())
+    out = json.dumps(to_json(data), indent=2) if as_json else text(data)
+    if out:
+        click.echo(scrub(out, secrets))
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
+@click.version_option(package_name="multidb-migrate", prog_name="multidb")
+@project_options
+def main() -> None:
+    """Migrate every database of an application, each with its own Alembic history.
+
+    \b
+    Examples:
+      multidb upgrade --all                      bring every database to head
+      multidb status --all                       where each database stands
+      multidb --profile production upgrade --all --sql   one SQL file per database
+    """
+
+
+from . import cli_commands  # noqa: E402,F401  (registers the commands on main)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    main(prog_name="multidb")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run())
+
+__all__ = ["EXIT_USAGE", "Path", "emit", "json_option", "load_project", "main", "project_options", "run"]

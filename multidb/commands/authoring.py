@@ -1,0 +1,147 @@
+"""Commands that write revision files or compare models: revision (and migrate), merge, check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .. import drift, engines
+from ..alembic_config import alembic_config
+from ..config import Database, Project
+from ..environment import load_metadata, options
+from ..errors import DatabaseError, DriftDetected, UsageError
+from ..results import Drift, RevisionInfo
+from ..runner import check_known, database_errors, load_history, read_heads, revision_errors, run
+from .inspect import describe, pending_revisions
+
+
+def revision(
+    project: Project,
+    db: Database,
+    message: str,
+    autogenerate: bool = False,
+    head: str = "head",
+    splice: bool = False,
+    branch_label: str | None = None,
+    version_path: str | None = None,
+    depends_on: tuple[str, ...] = (),
+    rev_id: str | None = None,
+) -> list[RevisionInfo]:
+    """Write a new revision file; with ``autogenerate``, compare the models with the database.
+
+    An autogenerate run that finds no difference writes nothing and returns an empty list.
+    """
+    from alembic.autogenerate.api import RevisionContext
+
+    if version_path:
+        version_path = _configured_folder(db, version_path)
+    script = load_history(project, db)
+    args = {
+        "message": message,
+        "autogenerate": autogenerate,
+        "sql": False,
+        "head": head,
+        "splice": splice,
+        "branch_label": branch_label,
+        "version_path": version_path,
+        "rev_id": rev_id,
+        "depends_on": list(depends_on) or None,
+    }
+    context = RevisionContext(alembic_config(project, db), script, args, process_revision_directives=_skip_empty)
+    if autogenerate:
+        _autogenerate(project, db, context)
+    with revision_errors(db):
+        written = [s for s in context.generate_scripts() if s is not None]
+    return [describe(s) for s in written]
+
+
+def _configured_folder(db: Database, version_path: str) -> str:
+    wanted = Path(version_path).resolve()
+    if wanted not in db.version_paths:
+        known = ", ".join(str(p) for p in db.version_paths)
+        raise UsageError(
+            f"{db.name}: --version-path {version_path} is not a base folder of this database; "
+            f"add it under databases.{db.name}.bases first (known: {known})"
+        )
+    wanted.mkdir(parents=True, exist_ok=True)
+    return str(wanted)
+
+
+def _skip_empty(_context: Any, _revision: Any, directives: list) -> None:
+    # only autogenerate runs reach this hook: an empty comparison writes no file
+    if directives and all(_is_empty(d) for d in directives):
+        directives[:] = []
+
+
+def _is_empty(script: Any) -> bool:
+    return all(ops.is_empty() for ops in script.upgrade_ops_list)
+
+
+def _autogenerate(project: Project, db: Database, context: Any) -> None:
+    metadata = load_metadata(project, db)
+
+    def compare(heads: Any, migration_context: Any) -> list:
+        context.run_autogenerate(heads, migration_context)
+        return []
+
+    with engines.connect(db) as conn:
+        run(
+            project,
+            db,
+            compare,
+            connection=conn,
+            env_args={"template_args": context.template_args, "revision_context": context},
+            configure_args={"target_metadata": metadata},
+        )
+
+
+def merge(
+    project: Project, db: Database, revisions: tuple[str, ...], message: str, branch_label: str | None = None,
+    rev_id: str | None = None,
+) -> list[RevisionInfo]:
+    """Write a revision that joins ``revisions`` (e.g. ``heads``) into one."""
+    from alembic.util import rev_id as new_rev_id
+
+    script = load_history(project, db)
+    with revision_errors(db):
+        written = script.generate_revision(
+            rev_id or new_rev_id(),
+            message,
+            refresh=True,
+            head=list(revisions),
+            branch_labels=branch_label,
+            config=alembic_config(project, db),
+        )
+    return [describe(written)] if written is not None else []
+
+
+def check(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> list[Drift]:
+    """Compare each database (at head) with its models; raise DriftDetected on any difference."""
+    results = [_drift(project, db) for db in project.select(names, all_)]
+    found = {d.name: list(d.differences) for d in results if d.differences}
+    if found:
+        raise DriftDetected(found)
+    return results
+
+
+def _drift(project: Project, db: Database) -> Drift:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    metadata = load_metadata(project, db)
+    script = load_history(project, db)
+    with engines.connect(db) as conn:
+        heads = read_heads(db, conn)
+        check_known(db, script, heads)
+        pending = pending_revisions(db, script, heads)
+        if pending:
+            raise DatabaseError(
+                db.name,
+                f"the database is {len(pending)} revision(s) behind head; "
+                f"run 'multidb upgrade {db.name}' first, then check",
+            )
+        context = MigrationContext.configure(conn, opts={**options(db, conn.dialect.name)})
+        with database_errors(db):
+            diffs = compare_metadata(context, metadata)
+        conn.rollback()
+    return Drift(db.name, tuple(line for d in diffs for line in drift.describe(d)))

@@ -1,0 +1,135 @@
+"""Read-only commands: list, status, current, heads, branches, history, show."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import engines
+from ..config import Database, Project
+from ..errors import MultiDBError
+from ..results import DatabaseInfo, RevisionInfo, Status
+from ..runner import load_history, read_heads, relative, revision_errors, unknown_heads
+
+if TYPE_CHECKING:
+    from alembic.script import Script, ScriptDirectory
+
+
+def list_databases(project: Project) -> list[DatabaseInfo]:
+    """The databases of the active profile, URL passwords masked."""
+    return [
+        DatabaseInfo(
+            name=db.name,
+            url=db.masked_url,
+            dialect=db.dialect,
+            bases=tuple({"label": b.label, "path": relative(b.path)} for b in db.bases),
+            version_table=db.version_table if not db.version_table_schema else
+            f"{db.version_table_schema}.{db.version_table}",
+            depends_on=db.depends_on,
+        )
+        for db in project.databases.values()
+    ]
+
+
+def status(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> list[Status]:
+    """Per database: current revisions, heads and pending revisions. Errors are per database."""
+    results = []
+    for db in project.select(names, all_):
+        try:
+            results.append(database_status(project, db))
+        except MultiDBError as e:
+            results.append(Status(db.name, db.masked_url, (), (), (), "error", str(e.lines()[0])))
+    return results
+
+
+def database_status(project: Project, db: Database) -> Status:
+    script = load_history(project, db)
+    current = stamped_heads(db)
+    heads = tuple(script.get_heads())
+    if unknown_heads(script, current):
+        return Status(db.name, db.masked_url, current, heads, (), "ahead of code")
+    pending = pending_revisions(db, script, current)
+    state = "at head" if not pending else ("empty" if not current else "behind")
+    return Status(db.name, db.masked_url, current, heads, pending, state)
+
+
+def stamped_heads(db: Database) -> tuple[str, ...]:
+    """The version table's revisions; a SQLite file that does not exist yet is left uncreated."""
+    if not engines.exists(db):
+        return ()
+    with engines.connect(db) as conn:
+        return read_heads(db, conn)
+
+
+def pending_revisions(db: Database, script: ScriptDirectory, current: tuple[str, ...]) -> tuple[str, ...]:
+    """The revisions ``upgrade heads`` would apply, in order."""
+    with revision_errors(db):
+        # the same step computation Alembic's own upgrade command uses
+        steps = script._upgrade_revs("heads", current)  # type: ignore[arg-type]
+    return tuple(step.revision.revision for step in steps)
+
+
+def current(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> list[Status]:
+    """Like status; the CLI shows only the current revisions."""
+    return status(project, names, all_)
+
+
+def describe(script: Script, doc: bool = False) -> RevisionInfo:
+    return RevisionInfo(
+        revision=script.revision,
+        down_revision=_tuple(script.down_revision),
+        branch_labels=tuple(sorted(script.branch_labels)),
+        depends_on=_tuple(script.dependencies),
+        message=script.doc,
+        path=relative(script.path),
+        is_head=script.is_head,
+        is_base=script.is_base,
+        is_merge=script.is_merge_point,
+        is_branch_point=script.is_branch_point,
+        doc=script.longdoc if doc else "",
+    )
+
+
+def _tuple(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)  # type: ignore[arg-type]
+
+
+def heads(project: Project, db: Database) -> list[RevisionInfo]:
+    script = load_history(project, db)
+    return [describe(script.get_revision(h)) for h in script.get_heads()]
+
+
+def branches(project: Project, db: Database) -> list[RevisionInfo]:
+    """Revisions with more than one child: where the history forks."""
+    script = load_history(project, db)
+    return [describe(s) for s in script.walk_revisions() if s.is_branch_point]
+
+
+def history(project: Project, db: Database, rev_range: str | None = None) -> list[RevisionInfo]:
+    """Revisions newest first, optionally within ``FROM:TO`` (either side may be empty)."""
+    script = load_history(project, db)
+    base, head = "base", "heads"
+    if rev_range:
+        if ":" not in rev_range:
+            raise_range(db, rev_range)
+        lower, upper = rev_range.split(":", 1)
+        base, head = lower or "base", upper or "heads"
+    with revision_errors(db):
+        return [describe(s) for s in script.walk_revisions(base, head)]
+
+
+def raise_range(db: Database, rev_range: str) -> None:
+    from ..runner import RevisionUsageError
+
+    raise RevisionUsageError(db.name, f"history range '{rev_range}' must look like FROM:TO (e.g. base:head)")
+
+
+def show(project: Project, db: Database, rev: str) -> list[RevisionInfo]:
+    """The revision(s) ``rev`` names, with their full docstrings."""
+    script = load_history(project, db)
+    with revision_errors(db):
+        found = script.get_revisions(rev)
+    return [describe(s, doc=True) for s in found if s is not None]

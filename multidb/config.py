@@ -1,0 +1,423 @@
+"""Load ``multidb.yaml`` into frozen dataclasses: the one place where YAML becomes typed objects.
+
+``load_config`` reads the file with ``safe_load``, checks every key of every profile, merges the
+active profile over the databases, expands ``${VAR}`` references, resolves relative paths against
+the file's folder, and reports every problem at once as a :class:`~multidb.errors.ConfigError`.
+Nothing here connects to a database or imports Alembic.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import schema
+from .errors import ConfigError, ConfigProblem, UsageError
+from .interpolate import BadReference, MissingVariable, expand
+
+CONFIG_ENV = "MULTIDB_CONFIG"
+PROFILE_ENV = "MULTIDB_PROFILE"
+DEFAULT_LOCATION = Path("config") / "multidb.yaml"
+
+DEFAULTS: dict[str, Any] = {
+    "metadata": None,
+    "version_table": "alembic_version",
+    "version_table_schema": None,
+    "batch": "auto",
+    "depends_on": [],
+    "connect_timeout": 10,
+    "transaction": "per_revision",
+}
+
+
+@dataclass(frozen=True)
+class Base:
+    """One labelled base of a database's history and the folder holding its revisions."""
+
+    label: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Database:
+    """One database of the active profile, with every value resolved."""
+
+    name: str
+    url: str
+    bases: tuple[Base, ...]
+    metadata: str | None
+    version_table: str
+    version_table_schema: str | None
+    batch: str
+    depends_on: tuple[str, ...]
+    connect_timeout: float
+    transaction: str
+
+    @property
+    def dialect(self) -> str:
+        """The dialect name of the URL (``sqlite``, ``postgresql``, ``mysql``, ...)."""
+        return self.url.split(":", 1)[0].split("+", 1)[0]
+
+    @property
+    def masked_url(self) -> str:
+        """The URL with its password replaced by ``***``: the only form ever shown."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @property
+    def password(self) -> str | None:
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.url).password
+
+    @property
+    def version_paths(self) -> tuple[Path, ...]:
+        return tuple(b.path for b in self.bases)
+
+    def uses_batch(self, dialect: str | None = None) -> bool:
+        """Whether autogenerate renders batch operations for this database."""
+        if self.batch == "auto":
+            return (dialect or self.dialect) == "sqlite"
+        return self.batch == "always"
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded config file: its databases under the active profile, in dependency order."""
+
+    path: Path
+    profile: str | None
+    profiles: tuple[str, ...]
+    databases: Mapping[str, Database]
+    python_path: tuple[Path, ...]
+    revision_template: Path | None
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def select(self, names: tuple[str, ...] | list[str], all_: bool = False) -> list[Database]:
+        """The named databases (or all of them), ordered so each comes after its ``depends_on``."""
+        if names and all_:
+            raise UsageError("name databases or use --all, not both")
+        unknown = [n for n in names if n not in self.databases]
+        if unknown:
+            raise UsageError(self.unknown_database_message(unknown[0]))
+        wanted = set(names) if names else set(self.databases)
+        return [db for name, db in self.databases.items() if name in wanted]
+
+    def unknown_database_message(self, name: str) -> str:
+        guess = difflib.get_close_matches(name, list(self.databases), n=1)
+        hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+        known = ", ".join(self.databases)
+        return f"unknown database '{name}'{hint}; {self.path.name} defines: {known}"
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every password in the active URLs, so output can be scrubbed of them."""
+        return tuple(p for db in self.databases.values() if (p := db.password))
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
+    """``-c`` if given, else ``$MULTIDB_CONFIG``, else ``config/multidb.yaml`` searched upwards."""
+    chosen = explicit or os.environ.get(CONFIG_ENV)
+    if chosen:
+        path = Path(chosen)
+        if not path.is_file():
+            source = "--config" if explicit else CONFIG_ENV
+            raise ConfigError([ConfigProblem(str(path), "", f"no such config file (from {source})")])
+        return path
+    start = (cwd or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        candidate = folder / DEFAULT_LOCATION
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        [
+            ConfigProblem(
+                str(DEFAULT_LOCATION),
+                "",
+                f"no config file found here or in any parent folder of {start}; "
+                "pass -c PATH, set MULTIDB_CONFIG, or run 'multidb init'",
+            )
+        ]
+    )
+
+
+def load_config(
+    path: str | os.PathLike[str],
+    profile: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Project:
+    """Read, check and resolve a config file. Raises ConfigError listing every problem."""
+    path = Path(path)
+    environ = os.environ if environ is None else environ
+    raw = _read_yaml(path)
+    problems: schema.Problems = []
+    _check_raw(raw, problems)
+    _raise_if(path, problems)
+    chosen = _choose_profile(raw, profile, environ, path)
+    databases = {}
+    for name in raw["databases"]:
+        merged = _merge_layers(raw, name, chosen)
+        db = _build_database(name, merged, path.parent, environ, problems)
+        if db is not None:
+            databases[name] = db
+    python_path = tuple(path.parent / p for p in raw.get("python_path") or [])
+    template = raw.get("revision_template")
+    template_path = path.parent / template if template else None
+    _check_cross(path, raw, databases, template_path, problems)
+    _raise_if(path, problems)
+    return Project(
+        path=path,
+        profile=chosen,
+        profiles=tuple(raw.get("profiles") or {}),
+        databases=_dependency_order(databases),
+        python_path=python_path,
+        revision_template=template_path,
+    )
+
+
+def _raise_if(path: Path, problems: schema.Problems) -> None:
+    if problems:
+        raise ConfigError([ConfigProblem(str(path), key, text) for key, text in problems])
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError([ConfigProblem(str(path), "", f"cannot read: {e.strerror}")]) from e
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = getattr(e, "problem", None) or "not valid YAML"
+        raise ConfigError([ConfigProblem(str(path), where, f"malformed YAML: {what}")]) from e
+    if not isinstance(raw, dict):
+        got = schema.type_name(raw)
+        raise ConfigError([ConfigProblem(str(path), "", f"expected a mapping at the top, got {got}")])
+    return raw
+
+
+def _check_raw(raw: dict, problems: schema.Problems) -> None:
+    schema.check_keys(raw, schema.TOP_KEYS, "", problems)
+    databases = raw.get("databases")
+    if databases is None:
+        problems.append(("databases", "missing: declare at least one database"))
+    elif schema.check_mapping(databases, "databases", problems):
+        if not databases:
+            problems.append(("databases", "declare at least one database"))
+        for name, entry in databases.items():
+            schema.check_database_entry(entry, f"databases.{name}", problems)
+    if "defaults" in raw:
+        schema.check_database_entry(raw["defaults"], "defaults", problems)
+    for key in ("default_profile", "revision_template"):
+        if key in raw and not isinstance(raw[key], str):
+            problems.append((key, f"expected a string, got {schema.type_name(raw[key])}"))
+    if "python_path" in raw and not schema._is_str_list(raw["python_path"]):
+        problems.append(("python_path", "expected a list of folder paths"))
+    profiles = raw.get("profiles")
+    if profiles is not None and schema.check_mapping(profiles, "profiles", problems):
+        known = databases if isinstance(databases, dict) else {}
+        for name, profile in profiles.items():
+            _check_profile(profile, f"profiles.{name}", known, problems)
+    default = raw.get("default_profile")
+    if isinstance(default, str) and isinstance(profiles, dict) and default not in profiles:
+        problems.append(("default_profile", _unknown_profile(default, profiles)))
+
+
+def _check_profile(profile: Any, where: str, known: dict, problems: schema.Problems) -> None:
+    if profile is None:
+        return
+    if not schema.check_mapping(profile, where, problems):
+        return
+    schema.check_keys(profile, schema.PROFILE_KEYS, where, problems)
+    if "defaults" in profile:
+        schema.check_database_entry(profile["defaults"], f"{where}.defaults", problems)
+    entries = profile.get("databases") or {}
+    if not schema.check_mapping(entries, f"{where}.databases", problems):
+        return
+    for name, entry in entries.items():
+        at = f"{where}.databases.{name}"
+        if name not in known:
+            guess = difflib.get_close_matches(str(name), list(known), n=1)
+            hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+            problems.append((at, f"no database '{name}' is declared under 'databases'{hint}"))
+        else:
+            schema.check_database_entry(entry, at, problems)
+
+
+def _unknown_profile(name: str, profiles: Mapping) -> str:
+    guess = difflib.get_close_matches(name, list(profiles), n=1)
+    hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+    known = ", ".join(profiles) or "none"
+    return f"unknown profile '{name}'{hint}; profiles: {known}"
+
+
+def _choose_profile(raw: dict, profile: str | None, environ: Mapping[str, str], path: Path) -> str | None:
+    profiles = raw.get("profiles") or {}
+    chosen = profile or environ.get(PROFILE_ENV) or raw.get("default_profile")
+    if chosen is None:
+        return None
+    if chosen not in profiles:
+        source = "--profile" if profile else (PROFILE_ENV if environ.get(PROFILE_ENV) else "default_profile")
+        raise ConfigError([ConfigProblem(str(path), source, _unknown_profile(chosen, profiles))])
+    return chosen
+
+
+def _merge_layers(raw: dict, name: str, profile: str | None) -> dict[str, tuple[Any, str]]:
+    """Each key's winning value with the key path it came from (for error messages)."""
+    layers: list[tuple[Any, str]] = [
+        (raw.get("defaults"), "defaults"),
+        (raw["databases"][name], f"databases.{name}"),
+    ]
+    if profile is not None:
+        entry = (raw.get("profiles") or {}).get(profile) or {}
+        layers.append((entry.get("defaults"), f"profiles.{profile}.defaults"))
+        layers.append(((entry.get("databases") or {}).get(name), f"profiles.{profile}.databases.{name}"))
+    merged: dict[str, tuple[Any, str]] = {}
+    for layer, where in layers:
+        for key, value in (layer or {}).items():
+            merged[key] = (value, f"{where}.{key}")
+    return merged
+
+
+def _expand(value: Any, where: str, environ: Mapping[str, str], problems: schema.Problems) -> Any:
+    if isinstance(value, str):
+        try:
+            return expand(value, environ)
+        except MissingVariable as e:
+            problems.append((where, f"environment variable {e.name} is not set"))
+        except BadReference as e:
+            problems.append((where, f"bad reference {e.args[0]!r}: use ${{NAME}} or ${{NAME:-default}}"))
+        return None
+    if isinstance(value, list):
+        return [_expand(v, f"{where}[{i}]", environ, problems) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{where}.{k}", environ, problems) for k, v in value.items()}
+    return value
+
+
+def _build_database(
+    name: str, merged: dict, root: Path, environ: Mapping[str, str], problems: schema.Problems
+) -> Database | None:
+    before = len(problems)
+    for key in ("url", "bases"):
+        if key not in merged:
+            problems.append((f"databases.{name}", f"missing '{key}'"))
+    values = {k: _expand(v, where, environ, problems) for k, (v, where) in merged.items()}
+    if len(problems) > before:
+        return None
+    values = {**DEFAULTS, **values}
+    url = _resolve_url(values["url"], root, merged["url"][1], problems)
+    if url is None:
+        return None
+    bases = tuple(Base(b["label"], (root / b["path"]).resolve()) for b in values["bases"])
+    return Database(
+        name=name,
+        url=url,
+        bases=bases,
+        metadata=values["metadata"],
+        version_table=values["version_table"],
+        version_table_schema=values["version_table_schema"],
+        batch=values["batch"],
+        depends_on=tuple(values["depends_on"]),
+        connect_timeout=values["connect_timeout"],
+        transaction=values["transaction"],
+    )
+
+
+def _resolve_url(url: str, root: Path, where: str, problems: schema.Problems) -> str | None:
+    """Parse the URL, and make a relative SQLite file path relative to the config file."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        # never echo the URL itself: it may carry a password
+        problems.append((where, "not a valid database URL (expected dialect+driver://user:password@host/dbname)"))
+        return None
+    database = parsed.database
+    if parsed.get_backend_name() == "sqlite" and database and database != ":memory:":
+        if not database.startswith("file:") and not Path(database).is_absolute():
+            parsed = parsed.set(database=str((root / database).resolve()))
+            return parsed.render_as_string(hide_password=False)
+    return url
+
+
+def _check_cross(
+    path: Path, raw: dict, databases: dict[str, Database], template: Path | None, problems: schema.Problems
+) -> None:
+    owners: dict[Path, str] = {}
+    for name, db in databases.items():
+        labels: set[str] = set()
+        for i, base in enumerate(db.bases):
+            where = f"databases.{name}.bases[{i}]"
+            if base.label in labels:
+                problems.append((f"{where}.label", f"duplicate label '{base.label}' in database '{name}'"))
+            labels.add(base.label)
+            owner = owners.get(base.path)
+            if owner is not None:
+                whose = "this database" if owner == name else f"database '{owner}'"
+                problems.append((f"{where}.path", f"folder {base.path} is already claimed by {whose}"))
+            owners.setdefault(base.path, name)
+        for dep in db.depends_on:
+            if dep == name:
+                problems.append((f"databases.{name}.depends_on", "a database cannot depend on itself"))
+            elif dep not in raw["databases"]:
+                guess = difflib.get_close_matches(dep, list(raw["databases"]), n=1)
+                hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+                problems.append((f"databases.{name}.depends_on", f"unknown database '{dep}'{hint}"))
+    if template is not None and template.name != "script.py.mako":
+        problems.append(("revision_template", "Alembic needs the template file to be named script.py.mako"))
+    cycle = _find_cycle(databases)
+    if cycle:
+        problems.append(("databases", "depends_on forms a cycle: " + " -> ".join(cycle)))
+
+
+def _find_cycle(databases: dict[str, Database]) -> list[str] | None:
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> list[str] | None:
+        if state.get(name) == 1:
+            return trail[trail.index(name) :] + [name]
+        if state.get(name) == 2 or name not in databases:
+            return None
+        state[name] = 1
+        for dep in databases[name].depends_on:
+            found = visit(dep, trail + [name])
+            if found:
+                return found
+        state[name] = 2
+        return None
+
+    for name in databases:
+        found = visit(name, [])
+        if found:
+            return found
+    return None
+
+
+def _dependency_order(databases: dict[str, Database]) -> dict[str, Database]:
+    """Declaration order, moved only as far as ``depends_on`` requires (stable topological sort)."""
+    ordered: dict[str, Database] = {}
+
+    def place(name: str) -> None:
+        if name in ordered or name not in databases:
+            return
+        for dep in databases[name].depends_on:
+            place(dep)
+        ordered[name] = databases[name]
+
+    for name in databases:
+        place(name)
+    return ordered

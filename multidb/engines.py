@@ -1,0 +1,102 @@
+"""Engines and connections, one per database, with the settings a migration run needs.
+
+* A connect timeout on every server dialect, so an unreachable host fails instead of hanging.
+* SQLite with transactional DDL: the driver is not left to autocommit, so a revision that
+  fails halfway rolls back completely.
+* Connection failures become :class:`ConnectionFailed` with the URL's password masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import Database
+from .errors import ConnectionFailed
+from .redact import first_line
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+_DRIVER_HINTS = {
+    "pymysql": "pip install 'multidb-migrate[mysql]'",
+    "MySQLdb": "pip install 'multidb-migrate[mysql]'",
+    "psycopg2": "pip install psycopg2-binary",
+}
+
+
+def sqlite_path(db: Database) -> Path | None:
+    """The file of a file-based SQLite database, else None."""
+    if db.dialect != "sqlite":
+        return None
+    from sqlalchemy.engine import make_url
+
+    name = make_url(db.url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
+def exists(db: Database) -> bool:
+    """False only for a SQLite file that has not been created yet (no connection is made)."""
+    path = sqlite_path(db)
+    return path is None or path.exists()
+
+
+def create_engine(db: Database) -> Engine:
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    args: dict = {}
+    if db.dialect in ("postgresql", "mysql", "mariadb"):
+        args["connect_timeout"] = max(1, int(db.connect_timeout))
+    elif db.dialect == "sqlite":
+        args["timeout"] = db.connect_timeout
+    try:
+        engine = sa.create_engine(db.url, poolclass=NullPool, connect_args=args)
+    except ModuleNotFoundError as e:
+        hint = _DRIVER_HINTS.get(e.name or "", f"install the '{e.name}' package")
+        raise ConnectionFailed(db.name, f"the database driver '{e.name}' is not installed ({hint})") from e
+    if db.dialect == "sqlite":
+        _make_sqlite_transactional(engine)
+    return engine
+
+
+def _make_sqlite_transactional(engine: Engine) -> None:
+    # pysqlite commits implicitly before DDL unless it is told to stay out of the way;
+    # then BEGIN is ours to emit, and DDL becomes part of the transaction.
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_autocommit(dbapi_connection, _record):  # pragma: no cover - trivial
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):  # pragma: no cover - trivial
+        conn.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def connect(db: Database) -> Iterator[Connection]:
+    """A connection to ``db``; a SQLite file's folder is created when missing."""
+    from sqlalchemy.exc import DBAPIError
+
+    path = sqlite_path(db)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConnectionFailed(db.name, f"cannot create folder {path.parent}: {e.strerror}") from e
+    engine = create_engine(db)
+    try:
+        try:
+            conn = engine.connect()
+        except DBAPIError as e:
+            reason = first_line(str(e.orig) if e.orig is not None else str(e), db.password)
+            raise ConnectionFailed(db.name, f"cannot connect to {db.masked_url}: {reason}") from e
+        with conn:
+            yield conn
+    finally:
+        engine.dispose()

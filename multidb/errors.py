@@ -1,0 +1,101 @@
+"""The exception hierarchy. Library code raises these; only the CLI prints or exits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class MultiDBError(Exception):
+    """Base of every error multidb reports to a user. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = EXIT_FAILED
+
+    def lines(self) -> list[str]:
+        """The message as the CLI prints it: usually one line."""
+        return [str(self)]
+
+
+class UsageError(MultiDBError):
+    """The command line asked for something that cannot be done (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem found in a config file, located by file and key path."""
+
+    path: str
+    key_path: str
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: {self.key_path}" if self.key_path else self.path
+        return f"{where}: {self.problem}"
+
+
+class ConfigError(UsageError):
+    """The config file is missing, unreadable or invalid. Carries every problem found."""
+
+    def __init__(self, problems: list[ConfigProblem]):
+        self.problems = problems
+        super().__init__(str(problems[0]) if len(problems) == 1 else f"{len(problems)} problems")
+
+    def lines(self) -> list[str]:
+        if len(self.problems) == 1:
+            return [str(self.problems[0])]
+        return [f"the config has {len(self.problems)} problems:"] + [f"  {p}" for p in self.problems]
+
+
+class DatabaseError(MultiDBError):
+    """An operation on one database failed. The message starts with the database's name."""
+
+    def __init__(self, database: str, message: str):
+        self.database = database
+        self.message = message
+        super().__init__(f"{database}: {message}")
+
+
+class RevisionNotFound(DatabaseError):
+    """A revision target does not resolve in the database's history (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConnectionFailed(DatabaseError):
+    """The database's server could not be reached or refused the login."""
+
+
+class MigrationError(DatabaseError):
+    """A revision failed while it ran. ``revision_file`` names the file when it is known."""
+
+    def __init__(self, database: str, message: str, revision_file: str | None = None):
+        self.revision_file = revision_file
+        where = f" (in {revision_file})" if revision_file else ""
+        super().__init__(database, f"{message}{where}")
+
+
+class DriftDetected(MultiDBError):
+    """The models and the migrations differ. ``diffs`` maps database name to readable lines."""
+
+    def __init__(self, diffs: dict[str, list[str]]):
+        self.diffs = diffs
+        total = sum(len(v) for v in diffs.values())
+        names = ", ".join(sorted(diffs))
+        super().__init__(f"{total} difference(s) between models and migrations in {names}")
+
+
+class RunFailed(MultiDBError):
+    """A multi-database run stopped at a failure; ``results`` holds where each database stands."""
+
+    def __init__(self, cause: MultiDBError, results: list):
+        self.cause = cause
+        self.results = results
+        super().__init__(str(cause))
+
+    def lines(self) -> list[str]:
+        return self.cause.lines()

@@ -1,0 +1,29 @@
+"""Keep passwords out of everything multidb prints or writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+MASK = "***"
+
+
+def scrub(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every occurrence of each secret replaced by ``***``."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+        # a password inside a URL is usually percent-encoded
+        from urllib.parse import quote_plus
+
+        encoded = quote_plus(secret)
+        if encoded != secret:
+            text = text.replace(encoded, MASK)
+    return text
+
+
+def first_line(text: str, *secrets: str | None) -> str:
+    """The first non-empty line of a driver's message, scrubbed of secrets."""
+    for line in text.strip().splitlines():
+        line = line.strip()
+        if line:
+            return scrub(line, secrets)
+    return "unknown error"

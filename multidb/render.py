@@ -1,0 +1,91 @@
+"""Text rendering of command results: tables and revision lines. No click, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .results import DatabaseInfo, RevisionInfo, RunResult, Status
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain left-aligned table with a header line."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
+             for row in [headers, *rows]]
+    return "\n".join(lines)
+
+
+def revs(revisions: Sequence[str]) -> str:
+    return ", ".join(revisions) if revisions else "(none)"
+
+
+def databases(infos: Sequence[DatabaseInfo]) -> str:
+    rows = []
+    for info in infos:
+        bases = ", ".join(f"{b['label']} ({b['path']})" for b in info.bases)
+        rows.append([info.name, info.dialect, info.url, bases, ", ".join(info.depends_on) or "-"])
+    return table(["DATABASE", "DIALECT", "URL", "BASES", "DEPENDS ON"], rows)
+
+
+def statuses(items: Sequence[Status]) -> str:
+    rows = []
+    for s in items:
+        if s.state == "error":
+            rows.append([s.name, "?", "?", "?", f"error: {s.error}"])
+            continue
+        rows.append([s.name, revs(s.current), revs(s.heads), str(len(s.pending)), s.state])
+    return table(["DATABASE", "CURRENT", "HEADS", "PENDING", "STATE"], rows)
+
+
+def currents(items: Sequence[Status]) -> str:
+    lines = []
+    for s in items:
+        if s.state == "error":
+            lines.append(f"{s.name}: error: {s.error}")
+            continue
+        marks = [f"{rev} (head)" if rev in s.heads else rev for rev in s.current]
+        lines.append(f"{s.name}: {', '.join(marks) if marks else '(none)'}")
+    return "\n".join(lines)
+
+
+def run_results(results: Sequence[RunResult]) -> str:
+    if results and all(r.result == "sql written" for r in results):
+        return "\n".join(f"{r.name}: wrote {r.output}" for r in results)
+    rows = [[r.name, revs(r.before), revs(r.after), _result(r)] for r in results]
+    return table(["DATABASE", "FROM", "TO", "RESULT"], rows)
+
+
+def _result(r: RunResult) -> str:
+    if r.result == "failed":
+        return f"failed: {r.error}"
+    if r.applied and r.result in ("upgraded", "downgraded"):
+        return f"{r.result} ({len(r.applied)} revision{'s' if len(r.applied) != 1 else ''})"
+    return r.result
+
+
+def revision_line(info: RevisionInfo) -> str:
+    """``down -> rev (label) (head), message`` as Alembic's history shows it."""
+    down = ", ".join(info.down_revision) if info.down_revision else "<base>"
+    marks = []
+    if info.branch_labels:
+        marks.append(f"({', '.join(info.branch_labels)})")
+    for flag, word in ((info.is_head, "head"), (info.is_branch_point, "branchpoint"), (info.is_merge, "mergepoint")):
+        if flag:
+            marks.append(f"({word})")
+    mark = " " + " ".join(marks) if marks else ""
+    return f"{down} -> {info.revision}{mark}, {info.message}"
+
+
+def revision_detail(info: RevisionInfo) -> str:
+    lines = [
+        f"Rev: {info.revision}{' (head)' if info.is_head else ''}",
+        f"Parent: {', '.join(info.down_revision) or '<base>'}",
+    ]
+    if info.branch_labels:
+        lines.append(f"Branch names: {', '.join(info.branch_labels)}")
+    if info.depends_on:
+        lines.append(f"Also depends on: {', '.join(info.depends_on)}")
+    lines.append(f"Path: {info.path}")
+    lines.append("")
+    lines.extend("    " + line for line in (info.doc or info.message).splitlines())
+    return "\n".join(lines)

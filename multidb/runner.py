@@ -1,0 +1,220 @@
+"""Run Alembic for one database: load its history, read its version table, drive an
+EnvironmentContext online or offline, and turn Alembic's and the driver's errors into
+multidb errors that carry the database's name (and the revision file, when one failed).
+"""
+
+from __future__ import annotations
+
+import traceback
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from . import engines, environment
+from .alembic_config import alembic_config, script_directory
+from .config import Database, Project
+from .errors import ConfigError, ConfigProblem, DatabaseError, MigrationError, MultiDBError, RevisionNotFound
+from .redact import first_line
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.engine import Connection
+
+
+class RevisionUsageError(DatabaseError):
+    """A target or range Alembic rejects (multiple heads, not an ancestor, ...): exit 2."""
+
+    exit_code = 2
+
+
+def load_history(project: Project, db: Database) -> ScriptDirectory:
+    """The database's ScriptDirectory with its revision map built and checked."""
+    _check_folders(project, db)
+    environment.ensure_python_path(project)
+    script = script_directory(project, db)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            script.revision_map.heads  # noqa: B018 - builds the map once
+        except MultiDBError:
+            raise
+        except Exception as e:
+            raise DatabaseError(db.name, _load_failure(db, e)) from e
+    for w in caught:
+        text = str(w.message)
+        if "present more than once" in text:
+            script.revision_map = type(script.revision_map)(script._load_revisions)
+            raise DatabaseError(db.name, f"two revision files share an id: {text}")
+    return script
+
+
+def _check_folders(project: Project, db: Database) -> None:
+    problems = [
+        ConfigProblem(str(project.path), f"databases.{db.name}.bases[{i}].path", f"folder {b.path} does not exist")
+        for i, b in enumerate(db.bases)
+        if not b.path.is_dir()
+    ]
+    if problems:
+        raise ConfigError(problems)
+
+
+def _load_failure(db: Database, exc: BaseException) -> str:
+    where = revision_file(db, exc)
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"cannot load revision file {exc.filename}, line {exc.lineno}: {exc.msg}"
+    what = f"{type(exc).__name__}: {first_line(str(exc))}"
+    if where:
+        return f"cannot load revision file {where}: {what}"
+    return f"cannot read the revision history: {what}"
+
+
+def revision_file(db: Database, exc: BaseException) -> str | None:
+    """The last revision file (with line) in the exception's traceback, if any."""
+    folders = [str(p) for p in db.version_paths]
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if any(frame.filename.startswith(f) for f in folders):
+            found = f"{frame.filename}, line {frame.lineno}"
+    return found
+
+
+@contextmanager
+def revision_errors(db: Database) -> Iterator[None]:
+    """Turn Alembic's revision-resolution errors into RevisionNotFound / RevisionUsageError."""
+    from alembic.script.revision import ResolutionError, RevisionError
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except ResolutionError as e:
+        raise RevisionNotFound(db.name, f"unknown revision '{e.argument}'") from e
+    except CommandError as e:
+        cause = e.__cause__
+        if isinstance(cause, ResolutionError):
+            raise RevisionNotFound(db.name, f"unknown revision '{cause.argument}'") from e
+        raise RevisionUsageError(db.name, str(e)) from e
+    except RevisionError as e:
+        raise RevisionUsageError(db.name, str(e)) from e
+
+
+def read_heads(db: Database, connection: Connection) -> tuple[str, ...]:
+    """The revisions stamped in the database's version table (empty when it has none)."""
+    from alembic.runtime.migration import MigrationContext
+
+    context = MigrationContext.configure(
+        connection,
+        opts={"version_table": db.version_table, "version_table_schema": db.version_table_schema},
+    )
+    with database_errors(db):
+        heads = context.get_current_heads()
+    connection.rollback()
+    return heads
+
+
+def unknown_heads(script: ScriptDirectory, heads: tuple[str, ...]) -> list[str]:
+    """Stamped revisions that the version folders do not hold (the database is ahead of the code)."""
+    return [h for h in heads if h not in script.revision_map._revision_map]
+
+
+def check_known(db: Database, script: ScriptDirectory, heads: tuple[str, ...]) -> None:
+    missing = unknown_heads(script, heads)
+    if missing:
+        raise DatabaseError(
+            db.name,
+            f"the database is at revision {', '.join(missing)}, which no version folder holds; "
+            "it was migrated by newer code (update your checkout) or the file was deleted",
+        )
+
+
+@contextmanager
+def database_errors(db: Database) -> Iterator[None]:
+    """A driver error becomes a one-line DatabaseError naming the database."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except DBAPIError as e:
+        reason = first_line(str(e.orig) if e.orig is not None else str(e), db.password)
+        raise DatabaseError(db.name, reason) from e
+
+
+StepsFn = Callable[[Any, Any], list]
+
+
+def run(
+    project: Project,
+    db: Database,
+    fn: StepsFn,
+    *,
+    connection: Connection | None = None,
+    buffer: TextIO | None = None,
+    starting_rev: str | None = None,
+    destination_rev: Any = None,
+    env_args: dict[str, Any] | None = None,
+    configure_args: dict[str, Any] | None = None,
+) -> Any:
+    """Run ``fn`` (Alembic's ``(heads, context) -> steps``) inside an EnvironmentContext.
+
+    Online when ``connection`` is given, else offline into ``buffer``. Returns the
+    MigrationContext so callers can read the new heads.
+    """
+    from alembic.runtime.environment import EnvironmentContext
+
+    script = load_history(project, db)
+    cfg = alembic_config(project, db)
+    with EnvironmentContext(
+        cfg,
+        script,
+        fn=fn,
+        as_sql=connection is None,
+        starting_rev=starting_rev,
+        destination_rev=destination_rev,
+        **(env_args or {}),
+    ) as env:
+        with migration_errors(db):
+            if connection is not None:
+                environment.run_online(env, db, connection, **(configure_args or {}))
+            else:
+                assert buffer is not None
+                environment.run_offline(env, db, buffer, **(configure_args or {}))
+        return env.get_context()
+
+
+@contextmanager
+def migration_errors(db: Database) -> Iterator[None]:
+    """Errors while revisions run: usage errors stay usage errors, the rest name the revision file."""
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
+    try:
+        with revision_errors(db):
+            yield
+    except MultiDBError:
+        raise
+    except (CommandError, RevisionError):  # pragma: no cover - converted above
+        raise
+    except Exception as e:
+        where = revision_file(db, e)
+        reason = _reason(db, e)
+        raise MigrationError(db.name, reason, where) from e
+
+
+def _reason(db: Database, exc: BaseException) -> str:
+    from sqlalchemy.exc import DBAPIError, StatementError
+
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return first_line(f"{type(exc.orig).__name__}: {exc.orig}", db.password)
+    if isinstance(exc, StatementError):
+        return first_line(str(exc.orig or exc), db.password)
+    return first_line(f"{type(exc).__name__}: {exc}", db.password)
+
+
+def relative(path: str | Path) -> str:
+    """A path relative to the current folder when it is below it (shorter messages)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+

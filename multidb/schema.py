@@ -1,0 +1,119 @@
+"""The shape of a config file: which keys exist where, and what type each one takes.
+
+Checks here look at one raw YAML mapping at a time and collect problems; they never stop
+at the first one, so a user sees everything that is wrong in a single run.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+Problems = list[tuple[str, str]]  # (key path, problem)
+
+BATCH_MODES = ("auto", "always", "never")
+TRANSACTION_MODES = ("per_revision", "per_run")
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_opt_str(v: Any) -> bool:
+    return v is None or isinstance(v, str)
+
+
+def _is_str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(i, str) for i in v)
+
+
+def _is_pos_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any], bool]:
+    return lambda v: v in choices
+
+
+# key -> (check, what the check wants, in words)
+DATABASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "url": (_is_str, "a database URL string"),
+    "bases": (lambda v: isinstance(v, list), "a list of {label, path} mappings"),
+    "metadata": (_is_opt_str, "an import path like 'package.module:metadata'"),
+    "version_table": (_is_str, "a table name"),
+    "version_table_schema": (_is_opt_str, "a schema name"),
+    "batch": (_one_of(BATCH_MODES), "one of " + ", ".join(BATCH_MODES)),
+    "depends_on": (_is_str_list, "a list of database names"),
+    "connect_timeout": (_is_pos_number, "a number of seconds greater than 0"),
+    "transaction": (_one_of(TRANSACTION_MODES), "one of " + ", ".join(TRANSACTION_MODES)),
+}
+BASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "label": (_is_str, "a branch label"),
+    "path": (_is_str, "a folder path"),
+}
+TOP_KEYS = ("default_profile", "python_path", "revision_template", "defaults", "databases", "profiles")
+PROFILE_KEYS = ("description", "defaults", "databases")
+
+
+def type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "true/false"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
+
+
+def unknown_key(key: Any, known: Any) -> str:
+    guess = difflib.get_close_matches(str(key), [str(k) for k in known], n=1)
+    hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+    return f"unknown key '{key}'{hint}"
+
+
+def check_mapping(value: Any, where: str, problems: Problems) -> bool:
+    if isinstance(value, dict):
+        return True
+    problems.append((where, f"expected a mapping, got {type_name(value)}"))
+    return False
+
+
+def check_keys(raw: dict, known: Any, where: str, problems: Problems) -> None:
+    for key in raw:
+        if key not in known:
+            problems.append((join(where, str(key)), unknown_key(key, known)))
+
+
+def join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def check_database_entry(raw: Any, where: str, problems: Problems) -> None:
+    """Check one (possibly partial) database mapping: keys, types and its bases."""
+    if not check_mapping(raw, where, problems):
+        return
+    check_keys(raw, DATABASE_KEYS, where, problems)
+    for key, value in raw.items():
+        if key not in DATABASE_KEYS:
+            continue
+        ok, wanted = DATABASE_KEYS[key]
+        if not ok(value):
+            # never echo a URL-like value: it may carry a password
+            shown = "" if key == "url" or isinstance(value, (dict, list)) else f" {value!r}"
+            problems.append((join(where, key), f"expected {wanted}, got {type_name(value)}{shown}"))
+        elif key == "bases":
+            _check_bases(value, join(where, key), problems)
+
+
+def _check_bases(bases: list, where: str, problems: Problems) -> None:
+    if not bases:
+        problems.append((where, "needs at least one base ({label, path})"))
+    for i, base in enumerate(bases):
+        at = f"{where}[{i}]"
+        if not check_mapping(base, at, problems):
+            continue
+        check_keys(base, BASE_KEYS, at, problems)
+        for key, (ok, wanted) in BASE_KEYS.items():
+            if key not in base:
+                problems.append((at, f"missing '{key}'"))
+            elif not ok(base[key]):
+                problems.append((f"{at}.{key}", f"expected {wanted}, got {type_name(base[key])}"))

@@ -65,13 +65,32 @@ def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
 def project_options(f: Callable) -> Callable:
     """-c/--config, -p/--profile and --traceback, accepted before or after the command name."""
     options = [
-        click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), expose_value=False,
-                     callback=_remember("multidb.config"), is_eager=True,
-                     help="Config file. Default: $MULTIDB_CONFIG, else config/multidb.yaml found upwards."),
-        click.option("-p", "--profile", expose_value=False, callback=_remember("multidb.profile"), is_eager=True,
-                     help="Profile to use. Default: $MULTIDB_PROFILE, else the file's default_profile."),
-        click.option("--traceback", is_flag=True, expose_value=False, callback=_remember("multidb.traceback"),
-                     is_eager=True, help="Show the full traceback of an error."),
+        click.option(
+            "-c",
+            "--config",
+            "config_path",
+            type=click.Path(dir_okay=False),
+            expose_value=False,
+            callback=_remember("multidb.config"),
+            is_eager=True,
+            help="Config file. Default: $MULTIDB_CONFIG, else config/multidb.yaml found upwards.",
+        ),
+        click.option(
+            "-p",
+            "--profile",
+            expose_value=False,
+            callback=_remember("multidb.profile"),
+            is_eager=True,
+            help="Profile to use. Default: $MULTIDB_PROFILE, else the file's default_profile.",
+        ),
+        click.option(
+            "--traceback",
+            is_flag=True,
+            expose_value=False,
+            callback=_remember("multidb.traceback"),
+            is_eager=True,
+            help="Show the full traceback of an error.",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -79,8 +98,13 @@ def project_options(f: Callable) -> Callable:
 
 
 def json_option(f: Callable) -> Callable:
-    return click.option("--json", "as_json", is_flag=True, callback=_remember("multidb.json"),
-                        help="Print JSON for scripts instead of text.")(f)
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        callback=_remember("multidb.json"),
+        help="Print JSON for scripts instead of text.",
+    )(f)
 
 
 def load_project() -> Any:

@@ -105,8 +105,10 @@ def _per_database(fetch, as_json: bool, databases: tuple[str, ...], all_: bool, 
     if as_json:
         emit(found, True, str)
         return
-    text = [f"{name}:\n" + "\n".join("  " + line(i) for i in infos) if infos else f"{name}: (none)"
-            for name, infos in found.items()]
+    text = [
+        f"{name}:\n" + "\n".join("  " + line(i) for i in infos) if infos else f"{name}: (none)"
+        for name, infos in found.items()
+    ]
     emit(text, False, "\n".join)
 
 
@@ -160,8 +162,11 @@ def history_cmd(database: str, rev_range: str | None, as_json: bool) -> None:
     from .commands import history
 
     project = load_project()
-    emit(history(project, _one(project, database), rev_range), as_json,
-         lambda items: "\n".join(render.revision_line(i) for i in items))
+    emit(
+        history(project, _one(project, database), rev_range),
+        as_json,
+        lambda items: "\n".join(render.revision_line(i) for i in items),
+    )
 
 
 @main.command("show")
@@ -179,20 +184,25 @@ def show_cmd(database: str, revision: str, as_json: bool) -> None:
     from .commands import show
 
     project = load_project()
-    emit(show(project, _one(project, database), revision), as_json,
-         lambda items: "\n\n".join(render.revision_detail(i) for i in items))
+    emit(
+        show(project, _one(project, database), revision),
+        as_json,
+        lambda items: "\n\n".join(render.revision_detail(i) for i in items),
+    )
 
 
 def _authoring_options(f):
-    for option in reversed([
-        click.option("-m", "--message", required=True, help="What the revision does."),
-        click.option("--head", default="head", show_default=True, help="Parent: a revision, label@head, or base."),
-        click.option("--splice", is_flag=True, help="Allow a parent that is not a head (starts a branch)."),
-        click.option("--branch-label", help="Label for a new branch or base."),
-        click.option("--version-path", help="Base folder to write into (must be a base in the config)."),
-        click.option("--depends-on", multiple=True, help="Revision or label this one depends on (repeatable)."),
-        click.option("--rev-id", help="Use this revision id instead of a generated one."),
-    ]):
+    for option in reversed(
+        [
+            click.option("-m", "--message", required=True, help="What the revision does."),
+            click.option("--head", default="head", show_default=True, help="Parent: a revision, label@head, or base."),
+            click.option("--splice", is_flag=True, help="Allow a parent that is not a head (starts a branch)."),
+            click.option("--branch-label", help="Label for a new branch or base."),
+            click.option("--version-path", help="Base folder to write into (must be a base in the config)."),
+            click.option("--depends-on", multiple=True, help="Revision or label this one depends on (repeatable)."),
+            click.option("--rev-id", help="Use this revision id instead of a generated one."),
+        ]
+    ):
         f = option(f)
     return f
 
@@ -275,8 +285,13 @@ def _run_output(results, as_json: bool) -> None:
 
 sql_options = [
     click.option("--sql", is_flag=True, help="Write SQL files instead of connecting (one per database)."),
-    click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("sql"),
-                 show_default=True, help="Where --sql writes <database>.sql."),
+    click.option(
+        "--output-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("sql"),
+        show_default=True,
+        help="Where --sql writes <database>.sql.",
+    ),
 ]
 
 
@@ -292,8 +307,13 @@ def _with(options):
 @main.command("upgrade")
 @databases_arg
 @all_option
-@click.option("--to", "target", default="heads", show_default=True,
-              help="Target: heads, label@head, +N, an id or prefix; FROM:TO with --sql.")
+@click.option(
+    "--to",
+    "target",
+    default="heads",
+    show_default=True,
+    help="Target: heads, label@head, +N, an id or prefix; FROM:TO with --sql.",
+)
 @_with(sql_options)
 @project_options
 @json_option
@@ -308,8 +328,9 @@ def upgrade_cmd(databases, all_, target, sql, output_dir, as_json) -> None:
     """
     from .commands import upgrade
 
-    results = upgrade(load_project(), databases, all_, target, sql, output_dir,
-                      None if as_json else _progress_reporter())
+    results = upgrade(
+        load_project(), databases, all_, target, sql, output_dir, None if as_json else _progress_reporter()
+    )
     _run_output(results, as_json)
 
 
@@ -332,8 +353,7 @@ def downgrade_cmd(databases, target, sql, output_dir, as_json) -> None:
 
     if not databases:
         raise UsageError("name the database(s) to downgrade")
-    results = downgrade(load_project(), databases, target, sql, output_dir,
-                        None if as_json else _progress_reporter())
+    results = downgrade(load_project(), databases, target, sql, output_dir, None if as_json else _progress_reporter())
     _run_output(results, as_json)
 
 
@@ -384,5 +404,8 @@ def check_cmd(databases, all_, as_json) -> None:
                 for line in lines:
                     click.echo(f"  - {line}")
         sys.exit(EXIT_FAILED)
-    emit({r.name: [] for r in results}, as_json,
-         lambda d: "\n".join(f"{name}: the models match the migrations" for name in d))
+    emit(
+        {r.name: [] for r in results},
+        as_json,
+        lambda d: "\n".join(f"{name}: the models match the migrations" for name in d),
+    )

@@ -346,11 +346,10 @@ def _resolve_url(url: str, root: Path, where: str, problems: schema.Problems) ->
         # never echo the URL itself: it may carry a password
         problems.append((where, "not a valid database URL (expected dialect+driver://user:password@host/dbname)"))
         return None
-    database = parsed.database
-    if parsed.get_backend_name() == "sqlite" and database and database != ":memory:":
-        if not database.startswith("file:") and not Path(database).is_absolute():
-            parsed = parsed.set(database=str((root / database).resolve()))
-            return parsed.render_as_string(hide_password=False)
+    database = parsed.database or ""
+    is_file = database not in ("", ":memory:") and not database.startswith("file:")
+    if parsed.get_backend_name() == "sqlite" and is_file and not Path(database).is_absolute():
+        return parsed.set(database=str((root / database).resolve())).render_as_string(hide_password=False)
     return url
 
 
@@ -389,12 +388,12 @@ def _find_cycle(databases: dict[str, Database]) -> list[str] | None:
 
     def visit(name: str, trail: list[str]) -> list[str] | None:
         if state.get(name) == 1:
-            return trail[trail.index(name) :] + [name]
+            return [*trail[trail.index(name) :], name]
         if state.get(name) == 2 or name not in databases:
             return None
         state[name] = 1
         for dep in databases[name].depends_on:
-            found = visit(dep, trail + [name])
+            found = visit(dep, [*trail, name])
             if found:
                 return found
         state[name] = 2

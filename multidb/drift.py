@@ -44,7 +44,9 @@ def _index(verb: str) -> Any:
 def _constraint(verb: str) -> Any:
     def fmt(constraint: Any) -> str:
         kind = type(constraint).__name__.replace("Constraint", " constraint").lower()
-        return f"{verb} {kind} {constraint.name or '(unnamed)'} on {_table_name(constraint.table)} ({_cols(constraint)})"
+        return (
+            f"{verb} {kind} {constraint.name or '(unnamed)'} on {_table_name(constraint.table)} ({_cols(constraint)})"
+        )
 
     return fmt
 
@@ -67,7 +69,9 @@ def _modify(what: str) -> Any:
 _HANDLERS: dict[str, Any] = {
     "add_table": lambda t: f"table {_table_name(t)} is in the models but not in the database",
     "remove_table": lambda t: f"table {_table_name(t)} is in the database but not in the models",
-    "add_column": lambda s, t, c: f"column {_qual(s, t)}.{c.name} ({_column(c)}) is in the models but not in the database",
+    "add_column": lambda s, t, c: (
+        f"column {_qual(s, t)}.{c.name} ({_column(c)}) is in the models but not in the database"
+    ),
     "remove_column": lambda s, t, c: f"column {_qual(s, t)}.{c.name} is in the database but not in the models",
     "add_index": _index("add"),
     "remove_index": _index("remove"),

@@ -55,13 +55,26 @@ def create_engine(db: Database) -> Engine:
     elif db.dialect == "sqlite":
         args["timeout"] = db.connect_timeout
     try:
-        engine = sa.create_engine(db.url, poolclass=NullPool, connect_args=args)
+        engine = sa.create_engine(_with_driver(db.url), poolclass=NullPool, connect_args=args)
     except ModuleNotFoundError as e:
         hint = _DRIVER_HINTS.get(e.name or "", f"install the '{e.name}' package")
         raise ConnectionFailed(db.name, f"the database driver '{e.name}' is not installed ({hint})") from e
     if db.dialect == "sqlite":
         _make_sqlite_transactional(engine)
     return engine
+
+
+# A URL without a driver gets the one multidb installs (SQLAlchemy 2.1 would pick psycopg 3).
+_DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg2", "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+
+
+def _with_driver(url: str):
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.drivername in _DEFAULT_DRIVERS:
+        parsed = parsed.set(drivername=_DEFAULT_DRIVERS[parsed.drivername])
+    return parsed
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:

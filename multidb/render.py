@@ -10,8 +10,7 @@ from .results import DatabaseInfo, RevisionInfo, RunResult, Status
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A plain left-aligned table with a header line."""
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
-             for row in [headers, *rows]]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in [headers, *rows]]
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import engines, environment
+from . import environment
 from .alembic_config import alembic_config, script_directory
 from .config import Database, Project
 from .errors import ConfigError, ConfigProblem, DatabaseError, MigrationError, MultiDBError, RevisionNotFound
@@ -184,21 +184,18 @@ def run(
 
 @contextmanager
 def migration_errors(db: Database) -> Iterator[None]:
-    """Errors while revisions run: usage errors stay usage errors, the rest name the revision file."""
-    from alembic.script.revision import RevisionError
-    from alembic.util import CommandError
-
+    """Errors while revisions run name the revision file; errors in the target stay usage errors."""
     try:
-        with revision_errors(db):
-            yield
+        yield
     except MultiDBError:
-        raise
-    except (CommandError, RevisionError):  # pragma: no cover - converted above
         raise
     except Exception as e:
         where = revision_file(db, e)
-        reason = _reason(db, e)
-        raise MigrationError(db.name, reason, where) from e
+        if where is None:
+            with revision_errors(db):
+                raise
+            raise
+        raise MigrationError(db.name, _reason(db, e), where) from e
 
 
 def _reason(db: Database, exc: BaseException) -> str:
@@ -217,4 +214,3 @@ def relative(path: str | Path) -> str:
         return str(Path(path).resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-

@@ -60,7 +60,7 @@ def type_name(value: Any) -> str:
     if value is None:
         return "nothing"
     return {dict: "a mapping", list: "a list", str: "a string", bool: "true/false"}.get(
-        type(value), f"a {type(value).__name__}"
+        type(value), {int: "an integer", float: "a number"}.get(type(value), f"a {type(value).__name__}")
     )
 
 

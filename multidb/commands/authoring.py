@@ -96,7 +96,11 @@ def _autogenerate(project: Project, db: Database, context: Any) -> None:
 
 
 def merge(
-    project: Project, db: Database, revisions: tuple[str, ...], message: str, branch_label: str | None = None,
+    project: Project,
+    db: Database,
+    revisions: tuple[str, ...],
+    message: str,
+    branch_label: str | None = None,
     rev_id: str | None = None,
 ) -> list[RevisionInfo]:
     """Write a revision that joins ``revisions`` (e.g. ``heads``) into one."""

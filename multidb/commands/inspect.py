@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from .. import engines
 from ..config import Database, Project
-from ..errors import MultiDBError
+from ..errors import DatabaseError, MultiDBError
 from ..results import DatabaseInfo, RevisionInfo, Status
 from ..runner import load_history, read_heads, relative, revision_errors, unknown_heads
 
@@ -22,8 +22,9 @@ def list_databases(project: Project) -> list[DatabaseInfo]:
             url=db.masked_url,
             dialect=db.dialect,
             bases=tuple({"label": b.label, "path": relative(b.path)} for b in db.bases),
-            version_table=db.version_table if not db.version_table_schema else
-            f"{db.version_table_schema}.{db.version_table}",
+            version_table=db.version_table
+            if not db.version_table_schema
+            else f"{db.version_table_schema}.{db.version_table}",
             depends_on=db.depends_on,
         )
         for db in project.databases.values()
@@ -37,7 +38,8 @@ def status(project: Project, names: tuple[str, ...] = (), all_: bool = False) ->
         try:
             results.append(database_status(project, db))
         except MultiDBError as e:
-            results.append(Status(db.name, db.masked_url, (), (), (), "error", str(e.lines()[0])))
+            message = e.message if isinstance(e, DatabaseError) else e.lines()[0]
+            results.append(Status(db.name, db.masked_url, (), (), (), "error", message))
     return results
 
 

@@ -15,15 +15,13 @@ from ..runner import load_history, relative, revision_errors, run
 DEFAULT_DIR = Path("sql")
 
 _BATCH_HINT = (
-    "batch mode needs the table's definition offline: pass copy_from=sa.Table(...) to "
-    "op.batch_alter_table() in that revision, or render the SQL for a server dialect "
-    "(e.g. --profile production)"
+    "this batch operation rebuilds a SQLite table, which --sql cannot do without the table's "
+    "definition: pass copy_from=sa.Table(...) (the table as it is at that revision) to "
+    "op.batch_alter_table() there, or run the migration online"
 )
 
 
-def write(
-    project: Project, dbs: list[Database], action: str, target: str, output_dir: Path | None
-) -> list[RunResult]:
+def write(project: Project, dbs: list[Database], action: str, target: str, output_dir: Path | None) -> list[RunResult]:
     """Render every database's SQL first, then write all files; a failure writes nothing."""
     folder = output_dir or DEFAULT_DIR
     start, _, end = target.rpartition(":")
@@ -32,7 +30,7 @@ def write(
         try:
             rendered.append((db, render(project, db, action, start or None, end)))
         except MultiDBError as e:
-            raise RunFailed(e, [RunResult(db.name, (), (), (), "failed", e.lines()[0])]) from e
+            raise RunFailed(e, []) from e  # nothing was written, so there is no table to show
     _ensure_folder(folder)
     results = []
     for db, text in rendered:
@@ -64,15 +62,13 @@ def render(project: Project, db: Database, action: str, start: str | None, end: 
 
 
 def _is_offline_batch_failure(error: MigrationError) -> bool:
-    text = repr(error.__cause__)
-    return "MockConnection" in text or "No inspection system" in text or "reflect" in text.lower()
+    return "copy_from" in str(error.__cause__)
 
 
 def _header(project: Project, db: Database, action: str, start: str | None, end: str) -> str:
     profile = f", profile {project.profile}" if project.profile else ""
     return (
-        f"-- multidb: {action} of database '{db.name}' ({db.dialect}{profile})\n"
-        f"-- from {start or 'base'} to {end}\n\n"
+        f"-- multidb: {action} of database '{db.name}' ({db.dialect}{profile})\n-- from {start or 'base'} to {end}\n\n"
     )
 
 

@@ -17,7 +17,7 @@ def init(folder: Path) -> list[Path]:
     config = folder / "config" / "multidb.yaml"
     if config.exists():
         raise UsageError(f"{config} already exists; init changes nothing in an existing project")
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
     files = {
         config: _read("multidb.yaml"),
         folder / "config" / "script.py.mako": _read("script.py.mako"),

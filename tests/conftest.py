@@ -1,0 +1,101 @@
+"""Shared fixtures: a fresh copy of the example project, the CLI in-process, throwaway servers.
+
+Server tests skip on a laptop without PostgreSQL, but never in CI: with CI set (or
+MULTIDB_REQUIRE_SERVERS=1) a missing server fails the test instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_PARTS = ("config", "catalog_versions", "monitor_versions", "example_app")
+PG_ADMIN_URL = os.environ.get("MULTIDB_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def servers_required() -> bool:
+    return bool(os.environ.get("CI") or os.environ.get("MULTIDB_REQUIRE_SERVERS"))
+
+
+@pytest.fixture(autouse=True)
+def _isolate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test sees no MULTIDB_* variables and leaves sys.path / sys.modules as it found them."""
+    for name in list(os.environ):
+        if name.startswith("MULTIDB_") and name != "MULTIDB_TEST_POSTGRESQL_URL":
+            monkeypatch.delenv(name)
+    for name in ("CATALOG_DATABASE_URL", "MONITOR_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    path, modules = list(sys.path), set(sys.modules)
+    yield
+    sys.path[:] = path
+    for name in set(sys.modules) - modules:
+        if not name.startswith(("multidb", "sqlalchemy", "alembic", "psycopg2", "pymysql", "_pytest", "yaml")):
+            del sys.modules[name]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the repository's example project (config, versions, models) in a temp folder."""
+    target = tmp_path / "project"
+    for part in EXAMPLE_PARTS:
+        shutil.copytree(ROOT / part, target / part, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+CliFn = Callable[..., Result]
+
+
+@pytest.fixture
+def cli(project: Path, monkeypatch: pytest.MonkeyPatch) -> CliFn:
+    """Run ``multidb ARGS...`` in-process from the project folder; returns click's Result."""
+    from multidb.cli import main
+
+    monkeypatch.chdir(project)
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+    return invoke
+
+
+def _pg_admin():
+    import psycopg2
+
+    try:
+        conn = psycopg2.connect(PG_ADMIN_URL, connect_timeout=3)
+    except psycopg2.OperationalError as e:
+        if servers_required():
+            pytest.fail(f"PostgreSQL is required in CI but unreachable: {e}")
+        pytest.skip(f"no PostgreSQL server: {e}")
+    conn.autocommit = True
+    return conn
+
+
+@pytest.fixture
+def pg_database() -> Iterator[Callable[[], str]]:
+    """A factory of throwaway PostgreSQL databases (random names), all dropped afterwards."""
+    from sqlalchemy.engine import make_url
+
+    admin = _pg_admin()
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"multidb_test_{uuid.uuid4().hex[:12]}"
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with admin.cursor() as cur:
+        for name in created:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()

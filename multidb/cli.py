@@ -7,15 +7,13 @@ commands that need them, so ``multidb --help`` starts fast.
 from __future__ import annotations
 
 import json
-import sys
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 
-from .errors import EXIT_FAILED, EXIT_USAGE, MultiDBError, RunFailed
+from .errors import EXIT_FAILED, MultiDBError, RunFailed
 
 EXIT_CODES = """\b
 Exit codes: 0 success, 1 an operation failed (or --check found work),
@@ -147,9 +145,3 @@ from . import cli_commands  # noqa: E402,F401  (registers the commands on main)
 def run() -> None:
     """Console-script entry point."""
     main(prog_name="multidb")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run())
-
-__all__ = ["EXIT_USAGE", "Path", "emit", "json_option", "load_project", "main", "project_options", "run"]

@@ -38,7 +38,8 @@ def init_cmd(directory: Path) -> None:
 
     for path in init(directory):
         click.echo(f"created {path}")
-    click.echo("next: multidb upgrade --all")
+    where = "" if directory == Path(".") else f"cd {directory} && "
+    click.echo(f"next: {where}multidb upgrade --all")
 
 
 @main.command("list")

@@ -24,13 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from .naming import NAMING_CONVENTION
 
 
 class Base(DeclarativeBase):
@@ -53,25 +47,17 @@ class Holding(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
-    location_id: Mapped[int | None] = mapped_column(
-        ForeignKey("locations.id"), nullable=True
-    )
-    created_at: Mapped[datetime | None] = mapped_column(
-        DateTime, server_default=func.now()
-    )
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), nullable=True)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime, server_default=func.now())
 
 
 class File(Base):
     __tablename__ = "files"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    holding_id: Mapped[int] = mapped_column(
-        ForeignKey("holdings.id"), nullable=False, index=True
-    )
+    holding_id: Mapped[int] = mapped_column(ForeignKey("holdings.id"), nullable=False, index=True)
     path: Mapped[str] = mapped_column(String(500), nullable=False)
-    size_bytes: Mapped[int] = mapped_column(
-        BigInteger, nullable=False, default=0, server_default=text("0")
-    )
+    size_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default=text("0"))
     checksum: Mapped[str | None] = mapped_column(String(128), nullable=True)
     checksum_algorithm: Mapped[str | None] = mapped_column(String(20), nullable=True)
 

@@ -12,13 +12,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, String, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from .naming import NAMING_CONVENTION
 
 
 class Base(DeclarativeBase):
@@ -43,9 +37,7 @@ class SubRecord(Base):
     __tablename__ = "sub_records"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    record_id: Mapped[int] = mapped_column(
-        ForeignKey("transaction_records.id"), nullable=False
-    )
+    record_id: Mapped[int] = mapped_column(ForeignKey("transaction_records.id"), nullable=False)
     step: Mapped[str] = mapped_column(String(50), nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -55,9 +47,7 @@ class FailedFile(Base):
     __tablename__ = "failed_files"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    record_id: Mapped[int] = mapped_column(
-        ForeignKey("transaction_records.id"), nullable=False
-    )
+    record_id: Mapped[int] = mapped_column(ForeignKey("transaction_records.id"), nullable=False)
     path: Mapped[str] = mapped_column(String(500), nullable=False)
     error: Mapped[str] = mapped_column(Text, nullable=False)
 
@@ -66,12 +56,8 @@ class MonitorWarning(Base):
     __tablename__ = "warnings"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    record_id: Mapped[int | None] = mapped_column(
-        ForeignKey("transaction_records.id"), nullable=True
-    )
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("transaction_records.id"), nullable=True)
     level: Mapped[str] = mapped_column(String(10), nullable=False)
     code: Mapped[str | None] = mapped_column(String(50), nullable=True)
     message: Mapped[str] = mapped_column(Text, nullable=False)
-    created_at: Mapped[datetime | None] = mapped_column(
-        DateTime, server_default=func.now()
-    )
+    created_at: Mapped[datetime | None] = mapped_column(DateTime, server_default=func.now())

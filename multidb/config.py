@@ -159,10 +159,13 @@ def load_config(
     raw = _read_yaml(path)
     problems: schema.Problems = []
     _check_raw(raw, problems)
-    _raise_if(path, problems)
+    if not isinstance(raw.get("databases"), dict) or any(_affects_all(key) for key, _ in problems):
+        _raise_if(path, problems)  # nothing sound to build databases from
     chosen = _choose_profile(raw, profile, environ, path)
     databases = {}
     for name in raw["databases"]:
+        if any(_affects(key, name) for key, _ in problems):
+            continue  # already reported; keep checking the others
         merged = _merge_layers(raw, name, chosen)
         db = _build_database(name, merged, path.parent, environ, problems)
         if db is not None:
@@ -180,6 +183,23 @@ def load_config(
         python_path=python_path,
         revision_template=template_path,
     )
+
+
+def _affects_all(key: str) -> bool:
+    """A problem that makes every database's merged settings unsound."""
+    parts = key.split(".")
+    if parts[0] in ("defaults", "python_path"):
+        return True
+    if parts[0] != "profiles":
+        return False
+    # 'profiles', 'profiles.X' (not a mapping), 'profiles.X.defaults...', 'profiles.X.databases'
+    return len(parts) <= 2 or parts[2] == "defaults" or parts[2:] == ["databases"]
+
+
+def _affects(key: str, name: str) -> bool:
+    """A problem inside one database's own entry (top level or in a profile)."""
+    parts = key.replace("[", ".[").split(".")
+    return (parts[:2] == ["databases", name]) or (parts[0] == "profiles" and parts[2:4] == ["databases", name])
 
 
 def _raise_if(path: Path, problems: schema.Problems) -> None:
@@ -297,7 +317,8 @@ def _expand(value: Any, where: str, environ: Mapping[str, str], problems: schema
         except MissingVariable as e:
             problems.append((where, f"environment variable {e.name} is not set"))
         except BadReference as e:
-            problems.append((where, f"bad reference {e.args[0]!r}: use ${{NAME}} or ${{NAME:-default}}"))
+            # the text after '${' is not echoed: in a URL it may be part of a password
+            problems.append((where, "malformed ${...} reference: use ${NAME} or ${NAME:-default} ($$ for a '$')"))
         return None
     if isinstance(value, list):
         return [_expand(v, f"{where}[{i}]", environ, problems) for i, v in enumerate(value)]

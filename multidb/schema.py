@@ -98,7 +98,7 @@ def check_database_entry(raw: Any, where: str, problems: Problems) -> None:
         ok, wanted = DATABASE_KEYS[key]
         if not ok(value):
             # never echo a URL-like value: it may carry a password
-            shown = "" if key == "url" or isinstance(value, (dict, list)) else f" {value!r}"
+            shown = "" if key == "url" or value is None or isinstance(value, (dict, list)) else f" {value!r}"
             problems.append((join(where, key), f"expected {wanted}, got {type_name(value)}{shown}"))
         elif key == "bases":
             _check_bases(value, join(where, key), problems)

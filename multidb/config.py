@@ -316,7 +316,7 @@ def _expand(value: Any, where: str, environ: Mapping[str, str], problems: schema
             return expand(value, environ)
         except MissingVariable as e:
             problems.append((where, f"environment variable {e.name} is not set"))
-        except BadReference as e:
+        except BadReference:
             # the text after '${' is not echoed: in a URL it may be part of a password
             problems.append((where, "malformed ${...} reference: use ${NAME} or ${NAME:-default} ($$ for a '$')"))
         return None

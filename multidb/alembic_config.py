@@ -20,7 +20,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 DATABASE_KEY = "multidb.database"
 PROJECT_KEY = "multidb.project"
 
-_scripts: dict[tuple[Path, tuple[Path, ...]], ScriptDirectory] = {}
+_scripts: dict[tuple[Path, tuple[Path, ...]], tuple[ScriptDirectory, tuple[int, ...]]] = {}
 
 
 def template_dir(project: Project) -> Path:
@@ -48,19 +48,29 @@ def alembic_config(project: Project, db: Database) -> Config:
 
 
 def script_directory(project: Project, db: Database) -> ScriptDirectory:
-    """The cached ScriptDirectory for this database's version folders."""
+    """The cached ScriptDirectory for this database's version folders.
+
+    A folder whose modification time changed (a revision file added or removed, e.g. by
+    ``multidb revision`` in the same process) is read again.
+    """
     from alembic.script import ScriptDirectory
 
     key = (template_dir(project), db.version_paths)
-    script = _scripts.get(key)
-    if script is None:
-        script = ScriptDirectory(
-            str(key[0]),
-            version_locations=[str(p) for p in db.version_paths],
-            messaging_opts={"quiet": True},
-        )
-        _scripts[key] = script
+    stamp = _stamp(db.version_paths)
+    cached = _scripts.get(key)
+    if cached is not None and cached[1] == stamp:
+        return cached[0]
+    script = ScriptDirectory(
+        str(key[0]),
+        version_locations=[str(p) for p in db.version_paths],
+        messaging_opts={"quiet": True},
+    )
+    _scripts[key] = (script, stamp)
     return script
+
+
+def _stamp(folders: tuple[Path, ...]) -> tuple[int, ...]:
+    return tuple(f.stat().st_mtime_ns if f.is_dir() else -1 for f in folders)
 
 
 def forget_scripts() -> None:

@@ -42,10 +42,13 @@ def _report(ctx: click.Context, exc: BaseException, lines: list[str], code: int)
     secrets = ctx.meta.get("multidb.secrets", ())
     if ctx.meta.get("multidb.traceback"):
         click.echo(scrub("".join(traceback.format_exception(exc)), secrets), err=True)
-    if isinstance(exc, RunFailed) and exc.results and not ctx.meta.get("multidb.json"):
-        from . import render
+    if isinstance(exc, RunFailed) and exc.results:
+        if ctx.meta.get("multidb.json"):
+            emit(exc.results, True, str)  # scripts still get where every database stands
+        else:
+            from . import render
 
-        click.echo(render.run_results(exc.results), err=True)
+            click.echo(render.run_results(exc.results), err=True)
     for i, line in enumerate(lines):
         click.echo(scrub(("multidb: error: " if i == 0 else "") + line, secrets), err=True)
     ctx.exit(code)

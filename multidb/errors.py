@@ -95,6 +95,7 @@ class RunFailed(MultiDBError):
     def __init__(self, cause: MultiDBError, results: list):
         self.cause = cause
         self.results = results
+        self.exit_code = cause.exit_code
         super().__init__(str(cause))
 
     def lines(self) -> list[str]:

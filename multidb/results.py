@@ -77,6 +77,8 @@ def to_json(obj: Any) -> Any:
     """Dataclasses (and lists of them) as JSON-ready dicts."""
     if isinstance(obj, list | tuple):
         return [to_json(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: to_json(v) for k, v in obj.items()}
     if hasattr(obj, "__dataclass_fields__"):
         return {k: to_json(v) for k, v in asdict(obj).items()}
     return obj

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import environment
+from . import engines, environment
 from .alembic_config import alembic_config, script_directory
 from .config import Database, Project
 from .errors import ConfigError, ConfigProblem, DatabaseError, MigrationError, MultiDBError, RevisionNotFound
@@ -89,14 +89,20 @@ def revision_errors(db: Database) -> Iterator[None]:
     try:
         yield
     except ResolutionError as e:
-        raise RevisionNotFound(db.name, f"unknown revision '{e.argument}'") from e
+        raise _not_found(db, e) from e
     except CommandError as e:
         cause = e.__cause__
         if isinstance(cause, ResolutionError):
-            raise RevisionNotFound(db.name, f"unknown revision '{cause.argument}'") from e
+            raise _not_found(db, cause) from e
         raise RevisionUsageError(db.name, str(e)) from e
     except RevisionError as e:
         raise RevisionUsageError(db.name, str(e)) from e
+
+
+def _not_found(db: Database, error: Any) -> DatabaseError:
+    if str(error).startswith("Multiple revisions start with"):
+        return RevisionUsageError(db.name, f"ambiguous revision prefix: {error}")
+    return RevisionNotFound(db.name, f"unknown revision '{error.argument}'")
 
 
 def read_heads(db: Database, connection: Connection) -> tuple[str, ...]:
@@ -111,6 +117,14 @@ def read_heads(db: Database, connection: Connection) -> tuple[str, ...]:
         heads = context.get_current_heads()
     connection.rollback()
     return heads
+
+
+def current_heads(db: Database) -> tuple[str, ...]:
+    """The version table's revisions; a SQLite file that does not exist yet is not created."""
+    if not engines.exists(db):
+        return ()
+    with engines.connect(db) as conn:
+        return read_heads(db, conn)
 
 
 def unknown_heads(script: ScriptDirectory, heads: tuple[str, ...]) -> list[str]:

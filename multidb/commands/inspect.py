@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import engines
 from ..config import Database, Project
-from ..errors import DatabaseError, MultiDBError
+from ..errors import DatabaseError
 from ..results import DatabaseInfo, RevisionInfo, Status
-from ..runner import load_history, read_heads, relative, revision_errors, unknown_heads
+from ..runner import current_heads, load_history, relative, revision_errors, unknown_heads
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
@@ -37,29 +36,20 @@ def status(project: Project, names: tuple[str, ...] = (), all_: bool = False) ->
     for db in project.select(names, all_):
         try:
             results.append(database_status(project, db))
-        except MultiDBError as e:
-            message = e.message if isinstance(e, DatabaseError) else e.lines()[0]
-            results.append(Status(db.name, db.masked_url, (), (), (), "error", message))
+        except DatabaseError as e:  # a config or usage error is not a state: it propagates
+            results.append(Status(db.name, db.masked_url, (), (), (), "error", e.message))
     return results
 
 
 def database_status(project: Project, db: Database) -> Status:
     script = load_history(project, db)
-    current = stamped_heads(db)
+    current = current_heads(db)
     heads = tuple(script.get_heads())
     if unknown_heads(script, current):
         return Status(db.name, db.masked_url, current, heads, (), "ahead of code")
     pending = pending_revisions(db, script, current)
     state = "at head" if not pending else ("empty" if not current else "behind")
     return Status(db.name, db.masked_url, current, heads, pending, state)
-
-
-def stamped_heads(db: Database) -> tuple[str, ...]:
-    """The version table's revisions; a SQLite file that does not exist yet is left uncreated."""
-    if not engines.exists(db):
-        return ()
-    with engines.connect(db) as conn:
-        return read_heads(db, conn)
 
 
 def pending_revisions(db: Database, script: ScriptDirectory, current: tuple[str, ...]) -> tuple[str, ...]:

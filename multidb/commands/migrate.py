@@ -10,7 +10,7 @@ from .. import engines
 from ..config import Database, Project
 from ..errors import MultiDBError, RunFailed, UsageError
 from ..results import RunResult
-from ..runner import check_known, load_history, read_heads, revision_errors, run
+from ..runner import check_known, current_heads, load_history, read_heads, revision_errors, run
 from . import offline
 
 
@@ -86,7 +86,8 @@ def _run_all(
     project: Project, dbs: list[Database], action: str, target: str, reporter: Reporter, **kw: Any
 ) -> list[RunResult]:
     """Check every database first (history, target, connection), then change them in order."""
-    before = {db.name: _preflight(project, db, action, target) for db in dbs}
+    scripts = {db.name: load_history(project, db) for db in dbs}  # every history loads before any connection
+    before = {db.name: _preflight(db, scripts[db.name], action, target) for db in dbs}
     results: list[RunResult] = []
     for i, db in enumerate(dbs):
         try:
@@ -100,19 +101,13 @@ def _run_all(
     return results
 
 
-def _preflight(project: Project, db: Database, action: str, target: str) -> tuple[str, ...]:
-    script = load_history(project, db)
-    if not _is_relative(target):
-        with revision_errors(db):
-            script.revision_map.get_revisions(target)
-    with engines.connect(db) as conn:
-        heads = read_heads(db, conn)
+def _preflight(db: Database, script: Any, action: str, target: str) -> tuple[str, ...]:
+    """Where the database stands; raises if it is unreachable or the target does not apply to it."""
+    heads = current_heads(db)
     check_known(db, script, heads)
+    with revision_errors(db):
+        _STEPS[action](script, target, heads)
     return heads
-
-
-def _is_relative(target: str) -> bool:
-    return target in ("base", "heads", "head") or any(c in target for c in "+-")
 
 
 def _now(db: Database) -> tuple[str, ...]:

@@ -23,6 +23,8 @@ CONFIG_ENV = "MULTIDB_CONFIG"
 PROFILE_ENV = "MULTIDB_PROFILE"
 DEFAULT_LOCATION = Path("config") / "multidb.yaml"
 
+SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pwd", "sslpassword", "secret", "token", "api_key"})
+
 DEFAULTS: dict[str, Any] = {
     "metadata": None,
     "version_table": "alembic_version",
@@ -64,16 +66,32 @@ class Database:
 
     @property
     def masked_url(self) -> str:
-        """The URL with its password replaced by ``***``: the only form ever shown."""
+        """The URL with its password (and secret query parameters) masked: the only form ever shown."""
         from sqlalchemy.engine import make_url
 
-        return make_url(self.url).render_as_string(hide_password=True)
+        url = make_url(self.url)
+        hidden = {k: "***" for k in url.query if k.lower() in SECRET_QUERY_KEYS}
+        return url.update_query_dict(hidden).render_as_string(hide_password=True)
 
     @property
-    def password(self) -> str | None:
+    def secrets(self) -> tuple[str, ...]:
+        """The password and any secret query parameters of the URL."""
         from sqlalchemy.engine import make_url
 
-        return make_url(self.url).password
+        url = make_url(self.url)
+        found = [url.password] if url.password else []
+        for key, value in url.query.items():
+            if key.lower() in SECRET_QUERY_KEYS:
+                found.extend([value] if isinstance(value, str) else value)
+        return tuple(str(v) for v in found if v)
+
+    @property
+    def same_server_database(self) -> tuple:
+        """What identifies the physical database, for telling whether two entries share one."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.url)
+        return (url.get_backend_name(), url.host, url.port, url.database)
 
     @property
     def version_paths(self) -> tuple[Path, ...]:
@@ -119,7 +137,7 @@ class Project:
 
     def secrets(self) -> tuple[str, ...]:
         """Every password in the active URLs, so output can be scrubbed of them."""
-        return tuple(p for db in self.databases.values() if (p := db.password))
+        return tuple(secret for db in self.databases.values() for secret in db.secrets)
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
@@ -359,13 +377,18 @@ def _build_database(
 def _resolve_url(url: str, root: Path, where: str, problems: schema.Problems) -> str | None:
     """Parse the URL, and make a relative SQLite file path relative to the config file."""
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
         # never echo the URL itself: it may carry a password
         problems.append((where, "not a valid database URL (expected dialect+driver://user:password@host/dbname)"))
+        return None
+    try:
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        problems.append((where, f"unknown database dialect or driver '{parsed.drivername}' in the URL"))
         return None
     database = parsed.database or ""
     is_file = database not in ("", ":memory:") and not database.startswith("file:")

@@ -107,7 +107,7 @@ def connect(db: Database) -> Iterator[Connection]:
         try:
             conn = engine.connect()
         except DBAPIError as e:
-            reason = first_line(str(e.orig) if e.orig is not None else str(e), db.password)
+            reason = first_line(str(e.orig) if e.orig is not None else str(e), *db.secrets)
             raise ConnectionFailed(db.name, f"cannot connect to {db.masked_url}: {reason}") from e
         with conn:
             yield conn

@@ -100,3 +100,26 @@ def run_offline(env: EnvironmentContext, db: Database, buffer: TextIO, **extra: 
         buffer.write(ddl + ";\n\n")
     with env.begin_transaction():
         env.run_migrations()
+
+
+def include_name_for(project: Project, db: Database, own: MetaData) -> Any:
+    """An ``include_name`` hook that hides tables of *other* databases sharing this physical database.
+
+    Two entries of one config may live in one PostgreSQL database (with different version tables).
+    Autogenerate and ``check`` would otherwise report each other's tables as "not in the models".
+    """
+    foreign: set[str] = set()
+    for other in project.databases.values():
+        if other.name == db.name or other.same_server_database != db.same_server_database:
+            continue
+        foreign.add(other.version_table)
+        if other.metadata:
+            foreign.update(t.name for t in load_metadata(project, other).tables.values())
+    foreign -= {t.name for t in own.tables.values()}
+    if not foreign:
+        return None
+
+    def include_name(name: str | None, type_: str, _parent: Any) -> bool:
+        return not (type_ == "table" and name in foreign)
+
+    return include_name

@@ -150,7 +150,7 @@ def database_errors(db: Database) -> Iterator[None]:
     try:
         yield
     except DBAPIError as e:
-        reason = first_line(str(e.orig) if e.orig is not None else str(e), db.password)
+        reason = first_line(str(e.orig) if e.orig is not None else str(e), *db.secrets)
         raise DatabaseError(db.name, reason) from e
 
 
@@ -216,10 +216,10 @@ def _reason(db: Database, exc: BaseException) -> str:
     from sqlalchemy.exc import DBAPIError, StatementError
 
     if isinstance(exc, DBAPIError) and exc.orig is not None:
-        return first_line(f"{type(exc.orig).__name__}: {exc.orig}", db.password)
+        return first_line(f"{type(exc.orig).__name__}: {exc.orig}", *db.secrets)
     if isinstance(exc, StatementError):
-        return first_line(str(exc.orig or exc), db.password)
-    return first_line(f"{type(exc).__name__}: {exc}", db.password)
+        return first_line(str(exc.orig or exc), *db.secrets)
+    return first_line(f"{type(exc).__name__}: {exc}", *db.secrets)
 
 
 def relative(path: str | Path) -> str:

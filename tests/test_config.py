@@ -325,7 +325,7 @@ def test_variable_value_beats_its_default(tmp_path):
 def test_double_dollar_is_a_literal_dollar(tmp_path):
     config = with_url(tmp_path, "postgresql://app:pa$$word@db.example/catalog")
     db = load(config).databases["catalog"]
-    assert db.password == "pa$word"
+    assert db.secrets == ("pa$word",)
 
 
 def test_double_dollar_does_not_start_a_reference(tmp_path):
@@ -336,7 +336,7 @@ def test_double_dollar_does_not_start_a_reference(tmp_path):
 def test_a_variable_value_is_not_expanded_again(tmp_path):
     config = with_url(tmp_path, "postgresql://app:${PW}@db.example/catalog")
     db = load(config, environ={"PW": "a${B}c$$d"}).databases["catalog"]
-    assert db.password == "a${B}c$$d"
+    assert db.secrets == ("a${B}c$$d",)
 
 
 def test_variables_expand_in_base_paths(tmp_path):
@@ -718,7 +718,7 @@ def test_masked_url_hides_the_password(tmp_path):
     config = with_url(tmp_path, f"postgresql+psycopg2://app:{SECRET}@db.example:5432/catalog")
     db = load(config).databases["catalog"]
     assert db.masked_url == "postgresql+psycopg2://app:***@db.example:5432/catalog"
-    assert db.password == SECRET
+    assert db.secrets == (SECRET,)
     assert db.dialect == "postgresql"
     assert load(config).secrets() == (SECRET,)
 
@@ -726,7 +726,7 @@ def test_masked_url_hides_the_password(tmp_path):
 def test_masked_url_without_a_password_is_unchanged(tmp_path):
     db = load(with_url(tmp_path, "postgresql://app@db.example/catalog")).databases["catalog"]
     assert db.masked_url == "postgresql://app@db.example/catalog"
-    assert db.password is None
+    assert db.secrets == ()
 
 
 @pytest.mark.parametrize(

@@ -312,6 +312,8 @@ def test_version_table_schema_is_created_and_holds_the_version_table(cli, projec
     again = cli("upgrade", "--all", "-p", "production", env=env)
     assert again.exit_code == 0, again.output
     assert again.stdout.count("no change") == 2
+    check = cli("check", "-p", "production", env=env)
+    assert check.exit_code == 0, check.output
     down = cli("downgrade", "catalog", "--to", "base", "-p", "production", env=env)
     assert down.exit_code == 0, down.output
     assert versions(catalog, schema="migrations") == set()
@@ -352,6 +354,10 @@ def test_two_databases_in_one_postgresql_database_with_separate_version_tables(c
     assert versions(shared) == {CATALOG_HEAD}
     assert versions(shared, "monitor_version") == {MONITOR_HEAD}
     assert len(rows(shared, "SELECT * FROM locations")) == 2
+    # each database's check ignores the other's tables and version table
+    check = cli("check", "--all", "-p", "production", env=env)
+    assert check.exit_code == 0, check.output
+    assert check.stdout.count("the models match the migrations") == 2
 
 
 FAILING_REVISION = '''"""create a table, then fail
@@ -379,8 +385,11 @@ def downgrade() -> None:
 '''
 
 
-def test_revision_failing_midway_rolls_back_to_the_previous_revision(cli, project, pg_database):
+@pytest.mark.parametrize("transaction", ["per_revision", "per_run"])
+def test_revision_failing_midway_rolls_back(cli, project, pg_database, transaction):
     (project / "catalog_versions" / "c1a0f0a1b005_fails.py").write_text(FAILING_REVISION)
+    if transaction != "per_revision":
+        edit_production(project, "catalog", transaction=transaction)
     catalog, monitor = pg_database(), pg_database()
     env = production_env(catalog, monitor)
 
@@ -392,22 +401,28 @@ def test_revision_failing_midway_rolls_back_to_the_previous_revision(cli, projec
     assert "boom halfway through" in last
     assert "c1a0f0a1b005_fails.py" in last
     assert result.stderr.count("multidb: error:") == 1
+    assert "skipped" in result.stderr  # the table of where each database stands
 
-    # revisions run one transaction each: the four good ones stay, the failing one is undone
-    assert versions(catalog) == {CATALOG_HEAD}
     assert "half_done" not in tables(catalog)
-    assert tables(catalog) == CATALOG_TABLES
-    assert len(rows(catalog, "SELECT * FROM locations")) == 2
+    if transaction == "per_revision":
+        # one transaction per revision: the four good ones stay, the failing one is undone
+        assert versions(catalog) == {CATALOG_HEAD}
+        assert tables(catalog) == CATALOG_TABLES
+        assert len(rows(catalog, "SELECT * FROM locations")) == 2
+    else:
+        # one transaction for the whole run: nothing stays
+        assert tables(catalog) == set()
     # the run stopped at the failure: monitor (after catalog) was not touched
     assert tables(monitor) == set()
 
     found = states(cli, env)
-    assert found["catalog"]["state"] == "behind"
-    assert found["catalog"]["current"] == [CATALOG_HEAD]
-    assert found["catalog"]["pending"] == ["c1a0f0a1b005"]
+    expected = [CATALOG_HEAD] if transaction == "per_revision" else []
+    assert found["catalog"]["current"] == expected
+    assert found["catalog"]["pending"][-1] == "c1a0f0a1b005"
+    assert found["catalog"]["state"] == ("behind" if expected else "empty")
     assert found["monitor"]["state"] == "empty"
 
     retry = cli("upgrade", "catalog", "-p", "production", env=env)
     assert retry.exit_code == 1
-    assert versions(catalog) == {CATALOG_HEAD}
     assert "half_done" not in tables(catalog)
+    assert tables(catalog) == (CATALOG_TABLES if expected else set())

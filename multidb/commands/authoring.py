@@ -8,7 +8,7 @@ from typing import Any
 from .. import drift, engines
 from ..alembic_config import alembic_config
 from ..config import Database, Project
-from ..environment import load_metadata, options
+from ..environment import include_name_for, load_metadata, options
 from ..errors import DatabaseError, DriftDetected, UsageError
 from ..results import Drift, RevisionInfo
 from ..runner import check_known, database_errors, load_history, read_heads, revision_errors, run
@@ -91,7 +91,7 @@ def _autogenerate(project: Project, db: Database, context: Any) -> None:
             compare,
             connection=conn,
             env_args={"template_args": context.template_args, "revision_context": context},
-            configure_args={"target_metadata": metadata},
+            configure_args={"target_metadata": metadata, "include_name": include_name_for(project, db, metadata)},
         )
 
 
@@ -144,7 +144,8 @@ def _drift(project: Project, db: Database) -> Drift:
                 f"the database is {len(pending)} revision(s) behind head; "
                 f"run 'multidb upgrade {db.name}' first, then check",
             )
-        context = MigrationContext.configure(conn, opts={**options(db, conn.dialect.name)})
+        opts = {**options(db, conn.dialect.name), "include_name": include_name_for(project, db, metadata)}
+        context = MigrationContext.configure(conn, opts=opts)
         with database_errors(db):
             diffs = compare_metadata(context, metadata)
         conn.rollback()

@@ -33,6 +33,10 @@ DEFAULTS: dict[str, Any] = {
     "depends_on": [],
     "connect_timeout": 10,
     "transaction": "per_revision",
+    "migration_lock_timeout": 300,
+    "lock_timeout": None,
+    "statement_timeout": None,
+    "lock_retries": 3,
 }
 
 
@@ -58,6 +62,10 @@ class Database:
     depends_on: tuple[str, ...]
     connect_timeout: float
     transaction: str
+    migration_lock_timeout: float = 300.0
+    lock_timeout: float | None = None
+    statement_timeout: float | None = None
+    lock_retries: int = 3
 
     @property
     def dialect(self) -> str:
@@ -114,6 +122,7 @@ class Project:
     databases: Mapping[str, Database]
     python_path: tuple[Path, ...]
     revision_template: Path | None
+    protected: bool = False
 
     @property
     def root(self) -> Path:
@@ -200,6 +209,7 @@ def load_config(
         databases=_dependency_order(databases),
         python_path=python_path,
         revision_template=template_path,
+        protected=bool(chosen and ((raw.get("profiles") or {}).get(chosen) or {}).get("protected")),
     )
 
 
@@ -278,6 +288,8 @@ def _check_profile(profile: Any, where: str, known: dict, problems: schema.Probl
     if not schema.check_mapping(profile, where, problems):
         return
     schema.check_keys(profile, schema.PROFILE_KEYS, where, problems)
+    if "protected" in profile and not isinstance(profile["protected"], bool):
+        problems.append((f"{where}.protected", f"expected true or false, got {schema.type_name(profile['protected'])}"))
     if "defaults" in profile:
         schema.check_database_entry(profile["defaults"], f"{where}.defaults", problems)
     entries = profile.get("databases") or {}
@@ -371,6 +383,10 @@ def _build_database(
         depends_on=tuple(values["depends_on"]),
         connect_timeout=values["connect_timeout"],
         transaction=values["transaction"],
+        migration_lock_timeout=schema.parse_duration(values["migration_lock_timeout"]) or 300.0,
+        lock_timeout=schema.parse_duration(values["lock_timeout"]),
+        statement_timeout=schema.parse_duration(values["statement_timeout"]),
+        lock_retries=values["lock_retries"],
     )
 
 

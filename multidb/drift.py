@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 
-def describe(diff: Any) -> list[str]:
-    """One readable line per difference; modify entries may carry several."""
+def describe(diff: Any, expected: str = "the models") -> list[str]:
+    """One readable line per difference; ``expected`` names what the database is compared with."""
     if isinstance(diff, list):
-        return [line for item in diff for line in describe(item)]
+        return [line for item in diff for line in describe(item, expected)]
     kind = diff[0]
     handler = _HANDLERS.get(kind)
     if handler is None:
         return [f"{kind.replace('_', ' ')}: {diff[1:]!r}"]
-    return [handler(*diff[1:])]
+    return [handler(*diff[1:]).replace("the models", expected).replace("models have", f"{expected} have")]
 
 
 def _table_name(table: Any) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import Database
 from .errors import ConnectionFailed
@@ -45,11 +45,11 @@ def exists(db: Database) -> bool:
     return path is None or path.exists()
 
 
-def create_engine(db: Database) -> Engine:
+def create_engine(db: Database, **connect_args: Any) -> Engine:
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
 
-    args: dict = {}
+    args: dict = dict(connect_args) if db.dialect == "postgresql" else {}
     if db.dialect in ("postgresql", "mysql", "mariadb"):
         args["connect_timeout"] = max(1, int(db.connect_timeout))
     elif db.dialect == "sqlite":
@@ -92,7 +92,7 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 
 
 @contextmanager
-def connect(db: Database) -> Iterator[Connection]:
+def connect(db: Database, **connect_args: Any) -> Iterator[Connection]:
     """A connection to ``db``; a SQLite file's folder is created when missing."""
     from sqlalchemy.exc import DBAPIError
 
@@ -102,7 +102,7 @@ def connect(db: Database) -> Iterator[Connection]:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise ConnectionFailed(db.name, f"cannot create folder {path.parent}: {e.strerror}") from e
-    engine = create_engine(db)
+    engine = create_engine(db, **connect_args)
     try:
         try:
             conn = engine.connect()

@@ -74,12 +74,38 @@ def version_schema_ddl(db: Database, dialect: Any) -> str | None:
     return f"CREATE SCHEMA IF NOT EXISTS {quoted}"
 
 
-def run_online(env: EnvironmentContext, db: Database, connection: Connection, **extra: Any) -> None:
-    """Configure ``env`` on ``connection`` and run its migrations."""
+def session_settings(db: Database, dialect: Any) -> list[str]:
+    """Statements that put the profile's ``lock_timeout``/``statement_timeout`` on the session."""
+    found = []
+    if dialect.name == "postgresql":
+        for name in ("lock_timeout", "statement_timeout"):
+            seconds = getattr(db, name)
+            if seconds:
+                found.append(f"SELECT set_config('{name}', '{max(1, round(seconds * 1000))}ms', false)")
+    elif dialect.name in ("mysql", "mariadb"):
+        if db.lock_timeout:
+            found.append(f"SET SESSION lock_wait_timeout = {max(1, round(db.lock_timeout))}")
+        if db.statement_timeout and getattr(dialect, "is_mariadb", False):
+            found.append(f"SET SESSION max_statement_time = {db.statement_timeout:g}")
+    return found
+
+
+def prepare_session(db: Database, connection: Connection) -> None:
+    """Session settings and the version table's schema, committed before any revision runs."""
+    statements = session_settings(db, connection.dialect)
     ddl = version_schema_ddl(db, connection.dialect)
     if ddl:
-        connection.exec_driver_sql(ddl)
+        statements.append(ddl)
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+    if statements:
         connection.commit()
+
+
+def run_online(env: EnvironmentContext, db: Database, connection: Connection, **extra: Any) -> None:
+    """Configure ``env`` on ``connection`` and run its migrations."""
+    if not connection.in_transaction():
+        prepare_session(db, connection)
     env.configure(connection=connection, **options(db, connection.dialect.name), **extra)
     with env.begin_transaction():
         env.run_migrations()
@@ -102,20 +128,29 @@ def run_offline(env: EnvironmentContext, db: Database, buffer: TextIO, **extra: 
         env.run_migrations()
 
 
-def include_name_for(project: Project, db: Database, own: MetaData) -> Any:
-    """An ``include_name`` hook that hides tables of *other* databases sharing this physical database.
+def foreign_tables(project: Project, db: Database) -> set[str] | None:
+    """Tables owned by *other* databases of the config that share this physical database.
 
     Two entries of one config may live in one PostgreSQL database (with different version tables).
-    Autogenerate and ``check`` would otherwise report each other's tables as "not in the models".
+    None when such a neighbour has no ``metadata``, so its tables cannot be told apart.
     """
     foreign: set[str] = set()
     for other in project.databases.values():
         if other.name == db.name or other.same_server_database != db.same_server_database:
             continue
         foreign.add(other.version_table)
-        if other.metadata:
-            foreign.update(t.name for t in load_metadata(project, other).tables.values())
-    foreign -= {t.name for t in own.tables.values()}
+        if not other.metadata:
+            return None
+        foreign.update(t.name for t in load_metadata(project, other).tables.values())
+    return foreign
+
+
+def include_name_for(project: Project, db: Database, own: MetaData) -> Any:
+    """An ``include_name`` hook that hides the tables of other databases sharing this one.
+
+    Without it, autogenerate and ``check`` would report a neighbour's tables as "not in the models".
+    """
+    foreign = (foreign_tables(project, db) or set()) - {t.name for t in own.tables.values()}
     if not foreign:
         return None
 

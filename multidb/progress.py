@@ -31,6 +31,6 @@ class BarReporter:
 
 def reporter_for(stream: TextIO) -> Any:
     """A bar on a terminal; nothing when output goes to a file or a pipe."""
-    from .commands.migrate import Quiet
+    from .commands.steps import Quiet
 
     return BarReporter(stream) if stream.isatty() else Quiet()

@@ -36,6 +36,26 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any], bool]:
     return lambda v: v in choices
 
 
+DURATION = "a duration: seconds (30, 0.5) or a string like '500ms', '5s', '2min', '1h'"
+_UNITS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: Any) -> float | None:
+    """Seconds from a number or a string with a unit; None when it is not a positive duration."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) if value > 0 else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz ")
+    unit = text[len(number) :].strip() or "s"
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except (ValueError, KeyError):
+        return None
+    return seconds if seconds > 0 else None
+
+
 # key -> (check, what the check wants, in words)
 DATABASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "url": (_is_str, "a database URL string"),
@@ -47,13 +67,17 @@ DATABASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "depends_on": (_is_str_list, "a list of database names"),
     "connect_timeout": (_is_pos_number, "a number of seconds greater than 0"),
     "transaction": (_one_of(TRANSACTION_MODES), "one of " + ", ".join(TRANSACTION_MODES)),
+    "migration_lock_timeout": (lambda v: parse_duration(v) is not None, DURATION),
+    "lock_timeout": (lambda v: v is None or parse_duration(v) is not None, DURATION),
+    "statement_timeout": (lambda v: v is None or parse_duration(v) is not None, DURATION),
+    "lock_retries": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number >= 0"),
 }
 BASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "label": (_is_str, "a branch label"),
     "path": (_is_str, "a folder path"),
 }
 TOP_KEYS = ("default_profile", "python_path", "revision_template", "defaults", "databases", "profiles")
-PROFILE_KEYS = ("description", "defaults", "databases")
+PROFILE_KEYS = ("description", "protected", "defaults", "databases")
 
 
 def type_name(value: Any) -> str:

@@ -6,12 +6,15 @@ they never print or exit.
 
 from __future__ import annotations
 
+from .adopt import adopt
 from .authoring import check, merge, revision
 from .inspect import branches, current, heads, history, list_databases, show, status
-from .migrate import downgrade, stamp, upgrade
+from .migrate import RunOptions, downgrade, stamp, upgrade
 from .scaffold import init
 
 __all__ = [
+    "RunOptions",
+    "adopt",
     "branches",
     "check",
     "current",

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .errors import EXIT_FAILED, MultiDBError, RunFailed
+from ..errors import EXIT_FAILED, MultiDBError, RunFailed
 
 EXIT_CODES = """\b
 Exit codes: 0 success, 1 an operation failed (or --check found work),
@@ -37,7 +37,7 @@ class Group(click.Group):
 
 
 def _report(ctx: click.Context, exc: BaseException, lines: list[str], code: int) -> None:
-    from .redact import scrub
+    from ..redact import scrub
 
     secrets = ctx.meta.get("multidb.secrets", ())
     if ctx.meta.get("multidb.traceback"):
@@ -46,7 +46,7 @@ def _report(ctx: click.Context, exc: BaseException, lines: list[str], code: int)
         if ctx.meta.get("multidb.json"):
             emit(exc.results, True, str)  # scripts still get where every database stands
         else:
-            from . import render
+            from .. import render
 
             click.echo(render.run_results(exc.results), err=True)
     for i, line in enumerate(lines):
@@ -109,7 +109,7 @@ def json_option(f: Callable) -> Callable:
 
 
 def load_project() -> Any:
-    from .config import find_config, load_config
+    from ..config import find_config, load_config
 
     ctx = click.get_current_context()
     path = find_config(ctx.meta.get("multidb.config"))
@@ -119,8 +119,8 @@ def load_project() -> Any:
 
 
 def emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
-    from .redact import scrub
-    from .results import to_json
+    from ..redact import scrub
+    from ..results import to_json
 
     secrets = click.get_current_context().meta.get("multidb.secrets", ())
     out = json.dumps(to_json(data), indent=2) if as_json else text(data)
@@ -142,7 +142,7 @@ def main() -> None:
     """
 
 
-from . import cli_commands  # noqa: E402,F401  (registers the commands on main)
+from . import authoring, read, write  # noqa: E402,F401  (registers the commands on main)
 
 
 def run() -> None:

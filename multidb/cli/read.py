@@ -1,0 +1,162 @@
+"""Read-only subcommands: list, status, current, heads, branches, history, show."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import render
+from ..errors import EXIT_FAILED
+from . import emit, json_option, load_project, main, project_options
+from .params import all_option, databases_arg, one_database, read_targets
+
+
+@main.command("list")
+@project_options
+@json_option
+def list_cmd(as_json: bool) -> None:
+    """List the databases of the active profile (passwords masked).
+
+    \b
+    Example:
+      multidb list --profile production
+    """
+    from ..commands import list_databases
+
+    emit(list_databases(load_project()), as_json, render.databases)
+
+
+@main.command("status")
+@databases_arg
+@all_option
+@click.option("--check", is_flag=True, help="Exit 1 when any database is not at head (for deploy gates).")
+@project_options
+@json_option
+def status_cmd(databases: tuple[str, ...], all_: bool, check: bool, as_json: bool) -> None:
+    """Show each database's current revisions, heads and pending count.
+
+    \b
+    Examples:
+      multidb status --all
+      multidb status catalog --json
+      multidb status --all --check     # exit 1 if anything is pending
+    """
+    from ..commands import status
+
+    items = status(load_project(), *read_targets(databases, all_))
+    emit(items, as_json, render.statuses)
+    if any(s.state == "error" for s in items) or (check and not all(s.up_to_date for s in items)):
+        sys.exit(EXIT_FAILED)
+
+
+@main.command("current")
+@databases_arg
+@all_option
+@project_options
+@json_option
+def current_cmd(databases: tuple[str, ...], all_: bool, as_json: bool) -> None:
+    """Show the revisions stamped in each database's version table.
+
+    \b
+    Example:
+      multidb current catalog
+    """
+    from ..commands import current
+
+    items = current(load_project(), *read_targets(databases, all_))
+    emit(items, as_json, render.currents)
+    if any(s.state == "error" for s in items):
+        sys.exit(EXIT_FAILED)
+
+
+def _per_database(fetch, as_json: bool, databases: tuple[str, ...], all_: bool, line=render.revision_line) -> None:
+    project = load_project()
+    found = {db.name: fetch(project, db) for db in project.select(*read_targets(databases, all_))}
+    if as_json:
+        emit(found, True, str)
+        return
+    text = [
+        f"{name}:\n" + "\n".join("  " + line(i) for i in infos) if infos else f"{name}: (none)"
+        for name, infos in found.items()
+    ]
+    emit(text, False, "\n".join)
+
+
+@main.command("heads")
+@databases_arg
+@all_option
+@project_options
+@json_option
+def heads_cmd(databases: tuple[str, ...], all_: bool, as_json: bool) -> None:
+    """Show the head revisions of each database's history.
+
+    \b
+    Example:
+      multidb heads catalog
+    """
+    from ..commands import heads
+
+    _per_database(heads, as_json, databases, all_)
+
+
+@main.command("branches")
+@databases_arg
+@all_option
+@project_options
+@json_option
+def branches_cmd(databases: tuple[str, ...], all_: bool, as_json: bool) -> None:
+    """Show the revisions where a database's history forks.
+
+    \b
+    Example:
+      multidb branches catalog
+    """
+    from ..commands import branches
+
+    _per_database(branches, as_json, databases, all_)
+
+
+@main.command("history")
+@click.argument("database")
+@click.option("-r", "--rev-range", help="FROM:TO, e.g. base:head or c1a0:.")
+@project_options
+@json_option
+def history_cmd(database: str, rev_range: str | None, as_json: bool) -> None:
+    """List a database's revisions, newest first.
+
+    \b
+    Examples:
+      multidb history catalog
+      multidb history catalog -r base:catalog@head --json
+    """
+    from ..commands import history
+
+    project = load_project()
+    emit(
+        history(project, one_database(project, database), rev_range),
+        as_json,
+        lambda items: "\n".join(render.revision_line(i) for i in items),
+    )
+
+
+@main.command("show")
+@click.argument("database")
+@click.argument("revision")
+@project_options
+@json_option
+def show_cmd(database: str, revision: str, as_json: bool) -> None:
+    """Show one revision of a database in detail.
+
+    \b
+    Example:
+      multidb show catalog head
+    """
+    from ..commands import show
+
+    project = load_project()
+    emit(
+        show(project, one_database(project, database), revision),
+        as_json,
+        lambda items: "\n\n".join(render.revision_detail(i) for i in items),
+    )

@@ -1,0 +1,207 @@
+"""Subcommands that change databases: upgrade, downgrade, stamp."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .. import render
+from ..errors import UsageError
+from . import emit, json_option, load_project, main, project_options
+from .params import all_option, databases_arg, with_options
+
+
+def _progress_reporter():
+    from ..progress import reporter_for
+
+    return reporter_for(sys.stderr)
+
+
+def _run_output(results, as_json: bool) -> None:
+    emit(results, as_json, render.run_results)
+
+
+sql_options = [
+    click.option("--sql", is_flag=True, help="Write SQL files instead of connecting (one per database)."),
+    click.option(
+        "--output-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("sql"),
+        show_default=True,
+        help="Where --sql writes <database>.sql.",
+    ),
+]
+
+
+def _with(options):
+    def apply(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return apply
+
+
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    help="Seconds to wait for another runner's migration lock (default: migration_lock_timeout, 300).",
+)
+yes_option = click.option("--yes", "-y", is_flag=True, help="Confirm a change a protected profile guards.")
+
+
+def _options(
+    project,
+    *,
+    sql=False,
+    output_dir=None,
+    as_json=False,
+    lock_timeout=None,
+    atomic=False,
+    yes=False,
+    action="",
+    purge=False,
+):
+    from ..commands import RunOptions
+
+    confirmed = yes or _confirm_at_terminal(project, action)
+    reporter = None if as_json or sql else _progress_reporter()
+    return RunOptions(
+        sql=sql,
+        output_dir=output_dir,
+        reporter=reporter,
+        lock_timeout=lock_timeout,
+        atomic=atomic,
+        confirmed=confirmed,
+        purge=purge,
+    )
+
+
+def _confirm_at_terminal(project, action: str) -> bool:
+    if not (project.protected and action and sys.stdin.isatty()):
+        return False
+    return click.confirm(f"Profile '{project.profile}' is protected. Really {action}?", default=False, err=True)
+
+
+@main.command("upgrade")
+@databases_arg
+@all_option
+@click.option(
+    "--to",
+    "target",
+    default="heads",
+    show_default=True,
+    help="Target: heads, label@head, +N, an id or prefix; FROM:TO with --sql.",
+)
+@click.option("--atomic", is_flag=True, help="Commit every database only if all succeed; else roll all back.")
+@lock_timeout_option
+@with_options(sql_options)
+@project_options
+@json_option
+def upgrade_cmd(databases, all_, target, atomic, lock_timeout, sql, output_dir, as_json) -> None:
+    """Upgrade databases to head, in depends_on order, stopping at the first failure.
+
+    \b
+    Examples:
+      multidb upgrade --all
+      multidb upgrade catalog --to +1
+      multidb upgrade --all --atomic                     # all databases or none
+      multidb upgrade --all --sql --profile production   # sql/catalog.sql, sql/monitor.sql
+    """
+    from ..commands import upgrade
+
+    project = load_project()
+    options = _options(
+        project, sql=sql, output_dir=output_dir, as_json=as_json, lock_timeout=lock_timeout, atomic=atomic
+    )
+    _run_output(upgrade(project, databases, all_, target, options), as_json)
+
+
+@main.command("downgrade")
+@databases_arg
+@click.option("--to", "target", required=True, help="Target: base, -N, label@-N, an id; FROM:TO with --sql.")
+@click.option("--atomic", is_flag=True, help="With several databases: all or none.")
+@lock_timeout_option
+@yes_option
+@with_options(sql_options)
+@project_options
+@json_option
+def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir, as_json) -> None:
+    """Downgrade the named databases (never all by default).
+
+    \b
+    Examples:
+      multidb downgrade catalog --to -1
+      multidb downgrade catalog --to base
+      multidb downgrade catalog --sql --to heads:base
+      multidb downgrade catalog --to -1 --profile production --yes
+    """
+    from ..commands import downgrade
+
+    if not databases:
+        raise UsageError("name the database(s) to downgrade")
+    project = load_project()
+    options = _options(
+        project,
+        sql=sql,
+        output_dir=output_dir,
+        as_json=as_json,
+        lock_timeout=lock_timeout,
+        atomic=atomic,
+        yes=yes,
+        action="downgrade " + ", ".join(databases),
+    )
+    _run_output(downgrade(project, databases, target, options), as_json)
+
+
+@main.command("stamp")
+@databases_arg
+@click.option("--to", "target", required=True, help="Revision(s) to record, comma-separated; base or heads.")
+@click.option("--purge", is_flag=True, help="Empty the version table first.")
+@lock_timeout_option
+@yes_option
+@project_options
+@json_option
+def stamp_cmd(databases, target, purge, lock_timeout, yes, as_json) -> None:
+    """Record a revision in the version table without running migrations.
+
+    \b
+    Example:
+      multidb stamp catalog --to heads
+    """
+    from ..commands import stamp
+
+    if not databases:
+        raise UsageError("name the database(s) to stamp")
+    project = load_project()
+    options = _options(
+        project,
+        as_json=as_json,
+        lock_timeout=lock_timeout,
+        yes=yes,
+        purge=purge,
+        action="stamp " + ", ".join(databases),
+    )
+    _run_output(stamp(project, databases, target, options), as_json)
+
+
+@main.command("adopt")
+@click.argument("database")
+@lock_timeout_option
+@project_options
+@json_option
+def adopt_cmd(database, lock_timeout, as_json) -> None:
+    """Version a database whose tables exist but were not made by these migrations.
+
+    Replays the migrations in a scratch database of the same dialect and stamps the newest
+    revision whose schema matches; if none matches, lists the differences and changes nothing.
+
+    \b
+    Example:
+      multidb adopt catalog        # a database created with metadata.create_all()
+    """
+    from ..commands import adopt
+
+    _run_output([adopt(load_project(), database, lock_timeout)], as_json)

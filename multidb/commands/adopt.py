@@ -1,0 +1,142 @@
+"""``multidb adopt``: version a database whose tables were made without migrations (``create_all``).
+
+The migrations are replayed, one revision at a time, in a scratch database of the same dialect;
+after each revision its schema is compared with the live one (Alembic's autogenerate comparison).
+The newest revision that matches is stamped. If none matches, the differences against the heads
+are listed and nothing is changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .. import drift, engines
+from ..config import Database, Project
+from ..environment import foreign_tables
+from ..errors import DatabaseError, UsageError
+from ..locking import locked
+from ..results import RunResult
+from ..runner import current_heads, database_errors, load_history
+from .steps import execute
+
+
+class NoMatchingRevision(DatabaseError):
+    """The live schema matches no revision; ``differences`` compares it with the heads."""
+
+    def __init__(self, database: str, differences: list[str]):
+        self.differences = differences
+        super().__init__(
+            database,
+            f"the schema matches no revision; {len(differences)} difference(s) from the heads, nothing stamped",
+        )
+
+    def lines(self) -> list[str]:
+        return [str(self)] + [f"  - {line}" for line in self.differences]
+
+
+def unversioned_tables(project: Project, db: Database) -> list[str]:
+    """The tables of a database that has no version table (empty when it is versioned or empty)."""
+    if not engines.exists(db):
+        return []
+    foreign = foreign_tables(project, db)
+    if foreign is None:
+        return []  # a neighbour's tables cannot be told apart from ours: don't guess
+    with engines.connect(db) as conn, database_errors(db):
+        names = _own_tables(conn, db, foreign)
+        has_version = conn.dialect.has_table(conn, db.version_table, schema=db.version_table_schema)
+        conn.rollback()
+    return [] if has_version else sorted(names)
+
+
+def _own_tables(conn: Any, db: Database, foreign: set[str]) -> list[str]:
+    import sqlalchemy as sa
+
+    skip = foreign | {db.version_table}
+    return [n for n in sa.inspect(conn).get_table_names() if n not in skip and not n.startswith("sqlite_")]
+
+
+def adopt(project: Project, name: str, lock_timeout: float | None = None) -> RunResult:
+    """Stamp the revision whose schema matches the live database; raise NoMatchingRevision if none does."""
+    db = project.select([name])[0]
+    script = load_history(project, db)
+    with locked([db], lock_timeout):
+        heads = current_heads(db)
+        if heads:
+            raise UsageError(
+                f"{db.name}: already versioned (at {', '.join(heads)}); adopt is for unversioned databases"
+            )
+        if not unversioned_tables(project, db):
+            raise UsageError(f"{db.name}: the database has no tables to adopt; run 'multidb upgrade {db.name}'")
+        order = [s.revision for s in reversed(list(script.walk_revisions()))]
+        match, last_diffs = _find_match(project, db, order)
+        if match is None:
+            raise NoMatchingRevision(db.name, last_diffs)
+        with engines.connect(db) as conn:
+            result = execute(project, db, conn, "stamp", ",".join(match), ())
+            conn.rollback()
+        return dataclasses.replace(result, result=f"adopted at {', '.join(match)}")
+
+
+def _find_match(project: Project, db: Database, order: list[str]) -> tuple[tuple[str, ...] | None, list[str]]:
+    """Replay ``order`` in a scratch database; the newest state whose schema equals the live one."""
+    match: tuple[str, ...] | None = None
+    diffs: list[str] = []
+    with _scratch(db) as scratch, engines.connect(db) as live:
+        scratch_project = dataclasses.replace(project, databases={db.name: scratch})
+        heads: tuple[str, ...] = ()
+        for revision in order:
+            with engines.connect(scratch) as conn:
+                heads = execute(scratch_project, scratch, conn, "upgrade", revision, heads).after
+                conn.commit()
+            diffs = _differences(db, live, scratch)
+            if not diffs:
+                match = heads
+        live.rollback()
+    return match, diffs
+
+
+def _differences(db: Database, live: Any, scratch: Database) -> list[str]:
+    import sqlalchemy as sa
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    expected = sa.MetaData()
+    with engines.connect(scratch) as conn:
+        expected.reflect(conn)
+        conn.rollback()
+    if db.version_table in expected.tables:
+        expected.remove(expected.tables[db.version_table])
+    opts = {"compare_type": True, "version_table": db.version_table, "version_table_schema": db.version_table_schema}
+    context = MigrationContext.configure(live, opts=opts)
+    with database_errors(db):
+        found = compare_metadata(context, expected)
+    return [line for d in found for line in drift.describe(d, "the migrations")]
+
+
+@contextmanager
+def _scratch(db: Database) -> Iterator[Database]:
+    """A throwaway, empty database of ``db``'s dialect (a temp file, or a new database on the server)."""
+    if db.dialect == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="multidb-adopt-") as folder:
+            yield dataclasses.replace(db, url=f"sqlite:///{Path(folder) / 'scratch.db'}")
+        return
+    from sqlalchemy.engine import make_url
+
+    name = f"multidb_adopt_{uuid.uuid4().hex[:12]}"
+    with engines.connect(db) as admin:
+        admin = admin.execution_options(isolation_level="AUTOCOMMIT")
+        quoted = admin.dialect.identifier_preparer.quote(name)
+        with database_errors(db):
+            admin.exec_driver_sql(f"CREATE DATABASE {quoted}")
+        try:
+            url = make_url(db.url).set(database=name).render_as_string(hide_password=False)
+            yield dataclasses.replace(db, url=url)
+        finally:
+            force = " WITH (FORCE)" if admin.dialect.name == "postgresql" else ""
+            admin.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}{force}")

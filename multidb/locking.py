@@ -1,0 +1,205 @@
+"""One migration lock per database, so concurrent runners never migrate the same database at once.
+
+* PostgreSQL: a session advisory lock keyed on the version table, taken on a connection of its own
+  (so revisions may use ``autocommit_block()`` and ``CREATE INDEX CONCURRENTLY``), waited for
+  with the server's ``lock_timeout``.
+* MariaDB/MySQL: ``GET_LOCK`` with a timeout, on a connection of its own.
+* SQLite: an exclusive ``flock`` on a file beside the database, which other processes honour.
+
+A runner that cannot get the lock in time raises :class:`LockTimeout` naming the holder.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from . import engines
+from .config import Database
+from .errors import DatabaseError
+
+POLL_SECONDS = 0.1
+
+
+class LockTimeout(DatabaseError):
+    """Another runner held the database's migration lock for longer than the timeout."""
+
+
+def holder_label() -> str:
+    """Who we are, as other runners will see it when we hold a lock."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in some containers
+        user = "?"
+    return f"multidb {user}@{socket.gethostname()} pid {os.getpid()}"
+
+
+def lock_key(db: Database) -> str:
+    """What the lock is named after: the version table, so two apps on one server don't collide."""
+    schema = db.version_table_schema or ""
+    return f"multidb:{schema}.{db.version_table}"
+
+
+@contextmanager
+def locked(dbs: list[Database], timeout: float | None = None) -> Iterator[None]:
+    """Hold the migration lock of every database in ``dbs``, taken in the order given.
+
+    ``timeout`` overrides each database's ``migration_lock_timeout``. Runners use the config's
+    dependency order, so two runners never wait for each other crosswise.
+    """
+    with ExitStack() as stack:
+        for db in dbs:
+            wait = db.migration_lock_timeout if timeout is None else timeout
+            stack.enter_context(migration_lock(db, wait))
+        yield
+
+
+@contextmanager
+def migration_lock(db: Database, timeout: float) -> Iterator[None]:
+    """Hold ``db``'s migration lock, waiting up to ``timeout`` seconds for it."""
+    if db.dialect == "sqlite":
+        path = engines.sqlite_path(db)
+        if path is None:  # an in-memory database belongs to this process alone
+            yield
+            return
+        with _file_lock(db, path.with_name(path.name + ".multidb-lock"), timeout):
+            yield
+    elif db.dialect == "postgresql":
+        with _postgresql_lock(db, timeout):
+            yield
+    elif db.dialect in ("mysql", "mariadb"):
+        with _mysql_lock(db, timeout):
+            yield
+    else:
+        yield  # no lock primitive known for this dialect
+
+
+def _timeout(db: Database, waited: float, holder: str | None) -> LockTimeout:
+    who = f"held by {holder}" if holder else "held by another runner"
+    return LockTimeout(
+        db.name,
+        f"could not get the migration lock within {waited:g} s ({who}); "
+        "wait for that run to finish, or raise --lock-timeout",
+    )
+
+
+@contextmanager
+def _file_lock(db: Database, path: Path, timeout: float) -> Iterator[None]:
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _timeout(db, timeout, _read_holder(path)) from None
+                time.sleep(POLL_SECONDS)
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"holder": holder_label(), "since": time.time()}).encode())
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _read_holder(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text() or "{}").get("holder")
+    except (OSError, ValueError):
+        return None
+
+
+def _advisory_key(db: Database) -> int:
+    digest = hashlib.blake2b(lock_key(db).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@contextmanager
+def _lock_connection(db: Database, **connect_args: Any) -> Iterator[Any]:
+    with engines.connect(db, **connect_args) as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def _postgresql_lock(db: Database, timeout: float) -> Iterator[None]:
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    key = _advisory_key(db)
+    with _lock_connection(db, application_name=holder_label()[:63]) as conn:
+        conn.execute(text("SELECT set_config('lock_timeout', :ms, false)"), {"ms": f"{max(1, int(timeout * 1000))}ms"})
+        try:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        except OperationalError as e:
+            if getattr(e.orig, "pgcode", None) != "55P03":  # lock_not_available
+                raise
+            raise _timeout(db, timeout, _postgresql_holder(db, key)) from None
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
+
+def _postgresql_holder(db: Database, key: int) -> str | None:
+    from sqlalchemy import text
+
+    query = text(
+        "SELECT a.pid, a.application_name, a.client_addr, a.backend_start FROM pg_locks l "
+        "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+        "AND l.classid = :hi AND l.objid = :lo AND l.database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    with _lock_connection(db) as conn:
+        row = conn.execute(query, {"hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF}).first()
+    if row is None:
+        return None
+    name = row.application_name or "a session"
+    return (
+        f"{name} (server pid {row.pid}, from {row.client_addr or 'local socket'}, since {row.backend_start:%H:%M:%S})"
+    )
+
+
+def _mysql_name(db: Database) -> str:
+    name = f"{lock_key(db)}"
+    if len(name) > 64:  # GET_LOCK names are at most 64 characters
+        name = "multidb:" + hashlib.blake2b(name.encode(), digest_size=16).hexdigest()
+    return name
+
+
+@contextmanager
+def _mysql_lock(db: Database, timeout: float) -> Iterator[None]:
+    from sqlalchemy import text
+
+    name = _mysql_name(db)
+    with _lock_connection(db) as conn:
+        got = conn.execute(text("SELECT GET_LOCK(:name, :timeout)"), {"name": name, "timeout": timeout}).scalar()
+        if got != 1:
+            holder = conn.execute(
+                text(
+                    "SELECT CONCAT(USER, '@', HOST, ' (connection ', ID, ')') FROM information_schema.PROCESSLIST "
+                    "WHERE ID = IS_USED_LOCK(:name)"
+                ),
+                {"name": name},
+            ).scalar()
+            raise _timeout(db, timeout, holder)
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})

@@ -177,7 +177,12 @@ def _postgresql_holder(db: Database, key: int) -> str | None:
 
 
 def _mysql_name(db: Database) -> str:
-    name = f"{lock_key(db)}"
+    # GET_LOCK names are server-wide, so the name carries the database (unlike PostgreSQL's advisory
+    # locks, which are scoped to the database they are taken in)
+    from sqlalchemy.engine import make_url
+
+    schema = db.version_table_schema or make_url(db.url).database or ""
+    name = f"multidb:{schema}.{db.version_table}"
     if len(name) > 64:  # GET_LOCK names are at most 64 characters
         name = "multidb:" + hashlib.blake2b(name.encode(), digest_size=16).hexdigest()
     return name

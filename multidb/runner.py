@@ -8,7 +8,7 @@ from __future__ import annotations
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -16,6 +16,7 @@ from . import engines, environment
 from .alembic_config import alembic_config, script_directory
 from .config import Database, Project
 from .errors import ConfigError, ConfigProblem, DatabaseError, MigrationError, MultiDBError, RevisionNotFound
+from .journal import NON_TRANSACTIONAL_DDL, StatementJournal
 from .redact import first_line
 
 if TYPE_CHECKING:
@@ -187,18 +188,27 @@ def run(
         destination_rev=destination_rev,
         **(env_args or {}),
     ) as env:
-        with migration_errors(db):
+        configure_args = dict(configure_args or {})
+        journal = None
+        if connection is not None and connection.dialect.name in NON_TRANSACTIONAL_DDL:
+            journal = StatementJournal(connection, db.version_table)
+            configure_args["on_version_apply"] = journal.chain(configure_args.get("on_version_apply"))
+        with migration_errors(db, journal):
             if connection is not None:
-                environment.run_online(env, db, connection, **(configure_args or {}))
+                with journal or nullcontext():
+                    environment.run_online(env, db, connection, **configure_args)
             else:
                 assert buffer is not None
-                environment.run_offline(env, db, buffer, **(configure_args or {}))
+                environment.run_offline(env, db, buffer, **configure_args)
         return env.get_context()
 
 
 @contextmanager
-def migration_errors(db: Database) -> Iterator[None]:
-    """Errors while revisions run name the revision file; errors in the target stay usage errors."""
+def migration_errors(db: Database, journal: StatementJournal | None = None) -> Iterator[None]:
+    """Errors while revisions run name the revision file; errors in the target stay usage errors.
+
+    On a dialect whose DDL cannot roll back, the message says which statements had run.
+    """
     try:
         yield
     except MultiDBError:
@@ -209,7 +219,10 @@ def migration_errors(db: Database) -> Iterator[None]:
             with revision_errors(db):
                 raise
             raise
-        raise MigrationError(db.name, _reason(db, e), where) from e
+        reason = _reason(db, e)
+        if journal is not None:
+            reason = f"{reason}; {first_line(journal.note(), *db.secrets)}"
+        raise MigrationError(db.name, reason, where) from e
 
 
 def _reason(db: Database, exc: BaseException) -> str:

@@ -15,17 +15,16 @@ from .. import engines
 from ..config import Database, Project
 from ..environment import prepare_session
 from ..errors import MultiDBError, RunFailed, UsageError
+from ..journal import NON_TRANSACTIONAL_DDL
 from ..results import RunResult
 from .steps import execute
-
-NON_TRANSACTIONAL_DDL = {"mysql": "MariaDB/MySQL", "mariadb": "MariaDB"}
 
 
 def refuse_non_transactional(dbs: list[Database]) -> None:
     for db in dbs:
         if db.dialect in NON_TRANSACTIONAL_DDL:
             raise UsageError(
-                f"{db.name}: --atomic cannot include a {NON_TRANSACTIONAL_DDL[db.dialect]} database: its DDL "
+                f"{db.name}: --atomic cannot include a MariaDB/MySQL database: its DDL "
                 "commits implicitly and cannot be rolled back; run without --atomic"
             )
 

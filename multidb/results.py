@@ -27,7 +27,7 @@ class Status:
     current: tuple[str, ...]
     heads: tuple[str, ...]
     pending: tuple[str, ...]
-    state: str  # "at head", "behind", "empty", "ahead of code", "error"
+    state: str  # "at head", "behind", "empty", "unversioned", "ahead of code", "error"
     error: str | None = None
 
     @property

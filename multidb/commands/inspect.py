@@ -48,8 +48,15 @@ def database_status(project: Project, db: Database) -> Status:
     if unknown_heads(script, current):
         return Status(db.name, db.masked_url, current, heads, (), "ahead of code")
     pending = pending_revisions(db, script, current)
-    state = "at head" if not pending else ("empty" if not current else "behind")
+    state = "at head" if not pending else ("behind" if current else _empty_or_unversioned(project, db))
     return Status(db.name, db.masked_url, current, heads, pending, state)
+
+
+def _empty_or_unversioned(project: Project, db: Database) -> str:
+    """'unversioned': tables but no version table (made by create_all; see 'multidb adopt')."""
+    from .adopt import unversioned_tables
+
+    return "unversioned" if unversioned_tables(project, db) else "empty"
 
 
 def pending_revisions(db: Database, script: ScriptDirectory, current: tuple[str, ...]) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +49,23 @@ class Base:
 
 
 @dataclass(frozen=True)
+class Fleet:
+    """Many targets sharing one database entry's history (tenants by schema, database or URL)."""
+
+    by: str  # "schema", "database" or "url"
+    names: tuple[str, ...] = ()
+    query: str | None = None
+    command: str | None = None
+    query_url: str | None = None
+
+
+@dataclass(frozen=True)
 class Database:
-    """One database of the active profile, with every value resolved."""
+    """One database of the active profile, with every value resolved.
+
+    A fleet entry (``fleet`` set) stands for many targets; :mod:`multidb.fleet` expands it into one
+    Database per target, named ``entry/tenant``, with ``tenant`` (and ``schema`` for schema targets) set.
+    """
 
     name: str
     url: str
@@ -66,6 +81,14 @@ class Database:
     lock_timeout: float | None = None
     statement_timeout: float | None = None
     lock_retries: int = 3
+    fleet: Fleet | None = None
+    tenant: str | None = None
+    schema: str | None = None  # a schema target: migrations run with search_path set to it
+
+    @property
+    def entry(self) -> str:
+        """The config entry this database (or fleet target) comes from."""
+        return self.name.split("/", 1)[0]
 
     @property
     def dialect(self) -> str:
@@ -145,8 +168,14 @@ class Project:
         return f"unknown database '{name}'{hint}; {self.path.name} defines: {known}"
 
     def secrets(self) -> tuple[str, ...]:
-        """Every password in the active URLs, so output can be scrubbed of them."""
-        return tuple(secret for db in self.databases.values() for secret in db.secrets)
+        """Every password in the active URLs (fleet URLs included), so output can be scrubbed of them."""
+        found = [secret for db in self.databases.values() for secret in db.secrets]
+        for db in self.databases.values():
+            if db.fleet is not None and db.fleet.by == "url":
+                found += [s for url in db.fleet.names for s in replace(db, url=url).secrets]
+            if db.fleet is not None and db.fleet.query_url:
+                found += replace(db, url=db.fleet.query_url).secrets
+        return tuple(found)
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
@@ -387,7 +416,18 @@ def _build_database(
         lock_timeout=schema.parse_duration(values["lock_timeout"]),
         statement_timeout=schema.parse_duration(values["statement_timeout"]),
         lock_retries=values["lock_retries"],
+        fleet=_build_fleet(values.get("fleet"), merged.get("fleet", (None, ""))[1], root, problems),
     )
+
+
+def _build_fleet(raw: dict | None, where: str, root: Path, problems: schema.Problems) -> Fleet | None:
+    if raw is None:
+        return None
+    names = tuple(raw.get("names") or ())
+    query_url = raw.get("query_url")
+    if query_url:
+        query_url = _resolve_url(query_url, root, f"{where}.query_url", problems)
+    return Fleet(by=raw["by"], names=names, query=raw.get("query"), command=raw.get("command"), query_url=query_url)
 
 
 def _resolve_url(url: str, root: Path, where: str, problems: schema.Problems) -> str | None:
@@ -409,7 +449,8 @@ def _resolve_url(url: str, root: Path, where: str, problems: schema.Problems) ->
     database = parsed.database or ""
     is_file = database not in ("", ":memory:") and not database.startswith("file:")
     if parsed.get_backend_name() == "sqlite" and is_file and not Path(database).is_absolute():
-        return parsed.set(database=str((root / database).resolve())).render_as_string(hide_password=False)
+        rendered = parsed.set(database=str((root / database).resolve())).render_as_string(hide_password=False)
+        return rendered.replace("%7Btenant%7D", "{tenant}")  # a fleet's placeholder stays readable
     return url
 
 
@@ -436,6 +477,17 @@ def _check_cross(
                 guess = difflib.get_close_matches(dep, list(raw["databases"]), n=1)
                 hint = f" (did you mean '{guess[0]}'?)" if guess else ""
                 problems.append((f"databases.{name}.depends_on", f"unknown database '{dep}'{hint}"))
+    for name, db in databases.items():
+        fleet = db.fleet
+        where = f"databases.{name}.fleet"
+        if fleet is None:
+            continue
+        if fleet.by == "database" and "{tenant}" not in db.url:
+            problems.append((f"{where}.by", "'by: database' needs '{tenant}' in the URL, where each name goes"))
+        if fleet.by == "schema" and db.dialect == "sqlite":
+            problems.append((f"{where}.by", "SQLite has no schemas: use 'by: database' with '{tenant}' in the path"))
+        if fleet.by == "url" and any(":" not in n for n in fleet.names):
+            problems.append((f"{where}.names", "'by: url' needs full database URLs"))
     if template is not None and template.name != "script.py.mako":
         problems.append(("revision_template", "Alembic needs the template file to be named script.py.mako"))
     cycle = _find_cycle(databases)

@@ -90,12 +90,18 @@ def session_settings(db: Database, dialect: Any) -> list[str]:
     return found
 
 
+def search_path(db: Database, dialect: Any) -> str | None:
+    """For a schema target of a fleet: run the revisions with that schema first on the search path."""
+    if not db.schema or dialect.name != "postgresql":
+        return None
+    return f"SET search_path TO {dialect.identifier_preparer.quote_schema(db.schema)}"
+
+
 def prepare_session(db: Database, connection: Connection) -> None:
-    """Session settings and the version table's schema, committed before any revision runs."""
-    statements = session_settings(db, connection.dialect)
+    """The version table's schema, session settings and search path, committed before any revision runs."""
     ddl = version_schema_ddl(db, connection.dialect)
-    if ddl:
-        statements.append(ddl)
+    path = search_path(db, connection.dialect)
+    statements = [s for s in (ddl, *session_settings(db, connection.dialect), path) if s]
     for statement in statements:
         connection.exec_driver_sql(statement)
     if statements:
@@ -121,9 +127,10 @@ def run_offline(env: EnvironmentContext, db: Database, buffer: TextIO, **extra: 
         **options(db, db.dialect),
         **extra,
     )
-    ddl = version_schema_ddl(db, env.get_context().dialect)
-    if ddl:
-        buffer.write(ddl + ";\n\n")
+    dialect = env.get_context().dialect
+    for statement in (version_schema_ddl(db, dialect), search_path(db, dialect)):
+        if statement:
+            buffer.write(statement + ";\n\n")
     with env.begin_transaction():
         env.run_migrations()
 

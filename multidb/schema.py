@@ -71,7 +71,10 @@ DATABASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "lock_timeout": (lambda v: v is None or parse_duration(v) is not None, DURATION),
     "statement_timeout": (lambda v: v is None or parse_duration(v) is not None, DURATION),
     "lock_retries": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number >= 0"),
+    "fleet": (lambda v: v is None or isinstance(v, dict), "a mapping: {by, names | query | command}"),
 }
+FLEET_BY = ("schema", "database", "url")
+FLEET_KEYS = ("by", "names", "query", "command", "query_url")
 BASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "label": (_is_str, "a branch label"),
     "path": (_is_str, "a folder path"),
@@ -126,6 +129,8 @@ def check_database_entry(raw: Any, where: str, problems: Problems) -> None:
             problems.append((join(where, key), f"expected {wanted}, got {type_name(value)}{shown}"))
         elif key == "bases":
             _check_bases(value, join(where, key), problems)
+        elif key == "fleet" and value is not None:
+            _check_fleet(value, join(where, key), problems)
 
 
 def _check_bases(bases: list, where: str, problems: Problems) -> None:
@@ -141,3 +146,17 @@ def _check_bases(bases: list, where: str, problems: Problems) -> None:
                 problems.append((at, f"missing '{key}'"))
             elif not ok(base[key]):
                 problems.append((f"{at}.{key}", f"expected {wanted}, got {type_name(base[key])}"))
+
+
+def _check_fleet(fleet: dict, where: str, problems: Problems) -> None:
+    check_keys(fleet, FLEET_KEYS, where, problems)
+    if fleet.get("by") not in FLEET_BY:
+        problems.append((f"{where}.by", "expected one of " + ", ".join(FLEET_BY)))
+    sources = [k for k in ("names", "query", "command") if fleet.get(k) is not None]
+    if len(sources) != 1:
+        problems.append((where, "give exactly one of 'names', 'query' or 'command'"))
+    if "names" in fleet and not _is_str_list(fleet["names"]):
+        problems.append((f"{where}.names", "expected a list of strings"))
+    for key in ("query", "command", "query_url"):
+        if fleet.get(key) is not None and not isinstance(fleet[key], str):
+            problems.append((f"{where}.{key}", "expected a string"))

@@ -9,7 +9,7 @@ import click
 
 from ..errors import EXIT_FAILED
 from . import emit, json_option, load_project, main, project_options
-from .params import all_option, databases_arg, one_database, read_targets
+from .params import all_option, databases_arg, one_database, one_target, read_targets
 
 
 @main.command("init")
@@ -50,7 +50,8 @@ def _write_revision(database: str, autogenerate: bool, as_json: bool, **kw) -> N
     from ..commands import revision
 
     project = load_project()
-    written = revision(project, one_database(project, database), autogenerate=autogenerate, **kw)
+    target = one_target(project, database) if autogenerate else one_database(project, database)
+    written = revision(project, target, autogenerate=autogenerate, **kw)
     if not written and not as_json:
         click.echo(f"{database}: the models match the database; no revision written")
         return

@@ -11,7 +11,18 @@ all_option = click.option("--all", "all_", is_flag=True, help="Every database of
 
 
 def one_database(project: Any, name: str) -> Any:
-    return project.select([name])[0]
+    """The config entry of ``name`` (a fleet target's history is its entry's)."""
+    return project.select([name.partition("/")[0]])[0]
+
+
+def one_target(project: Any, name: str) -> Any:
+    """The database or fleet target ``name``; a fleet entry alone means its first target."""
+    from ..fleet import select_targets
+
+    found = select_targets(project, [name])
+    if not found:
+        raise click.UsageError(f"fleet '{name}' has no targets")
+    return found[0]
 
 
 def read_targets(databases: tuple[str, ...], all_: bool) -> tuple[tuple[str, ...], bool]:

@@ -20,6 +20,7 @@ from .. import drift, engines
 from ..config import Database, Project
 from ..environment import foreign_tables
 from ..errors import DatabaseError, UsageError
+from ..fleet import select_targets
 from ..locking import locked
 from ..results import RunResult
 from ..runner import current_heads, database_errors, load_history
@@ -58,12 +59,16 @@ def _own_tables(conn: Any, db: Database, foreign: set[str]) -> list[str]:
     import sqlalchemy as sa
 
     skip = foreign | {db.version_table}
-    return [n for n in sa.inspect(conn).get_table_names() if n not in skip and not n.startswith("sqlite_")]
+    names = sa.inspect(conn).get_table_names(schema=db.schema)
+    return [n for n in names if n not in skip and not n.startswith("sqlite_")]
 
 
 def adopt(project: Project, name: str, lock_timeout: float | None = None) -> RunResult:
     """Stamp the revision whose schema matches the live database; raise NoMatchingRevision if none does."""
-    db = project.select([name])[0]
+    found = select_targets(project, [name])
+    if len(found) != 1:
+        raise UsageError(f"'{name}' is a fleet: adopt one target at a time ('{name}/TENANT')")
+    db = found[0]
     script = load_history(project, db)
     with locked([db], lock_timeout):
         heads = current_heads(db)

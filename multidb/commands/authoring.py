@@ -8,8 +8,9 @@ from typing import Any
 from .. import drift, engines
 from ..alembic_config import alembic_config
 from ..config import Database, Project
-from ..environment import include_name_for, load_metadata, options
+from ..environment import include_name_for, load_metadata, options, search_path
 from ..errors import DatabaseError, DriftDetected, UsageError
+from ..fleet import select_targets
 from ..results import Drift, RevisionInfo
 from ..runner import check_known, database_errors, load_history, read_heads, revision_errors, run
 from .inspect import describe, pending_revisions
@@ -121,7 +122,7 @@ def merge(
 
 def check(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> list[Drift]:
     """Compare each database (at head) with its models; raise DriftDetected on any difference."""
-    results = [_drift(project, db) for db in project.select(names, all_)]
+    results = [_drift(project, db) for db in select_targets(project, names, all_)]
     found = {d.name: list(d.differences) for d in results if d.differences}
     if found:
         raise DriftDetected(found)
@@ -144,6 +145,9 @@ def _drift(project: Project, db: Database) -> Drift:
                 f"the database is {len(pending)} revision(s) behind head; "
                 f"run 'multidb upgrade {db.name}' first, then check",
             )
+        path = search_path(db, conn.dialect)
+        if path:  # a schema target of a fleet: compare the tenant's schema
+            conn.exec_driver_sql(path)
         opts = {**options(db, conn.dialect.name), "include_name": include_name_for(project, db, metadata)}
         context = MigrationContext.configure(conn, opts=opts)
         with database_errors(db):

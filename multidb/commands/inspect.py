@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..config import Database, Project
 from ..errors import DatabaseError
+from ..fleet import select_targets
 from ..results import DatabaseInfo, RevisionInfo, Status
 from ..runner import current_heads, load_history, relative, revision_errors, unknown_heads
 
@@ -33,7 +34,7 @@ def list_databases(project: Project) -> list[DatabaseInfo]:
 def status(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> list[Status]:
     """Per database: current revisions, heads and pending revisions. Errors are per database."""
     results = []
-    for db in project.select(names, all_):
+    for db in select_targets(project, names, all_):
         try:
             results.append(database_status(project, db))
         except DatabaseError as e:  # a config or usage error is not a state: it propagates

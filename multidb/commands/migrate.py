@@ -14,6 +14,7 @@ from typing import Any
 from .. import engines
 from ..config import Database, Project
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
+from ..fleet import select_targets
 from ..locking import locked
 from ..results import RunResult
 from ..runner import check_known, current_heads, load_history, read_heads, revision_errors
@@ -71,7 +72,7 @@ def stamp(project: Project, names: tuple[str, ...], to: str, options: RunOptions
 def _selected(project: Project, names: tuple[str, ...], all_: bool) -> list[Database]:
     if not names and not all_:
         raise UsageError("name the databases to change, or pass --all")
-    return project.select(names, all_)
+    return select_targets(project, names, all_)
 
 
 def _no_range(to: str) -> None:

@@ -34,7 +34,8 @@ def write(project: Project, dbs: list[Database], action: str, target: str, outpu
     _ensure_folder(folder)
     results = []
     for db, text in rendered:
-        path = folder / f"{db.name}.sql"
+        path = folder / f"{db.name}.sql"  # a fleet target 'entry/tenant' gets a folder per entry
+        path.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(path, text)
         results.append(RunResult(db.name, (), (), (), "sql written", output=relative(path)))
     return results

@@ -37,3 +37,34 @@ def with_options(options: list) -> Any:
         return f
 
     return apply
+
+
+def _parse_shard(_ctx: Any, _param: Any, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    index, _, count = value.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        raise click.BadParameter("expected I/N, e.g. 1/4") from None
+    if not 1 <= i <= n:
+        raise click.BadParameter("I must be between 1 and N, e.g. 1/4 .. 4/4")
+    return i, n
+
+
+fleet_options = [
+    click.option(
+        "-j",
+        "--jobs",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help="Targets to work on at once, each in its own process.",
+    ),
+    click.option(
+        "--shard",
+        callback=_parse_shard,
+        metavar="I/N",
+        help="Only this runner's share of the targets (stable split across N runners).",
+    ),
+]

@@ -10,7 +10,7 @@ import click
 from .. import render
 from ..errors import UsageError
 from . import emit, json_option, load_project, main, project_options
-from .params import all_option, databases_arg, with_options
+from .params import all_option, databases_arg, fleet_options, with_options
 
 
 def _progress_reporter():
@@ -49,12 +49,18 @@ lock_timeout_option = click.option(
     type=click.FloatRange(min=0),
     help="Seconds to wait for another runner's migration lock (default: migration_lock_timeout, 300).",
 )
+fail_fast_option = click.option(
+    "--fail-fast", is_flag=True, help="Fleets: stop at the first failed target (default: the rest carry on)."
+)
 yes_option = click.option("--yes", "-y", is_flag=True, help="Confirm a change a protected profile guards.")
 
 
 def _options(
     project,
     *,
+    jobs=1,
+    shard=None,
+    fail_fast=False,
     sql=False,
     output_dir=None,
     as_json=False,
@@ -76,6 +82,9 @@ def _options(
         atomic=atomic,
         confirmed=confirmed,
         purge=purge,
+        jobs=jobs,
+        shard=shard,
+        fail_fast=fail_fast,
     )
 
 
@@ -97,10 +106,14 @@ def _confirm_at_terminal(project, action: str) -> bool:
 )
 @click.option("--atomic", is_flag=True, help="Commit every database only if all succeed; else roll all back.")
 @lock_timeout_option
+@with_options(fleet_options)
+@fail_fast_option
 @with_options(sql_options)
 @project_options
 @json_option
-def upgrade_cmd(databases, all_, target, atomic, lock_timeout, sql, output_dir, as_json) -> None:
+def upgrade_cmd(
+    databases, all_, target, atomic, lock_timeout, jobs, shard, fail_fast, sql, output_dir, as_json
+) -> None:
     """Upgrade databases to head, in depends_on order, stopping at the first failure.
 
     \b
@@ -108,13 +121,22 @@ def upgrade_cmd(databases, all_, target, atomic, lock_timeout, sql, output_dir, 
       multidb upgrade --all
       multidb upgrade catalog --to +1
       multidb upgrade --all --atomic                     # all databases or none
+      multidb upgrade tenants --jobs 4 --shard 1/2       # half a fleet, 4 at a time
       multidb upgrade --all --sql --profile production   # sql/catalog.sql, sql/monitor.sql
     """
     from ..commands import upgrade
 
     project = load_project()
     options = _options(
-        project, sql=sql, output_dir=output_dir, as_json=as_json, lock_timeout=lock_timeout, atomic=atomic
+        project,
+        sql=sql,
+        output_dir=output_dir,
+        as_json=as_json,
+        lock_timeout=lock_timeout,
+        atomic=atomic,
+        jobs=jobs,
+        shard=shard,
+        fail_fast=fail_fast,
     )
     _run_output(upgrade(project, databases, all_, target, options), as_json)
 

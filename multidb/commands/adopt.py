@@ -83,7 +83,7 @@ def adopt(project: Project, name: str, lock_timeout: float | None = None) -> Run
         if match is None:
             raise NoMatchingRevision(db.name, last_diffs)
         with engines.connect(db) as conn:
-            result = execute(project, db, conn, "stamp", ",".join(match), ())
+            result = execute(project, db, conn, "stamp", ",".join(match))
             conn.rollback()
         return dataclasses.replace(result, result=f"adopted at {', '.join(match)}")
 
@@ -97,7 +97,7 @@ def _find_match(project: Project, db: Database, order: list[str]) -> tuple[tuple
         heads: tuple[str, ...] = ()
         for revision in order:
             with engines.connect(scratch) as conn:
-                heads = execute(scratch_project, scratch, conn, "upgrade", revision, heads).after
+                heads = execute(scratch_project, scratch, conn, "upgrade", revision).after
                 conn.commit()
             diffs = _differences(db, live, scratch)
             if not diffs:

@@ -47,7 +47,7 @@ def run_atomic(
         results = []
         for db, conn, _tx in open_:
             try:
-                results.append(execute(project, db, conn, action, target, before[db.name], purge=purge))
+                results.append(execute(project, db, conn, action, target, purge=purge))
             except MultiDBError as e:
                 for _db, _conn, tx in open_:
                     tx.rollback()

@@ -6,6 +6,7 @@ database (history, target, server, version table) before the first one is change
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +15,13 @@ from typing import Any
 from .. import engines
 from ..config import Database, Project
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
-from ..fleet import select_targets
+from ..fleet import in_shard, select_targets
 from ..locking import locked
 from ..results import RunResult
 from ..runner import check_known, current_heads, load_history, read_heads, revision_errors
 from . import offline
 from .atomic import refuse_non_transactional, run_atomic
+from .scheduler import Outcome, run_jobs
 from .steps import Quiet, Reporter, execute, step_fn
 
 
@@ -34,6 +36,9 @@ class RunOptions:
     atomic: bool = False
     confirmed: bool = False  # the user said --yes (or answered at a terminal)
     purge: bool = False  # stamp only
+    jobs: int = 1  # worker processes for fleets
+    shard: tuple[int, int] | None = None  # (index, count), 1-based: only this runner's share of the targets
+    fail_fast: bool = False  # stop a fleet run at the first failed target
 
 
 DEFAULT = RunOptions()
@@ -89,52 +94,118 @@ def _guard(project: Project, action: str, options: RunOptions) -> None:
 
 
 def _run_all(project: Project, dbs: list[Database], action: str, target: str, options: RunOptions) -> list[RunResult]:
-    """Lock, then check every database (history, target, server), then change them in order."""
-    reporter = options.reporter or Quiet()
+    """Check every target (history, target, server), then change those with work, in depends_on order.
+
+    Without fleet targets the run stops at the first failure; with them each target's failure is
+    collected and the others carry on, unless ``fail_fast``. Each target is changed under its lock.
+    """
+    if options.shard:
+        dbs = [db for db in dbs if in_shard(db.name, *options.shard)]
     if options.atomic:
         refuse_non_transactional(dbs)
-    scripts = {db.name: load_history(project, db) for db in dbs}  # every history loads before any connection
-    for db in dbs:
-        _check_target(db, scripts[db.name], target)
-    with locked(dbs, options.lock_timeout):
-        # read under the lock: a runner that waited usually finds nothing left to do
-        before = {db.name: _preflight(project, db, scripts[db.name], action, target) for db in dbs}
-        if options.atomic:
+    for db in dbs:  # every history loads (once) before any connection
+        _check_target(db, load_history(project, db), target)
+    if options.atomic:
+        with locked(dbs, options.lock_timeout):
+            before = {db.name: _preflight(project, db, load_history(project, db), action, target)[0] for db in dbs}
             return run_atomic(project, dbs, action, target, before, options.purge)
-        return _one_by_one(project, dbs, action, target, before, reporter, options)
-
-
-def _one_by_one(
-    project: Project,
-    dbs: list[Database],
-    action: str,
-    target: str,
-    before: dict[str, tuple[str, ...]],
-    reporter: Reporter,
-    options: RunOptions,
-) -> list[RunResult]:
-    results: list[RunResult] = []
-    for i, db in enumerate(dbs):
-        try:
-            results.append(_apply_with_retries(project, db, action, target, before[db.name], reporter, options))
-        except MultiDBError as e:
-            results.append(RunResult(db.name, before[db.name], _now(db), (), "failed", e.lines()[0]))
-            results += [RunResult(d.name, before[d.name], before[d.name], (), "skipped") for d in dbs[i + 1 :]]
-            raise RunFailed(e, results) from e
-        finally:
-            reporter.finish(db.name)
+    stop = options.fail_fast or not any(db.tenant for db in dbs)
+    checks, _ = run_jobs(_check_job, dbs, (project, action, target), options.jobs, stop_at_first_failure=stop)
+    failures = [o for o in checks if o.failed]
+    if failures and stop:
+        raise TargetFailed(failures[0])  # nothing was changed yet
+    checked = {o.name: o for o in checks}
+    work = [db for db in dbs if not checked[db.name].failed and checked[db.name].value[1]]
+    applied, skipped = _apply_all(project, work, action, target, options, stop, parallel=options.jobs > 1 or not stop)
+    results = _results(dbs, checked, {o.name: o for o in applied}, {db.name for db in skipped})
+    failed = [o for o in [*failures, *applied] if o.failed]
+    if failed:
+        raise RunFailed(TargetFailed(failed[0]), results)
     return results
 
 
-def _preflight(project: Project, db: Database, script: Any, action: str, target: str) -> tuple[str, ...]:
-    """Where the database stands; raises if it is unreachable or the target does not apply to it."""
+def _apply_all(
+    project: Project, work: list[Database], action: str, target: str, options: RunOptions, stop: bool, parallel: bool
+) -> tuple[list[Outcome], list[Database]]:
+    reporter = options.reporter or Quiet()
+    if not parallel:  # one database at a time, in this process: a progress bar per database
+        return run_jobs(_apply_job, work, (project, action, target, options, reporter), 1, stop)
+    # a fleet: one progress bar over the targets; workers report nothing themselves
+    quiet = dataclasses.replace(options, reporter=None)
+    reporter.start("targets", len(work))
+    try:
+        return run_jobs(
+            _apply_job,
+            work,
+            (project, action, target, quiet, None),
+            options.jobs,
+            stop,
+            on_done=lambda o: reporter.step("targets", o.name),
+        )
+    finally:
+        reporter.finish("targets")
+
+
+def _results(
+    dbs: list[Database], checked: dict[str, Outcome], applied: dict[str, Outcome], skipped: set[str]
+) -> list[RunResult]:
+    results = []
+    for db in dbs:
+        check = checked[db.name]
+        before = () if check.failed else check.value[0]
+        if check.failed:
+            results.append(RunResult(db.name, (), (), (), "failed", check.error))
+        elif db.name in applied:
+            outcome = applied[db.name]
+            if outcome.failed:
+                results.append(RunResult(db.name, before, outcome.value or (), (), "failed", outcome.error))
+            else:
+                results.append(outcome.value)
+        elif db.name in skipped:
+            results.append(RunResult(db.name, before, before, (), "skipped"))
+        else:
+            results.append(RunResult(db.name, before, before, (), "no change"))
+    return results
+
+
+class TargetFailed(MultiDBError):
+    """A target's job failed (possibly in a worker process); carries its message and exit code."""
+
+    def __init__(self, outcome: Outcome):
+        self.exit_code = outcome.exit_code
+        super().__init__(outcome.error)
+
+
+def _check_job(db: Database, project: Project, action: str, target: str) -> Outcome:
+    try:
+        return Outcome(db.name, _preflight(project, db, load_history(project, db), action, target))
+    except MultiDBError as e:
+        return Outcome(db.name, error=e.lines()[0], exit_code=e.exit_code)
+
+
+def _apply_job(
+    db: Database, project: Project, action: str, target: str, options: RunOptions, reporter: Reporter | None
+) -> Outcome:
+    try:
+        with locked([db], options.lock_timeout):
+            return Outcome(db.name, _apply_with_retries(project, db, action, target, reporter or Quiet(), options))
+    except MultiDBError as e:
+        return Outcome(db.name, _now(db), error=e.lines()[0], exit_code=e.exit_code)
+    finally:
+        if reporter is not None:
+            reporter.finish(db.name)
+
+
+def _preflight(project: Project, db: Database, script: Any, action: str, target: str) -> tuple[tuple[str, ...], int]:
+    """Where the database stands and how many steps it needs; raises if it is unreachable or the
+    target does not apply to it."""
     heads = current_heads(db)
     check_known(db, script, heads)
     if action == "upgrade" and not heads:
         _refuse_unversioned_tables(project, db)
     with revision_errors(db):
-        step_fn(action)(script, target, heads)
-    return heads
+        steps = step_fn(action)(script, target, heads)
+    return heads, len(steps)
 
 
 def _check_target(db: Database, script: Any, target: str) -> None:
@@ -167,19 +238,13 @@ def _now(db: Database) -> tuple[str, ...]:
 
 
 def _apply_with_retries(
-    project: Project,
-    db: Database,
-    action: str,
-    target: str,
-    before: tuple[str, ...],
-    reporter: Reporter,
-    options: RunOptions,
+    project: Project, db: Database, action: str, target: str, reporter: Reporter, options: RunOptions
 ) -> RunResult:
     """Run, retrying a revision that gave up waiting for a table lock (``lock_timeout``)."""
     attempt = 0
     while True:
         try:
-            return _apply(project, db, action, target, before, reporter, options)
+            return _apply(project, db, action, target, reporter, options)
         except MigrationError as e:
             if attempt >= db.lock_retries or not is_lock_timeout(e.__cause__):
                 raise
@@ -197,15 +262,9 @@ def is_lock_timeout(exc: BaseException | None) -> bool:
 
 
 def _apply(
-    project: Project,
-    db: Database,
-    action: str,
-    target: str,
-    before: tuple[str, ...],
-    reporter: Reporter,
-    options: RunOptions,
+    project: Project, db: Database, action: str, target: str, reporter: Reporter, options: RunOptions
 ) -> RunResult:
     with engines.connect(db) as conn:
-        result = execute(project, db, conn, action, target, before, reporter, options.purge)
+        result = execute(project, db, conn, action, target, reporter=reporter, purge=options.purge)
         conn.rollback()  # end the read of the new heads
     return result

@@ -49,7 +49,6 @@ def execute(
     conn: Any,
     action: str,
     target: str,
-    before: tuple[str, ...],
     reporter: Reporter | None = None,
     purge: bool = False,
 ) -> RunResult:
@@ -57,8 +56,10 @@ def execute(
     reporter = reporter or Quiet()
     script = load_history(project, db)
     applied: list[str] = []
+    before: list[tuple[str, ...]] = []
 
     def steps(heads: Any, _context: Any) -> list:
+        before.append(tuple(heads or ()))
         with revision_errors(db):
             found = step_fn(action)(script, target, heads)
         reporter.start(db.name, len(found))
@@ -79,4 +80,5 @@ def execute(
         configure_args={"on_version_apply": on_apply},
     )
     after = context.get_current_heads()
-    return RunResult(db.name, before, after, tuple(applied), DONE[action] if applied else "no change")
+    seen = before[0] if before else ()
+    return RunResult(db.name, seen, after, tuple(applied), DONE[action] if applied else "no change")

@@ -26,14 +26,36 @@ def databases(infos: Sequence[DatabaseInfo]) -> str:
     return table(["DATABASE", "DIALECT", "URL", "BASES", "DEPENDS ON"], rows)
 
 
-def statuses(items: Sequence[Status]) -> str:
+def statuses(items: Sequence[Status], targets: bool = True) -> str:
+    """One row per database; fleet targets one row each, or (``targets=False``) a summary per fleet."""
     rows = []
+    fleets: dict[str, list[Status]] = {}
     for s in items:
-        if s.state == "error":
+        if "/" in s.name and not targets:
+            fleets.setdefault(s.name.split("/", 1)[0], []).append(s)
+        elif s.state == "error":
             rows.append([s.name, "?", "?", "?", f"error: {s.error}"])
-            continue
-        rows.append([s.name, revs(s.current), revs(s.heads), str(len(s.pending)), s.state])
-    return table(["DATABASE", "CURRENT", "HEADS", "PENDING", "STATE"], rows)
+        else:
+            rows.append([s.name, revs(s.current), revs(s.heads), str(len(s.pending)), s.state])
+    text = table(["DATABASE", "CURRENT", "HEADS", "PENDING", "STATE"], rows) if rows else ""
+    summaries = [fleet_summary(name, group) for name, group in fleets.items()]
+    return "\n".join(part for part in [text, *summaries] if part)
+
+
+def fleet_summary(name: str, group: Sequence[Status]) -> str:
+    """``tenants: 20 targets: 18 at head, 1 behind, 1 failed`` and the failures, one per line."""
+    counts: dict[str, int] = {}
+    for s in group:
+        key = "failed" if s.state == "error" else s.state
+        counts[key] = counts.get(key, 0) + 1
+    parts = ", ".join(f"{n} {state}" for state, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    lines = [f"{name}: {len(group)} targets: {parts}"]
+    lines += [f"  {s.name}: {s.error}" for s in group if s.state == "error"]
+    behind = [s.name for s in group if s.state not in ("at head", "error")]
+    if behind:
+        more = f" and {len(behind) - 10} more" if len(behind) > 10 else ""
+        lines.append(f"  not at head: {', '.join(behind[:10])}{more}")
+    return "\n".join(lines)
 
 
 def currents(items: Sequence[Status]) -> str:
@@ -48,10 +70,30 @@ def currents(items: Sequence[Status]) -> str:
 
 
 def run_results(results: Sequence[RunResult]) -> str:
+    """A row per database; fleet targets summed up per fleet, with each failed target and its error."""
     if results and all(r.result == "sql written" for r in results):
         return "\n".join(f"{r.name}: wrote {r.output}" for r in results)
-    rows = [[r.name, revs(r.before), revs(r.after), _result(r)] for r in results]
-    return table(["DATABASE", "FROM", "TO", "RESULT"], rows)
+    fleets: dict[str, list[RunResult]] = {}
+    rows = []
+    for r in results:
+        if "/" in r.name:
+            fleets.setdefault(r.name.split("/", 1)[0], []).append(r)
+        else:
+            rows.append([r.name, revs(r.before), revs(r.after), _result(r)])
+    parts = [table(["DATABASE", "FROM", "TO", "RESULT"], rows)] if rows else []
+    for name, group in fleets.items():
+        counts: dict[str, int] = {}
+        for r in group:
+            counts[r.result] = counts.get(r.result, 0) + 1
+        summary = ", ".join(f"{n} {result}" for result, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        parts.append(f"{name}: {len(group)} targets: {summary}")
+        parts += [f"  {r.name}: failed: {_without_name(r)}" for r in group if r.result == "failed"]
+    return "\n".join(parts)
+
+
+def _without_name(r: RunResult) -> str:
+    error = r.error or ""
+    return error[len(r.name) + 2 :] if error.startswith(f"{r.name}: ") else error
 
 
 def _result(r: RunResult) -> str:

@@ -9,7 +9,7 @@ import click
 from .. import render
 from ..errors import EXIT_FAILED
 from . import emit, json_option, load_project, main, project_options
-from .params import all_option, databases_arg, one_database, read_targets
+from .params import all_option, databases_arg, fleet_options, one_database, read_targets, with_options
 
 
 @main.command("list")
@@ -31,9 +31,11 @@ def list_cmd(as_json: bool) -> None:
 @databases_arg
 @all_option
 @click.option("--check", is_flag=True, help="Exit 1 when any database is not at head (for deploy gates).")
+@click.option("--targets", "list_targets", is_flag=True, help="Fleets: one row per target instead of a summary.")
+@with_options(fleet_options)
 @project_options
 @json_option
-def status_cmd(databases: tuple[str, ...], all_: bool, check: bool, as_json: bool) -> None:
+def status_cmd(databases, all_, check, list_targets, jobs, shard, as_json) -> None:
     """Show each database's current revisions, heads and pending count.
 
     \b
@@ -41,11 +43,13 @@ def status_cmd(databases: tuple[str, ...], all_: bool, check: bool, as_json: boo
       multidb status --all
       multidb status catalog --json
       multidb status --all --check     # exit 1 if anything is pending
+      multidb status tenants --targets --jobs 4
     """
     from ..commands import status
 
-    items = status(load_project(), *read_targets(databases, all_))
-    emit(items, as_json, render.statuses)
+    items = status(load_project(), *read_targets(databases, all_), jobs=jobs, shard=shard)
+    named_targets = any("/" in name for name in databases)
+    emit(items, as_json, lambda found: render.statuses(found, targets=list_targets or named_targets))
     if any(s.state == "error" for s in items) or (check and not all(s.up_to_date for s in items)):
         sys.exit(EXIT_FAILED)
 

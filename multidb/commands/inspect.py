@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 
 from ..config import Database, Project
 from ..errors import DatabaseError
-from ..fleet import select_targets
+from ..fleet import in_shard, select_targets
 from ..results import DatabaseInfo, RevisionInfo, Status
 from ..runner import current_heads, load_history, relative, revision_errors, unknown_heads
+from .scheduler import Outcome, run_jobs
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
@@ -31,15 +32,31 @@ def list_databases(project: Project) -> list[DatabaseInfo]:
     ]
 
 
-def status(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> list[Status]:
-    """Per database: current revisions, heads and pending revisions. Errors are per database."""
-    results = []
-    for db in select_targets(project, names, all_):
-        try:
-            results.append(database_status(project, db))
-        except DatabaseError as e:  # a config or usage error is not a state: it propagates
-            results.append(Status(db.name, db.masked_url, (), (), (), "error", e.message))
-    return results
+def status(
+    project: Project,
+    names: tuple[str, ...] = (),
+    all_: bool = False,
+    jobs: int = 1,
+    shard: tuple[int, int] | None = None,
+) -> list[Status]:
+    """Per database or fleet target: current revisions, heads and pending revisions.
+
+    A database that cannot be read gets state "error"; a config or usage error propagates.
+    """
+    targets = select_targets(project, names, all_)
+    if shard:
+        targets = [t for t in targets if in_shard(t.name, *shard)]
+    for db in targets:
+        load_history(project, db)  # before any worker forks, so they share it
+    outcomes, _ = run_jobs(_status_job, targets, (project,), jobs, stop_at_first_failure=False)
+    return [o.value for o in outcomes]
+
+
+def _status_job(db: Database, project: Project) -> Outcome:
+    try:
+        return Outcome(db.name, database_status(project, db))
+    except DatabaseError as e:
+        return Outcome(db.name, Status(db.name, db.masked_url, (), (), (), "error", e.message))
 
 
 def database_status(project: Project, db: Database) -> Status:

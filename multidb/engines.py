@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +44,22 @@ def exists(db: Database) -> bool:
     """False only for a SQLite file that has not been created yet (no connection is made)."""
     path = sqlite_path(db)
     return path is None or path.exists()
+
+
+_engines: dict[tuple, Engine] = {}
+
+
+def engine_for(db: Database, **connect_args: Any) -> Engine:
+    """One Engine per URL and settings per process (NullPool: no connection outlives its use).
+
+    Reusing it spares each connection the dialect's first-connect queries, which matters for
+    fleets whose targets share a server; with no pooled connections it is safe across fork().
+    """
+    key = (db.url, db.connect_timeout, tuple(sorted(connect_args.items())))
+    engine = _engines.get(key)
+    if engine is None:
+        engine = _engines[key] = create_engine(db, **connect_args)
+    return engine
 
 
 def create_engine(db: Database, **connect_args: Any) -> Engine:
@@ -91,25 +108,55 @@ def _make_sqlite_transactional(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+_shared: dict[tuple, Connection] = {}
+
+
 @contextmanager
-def connect(db: Database, **connect_args: Any) -> Iterator[Connection]:
-    """A connection to ``db``; a SQLite file's folder is created when missing."""
+def reading(db: Database) -> Iterator[Connection]:
+    """A connection for short reads, shared by every target on the same URL until ``close_shared``.
+
+    A fleet of schemas on one server then checks all its targets over one connection. The caller
+    must end its transaction (commit or rollback) before leaving.
+    """
+    key = (db.url, db.connect_timeout)
+    conn = _shared.get(key)
+    if conn is None or conn.closed or conn.invalidated:
+        conn = _shared[key] = _open(db, engine_for(db))
+    yield conn
+
+
+def close_shared() -> None:
+    """Close the shared reading connections (before forking workers, and at the end of a phase)."""
+    while _shared:
+        _, conn = _shared.popitem()
+        conn.close()
+
+
+atexit.register(close_shared)
+
+
+def _open(db: Database, engine: Engine) -> Connection:
     from sqlalchemy.exc import DBAPIError
 
+    _make_folder(db)
+    try:
+        return engine.connect()
+    except DBAPIError as e:
+        reason = first_line(str(e.orig) if e.orig is not None else str(e), *db.secrets)
+        raise ConnectionFailed(db.name, f"cannot connect to {db.masked_url}: {reason}") from e
+
+
+def _make_folder(db: Database) -> None:
     path = sqlite_path(db)
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise ConnectionFailed(db.name, f"cannot create folder {path.parent}: {e.strerror}") from e
-    engine = create_engine(db, **connect_args)
-    try:
-        try:
-            conn = engine.connect()
-        except DBAPIError as e:
-            reason = first_line(str(e.orig) if e.orig is not None else str(e), *db.secrets)
-            raise ConnectionFailed(db.name, f"cannot connect to {db.masked_url}: {reason}") from e
-        with conn:
-            yield conn
-    finally:
-        engine.dispose()
+
+
+@contextmanager
+def connect(db: Database, **connect_args: Any) -> Iterator[Connection]:
+    """A connection to ``db``; a SQLite file's folder is created when missing."""
+    with _open(db, engine_for(db, **connect_args)) as conn:
+        yield conn

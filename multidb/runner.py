@@ -107,24 +107,40 @@ def _not_found(db: Database, error: Any) -> DatabaseError:
 
 
 def read_heads(db: Database, connection: Connection) -> tuple[str, ...]:
-    """The revisions stamped in the database's version table (empty when it has none)."""
-    from alembic.runtime.migration import MigrationContext
+    """The revisions stamped in the database's version table (empty when it has none).
 
-    context = MigrationContext.configure(
-        connection,
-        opts={"version_table": db.version_table, "version_table_schema": db.version_table_schema},
-    )
-    with database_errors(db):
-        heads = context.get_current_heads()
+    One query: the common no-op case of a deploy costs a single round trip per database.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.exc import DBAPIError
+
+    table = sa.table(db.version_table, sa.column("version_num"), schema=db.version_table_schema)
+    try:
+        heads = tuple(connection.execute(sa.select(table.c.version_num)).scalars())
+    except DBAPIError as e:
+        connection.rollback()
+        if _is_missing_table(e):
+            return ()
+        with database_errors(db):
+            raise
     connection.rollback()
     return heads
+
+
+def _is_missing_table(error: Any) -> bool:
+    """PostgreSQL 42P01, MariaDB/MySQL 1146, SQLite 'no such table'."""
+    orig = error.orig
+    if getattr(orig, "pgcode", None) == "42P01":
+        return True
+    args = getattr(orig, "args", ())
+    return (bool(args) and args[0] == 1146) or "no such table" in str(orig)
 
 
 def current_heads(db: Database) -> tuple[str, ...]:
     """The version table's revisions; a SQLite file that does not exist yet is not created."""
     if not engines.exists(db):
         return ()
-    with engines.connect(db) as conn:
+    with engines.reading(db) as conn:
         return read_heads(db, conn)
 
 

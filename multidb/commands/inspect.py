@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import engines
 from ..config import Database, Project
 from ..errors import DatabaseError
 from ..fleet import in_shard, select_targets
@@ -49,6 +50,7 @@ def status(
     for db in targets:
         load_history(project, db)  # before any worker forks, so they share it
     outcomes, _ = run_jobs(_status_job, targets, (project,), jobs, stop_at_first_failure=False)
+    engines.close_shared()
     return [o.value for o in outcomes]
 
 

@@ -111,6 +111,7 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
             return run_atomic(project, dbs, action, target, before, options.purge)
     stop = options.fail_fast or not any(db.tenant for db in dbs)
     checks, _ = run_jobs(_check_job, dbs, (project, action, target), options.jobs, stop_at_first_failure=stop)
+    engines.close_shared()
     failures = [o for o in checks if o.failed]
     if failures and stop:
         raise TargetFailed(failures[0])  # nothing was changed yet

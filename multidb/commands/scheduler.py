@@ -97,6 +97,9 @@ def _in_order(job, group, args, stop, on_done) -> tuple[list[Outcome], list[Data
 
 
 def _in_processes(job, group, args, jobs, stop, on_done) -> tuple[list[Outcome], list[Database]]:
+    from .. import engines
+
+    engines.close_shared()  # a forked worker must not share a socket with us
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     outcomes: list[Outcome] = []

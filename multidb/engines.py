@@ -105,7 +105,8 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):  # pragma: no cover - trivial
-        conn.exec_driver_sql("BEGIN")
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":  # autocommit_block()
+            conn.exec_driver_sql("BEGIN")
 
 
 _shared: dict[tuple, Connection] = {}

@@ -62,18 +62,24 @@ def _write_revision(database: str, autogenerate: bool, as_json: bool, **kw) -> N
 @click.argument("database")
 @_authoring_options
 @click.option("--autogenerate", is_flag=True, help="Compare the models with the database (at head).")
+@click.option("--data", "data_step", is_flag=True, help="A data step: frozen copies of --tables and the data helpers.")
+@click.option("--tables", help="With --data: comma-separated tables to freeze into the revision.")
 @project_options
 @json_option
-def revision_cmd(database: str, autogenerate: bool, as_json: bool, **kw) -> None:
+def revision_cmd(database: str, autogenerate: bool, data_step: bool, tables: str | None, as_json: bool, **kw) -> None:
     """Write a new revision file for one database.
 
     \b
     Examples:
       multidb revision catalog -m "add tags" --autogenerate
+      multidb revision catalog --data -m "backfill status" --tables holdings,files
       multidb revision catalog -m "start archive" --head base \\
           --branch-label archive --version-path catalog_archive_versions
     """
-    _write_revision(database, autogenerate, as_json, **kw)
+    if data_step != bool(tables):
+        raise click.UsageError("--data and --tables go together: --data --tables t1,t2")
+    names = tuple(t.strip() for t in (tables or "").split(",") if t.strip())
+    _write_revision(database, autogenerate, as_json, data_tables=names, **kw)
 
 
 @main.command("migrate")

@@ -27,16 +27,26 @@ def revision(
     version_path: str | None = None,
     depends_on: tuple[str, ...] = (),
     rev_id: str | None = None,
+    data_tables: tuple[str, ...] = (),
 ) -> list[RevisionInfo]:
     """Write a new revision file; with ``autogenerate``, compare the models with the database.
 
-    An autogenerate run that finds no difference writes nothing and returns an empty list.
+    An autogenerate run that finds no difference writes nothing and returns an empty list. With
+    ``data_tables``, the revision is a data step carrying frozen copies of those tables.
     """
     from alembic.autogenerate.api import RevisionContext
 
     if version_path:
         version_path = _configured_folder(db, version_path)
     script = load_history(project, db)
+    if data_tables:
+        if autogenerate:
+            raise UsageError("--data and --autogenerate do not go together: a data step changes rows, not schema")
+        return [
+            _data_revision(
+                project, db, script, message, data_tables, head, splice, branch_label, version_path, depends_on, rev_id
+            )
+        ]
     args = {
         "message": message,
         "autogenerate": autogenerate,
@@ -54,6 +64,46 @@ def revision(
     with revision_errors(db):
         written = [s for s in context.generate_scripts() if s is not None]
     return [describe(s) for s in written]
+
+
+def _data_revision(
+    project: Project,
+    db: Database,
+    script: Any,
+    message: str,
+    tables: tuple[str, ...],
+    head: str,
+    splice: bool,
+    branch_label: str | None,
+    version_path: str | None,
+    depends_on: tuple[str, ...],
+    rev_id: str | None,
+) -> RevisionInfo:
+    from alembic.util import rev_id as new_rev_id
+
+    from ..frozen import _variable, data_body, render_tables
+
+    metadata = load_metadata(project, db)
+    try:
+        frozen = render_tables(metadata, list(tables))
+    except KeyError as e:
+        raise UsageError(f"{db.name}: --tables: {e.args[0]}") from e
+    upgrades, downgrades = data_body([_variable(t) for t in tables])
+    with revision_errors(db):
+        written = script.generate_revision(
+            rev_id or new_rev_id(),
+            message,
+            head=head,
+            splice=splice,
+            branch_labels=branch_label,
+            version_path=version_path,
+            depends_on=list(depends_on) or None,
+            imports="from multidb import data\n\n" + frozen,
+            upgrades=upgrades,
+            downgrades=downgrades,
+            config=alembic_config(project, db),
+        )
+    return describe(written)
 
 
 def _configured_folder(db: Database, version_path: str) -> str:

@@ -1,0 +1,290 @@
+"""Helpers for data migrations inside revision files.
+
+Use them with table definitions copied into the revision (``multidb revision DB --data --tables``
+writes them), never with the live models::
+
+    from multidb import data
+
+    def upgrade() -> None:
+        data.update_in_batches(holdings, {"status": "active"}, where=holdings.c.status.is_(None))
+
+* **Batched and set-based.** Rows are changed with ``UPDATE ... WHERE key > :low AND key <= :high``
+  over ranges of the primary key (keyset, never ``OFFSET`` over the whole table), so memory stays
+  flat however large the table grows, and each statement touches a bounded number of rows.
+* **All or nothing by default.** The batches run inside the revision's transaction.
+* **Online mode** (``online=True``) commits batch by batch, each batch together with a checkpoint
+  row in ``multidb_data_progress``; a step interrupted at row k continues from there on the next
+  run. The revision is marked applied only after the step has finished. Put such a step in a
+  revision of its own (no schema changes), since the revision's earlier work is committed first.
+* A progress bar on a terminal; nothing when output is not a TTY or ``MULTIDB_QUIET`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+DEFAULT_BATCH_SIZE = 10_000
+PROGRESS_TABLE = "multidb_data_progress"
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "copy_in_batches",
+    "require_columns",
+    "update_in_batches",
+    "upsert",
+]
+
+
+def _bind(bind: Any) -> Any:
+    if bind is not None:
+        return bind
+    from alembic import op
+
+    return op.get_bind()
+
+
+def _key(table: sa.Table, key: str | None) -> sa.Column:
+    if key is not None:
+        return table.c[key]
+    pk = list(table.primary_key.columns)
+    if len(pk) != 1:
+        raise ValueError(f"table {table.name}: batches need a single-column key; pass key='column'")
+    return pk[0]
+
+
+def _boundaries(
+    conn: Any, table: sa.Table, key: sa.Column, where: Any, batch_size: int, after: Any
+) -> Iterator[tuple[Any, Any]]:
+    """Successive (low exclusive, high inclusive) key ranges of at most ``batch_size`` rows."""
+    low = after
+    while True:
+        query = sa.select(key)
+        if where is not None:
+            query = query.where(where)
+        if low is not None:
+            query = query.where(key > low)
+        high = conn.execute(query.order_by(key).offset(batch_size - 1).limit(1)).scalar()
+        if high is None:  # the last, partial batch: everything above `low`
+            last = conn.execute(
+                sa.select(sa.func.max(key))
+                .select_from(table)
+                .where(*([key > low] if low is not None else []), *([where] if where is not None else []))
+            ).scalar()
+            if last is not None:
+                yield low, last
+            return
+        yield low, high
+        low = high
+
+
+def _range(key: sa.Column, low: Any, high: Any) -> Any:
+    clauses = [key <= high]
+    if low is not None:
+        clauses.append(key > low)
+    return sa.and_(*clauses)
+
+
+def update_in_batches(
+    table: sa.Table,
+    values: Mapping[str, Any],
+    where: Any = None,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    key: str | None = None,
+    online: bool = False,
+    step: str | None = None,
+    bind: Any = None,
+) -> int:
+    """``UPDATE table SET values [WHERE where]`` in key ranges of ``batch_size`` rows; returns rows changed.
+
+    ``values`` may hold SQL expressions over the table's columns. With ``online=True`` each batch
+    commits with a checkpoint, and a re-run continues after the last committed batch.
+    """
+    column = _key(table, key)
+
+    def run_batch(conn: Any, low: Any, high: Any) -> int:
+        condition = _range(column, low, high) if where is None else sa.and_(_range(column, low, high), where)
+        return conn.execute(sa.update(table).where(condition).values(dict(values))).rowcount
+
+    return _batched(table, column, where, batch_size, online, step, bind, run_batch)
+
+
+def copy_in_batches(
+    source: sa.Table,
+    target: sa.Table,
+    columns: Mapping[str, Any] | None = None,
+    where: Any = None,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    key: str | None = None,
+    online: bool = False,
+    step: str | None = None,
+    bind: Any = None,
+) -> int:
+    """``INSERT INTO target SELECT ... FROM source`` in key ranges of the source; returns rows copied.
+
+    ``columns`` maps target column names to source expressions (default: same-named columns).
+    """
+    column = _key(source, key)
+    mapping = (
+        dict(columns) if columns is not None else {c.name: source.c[c.name] for c in target.c if c.name in source.c}
+    )
+
+    def run_batch(conn: Any, low: Any, high: Any) -> int:
+        condition = _range(column, low, high) if where is None else sa.and_(_range(column, low, high), where)
+        select = sa.select(*[sa.literal(v) if not isinstance(v, sa.ColumnElement) else v for v in mapping.values()])
+        insert = sa.insert(target).from_select(list(mapping), select.where(condition))
+        return conn.execute(insert).rowcount
+
+    return _batched(source, column, where, batch_size, online, step, bind, run_batch)
+
+
+def _batched(table, column, where, batch_size, online, step, bind, run_batch) -> int:
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    conn = _bind(bind)
+    name = step or f"{_calling_revision()}:{table.name}"
+    with _progress(conn, table, where, name) as advance:
+        if not online:
+            done = 0
+            for low, high in _boundaries(conn, table, column, where, batch_size, None):
+                count = run_batch(conn, low, high)
+                done += max(count, 0)
+                advance(count)
+            return done
+        return _online(conn, table, column, where, batch_size, name, run_batch, advance)
+
+
+def _online(conn, table, column, where, batch_size, name, run_batch, advance) -> int:
+    """Each batch commits with its checkpoint; the checkpoint row goes with the revision's own commit."""
+    from alembic import op
+
+    context = op.get_context()
+    done = 0
+    with context.autocommit_block():
+        _ensure_progress_table(conn)
+        after, done = _read_checkpoint(conn, name)
+        for low, high in _boundaries(conn, table, column, where, batch_size, after):
+            conn.exec_driver_sql("BEGIN")
+            try:
+                count = max(run_batch(conn, low, high), 0)
+                done += count
+                _write_checkpoint(conn, name, high, done)
+                conn.exec_driver_sql("COMMIT")
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            advance(count)
+    # back in the revision's transaction: the checkpoint disappears when the revision is recorded
+    conn.execute(sa.delete(_progress_table()).where(_progress_table().c.step == name))
+    return done
+
+
+def _progress_table() -> sa.Table:
+    return sa.Table(
+        PROGRESS_TABLE,
+        sa.MetaData(),
+        sa.Column("step", sa.String(200), primary_key=True),
+        sa.Column("last_key", sa.Text, nullable=False),
+        sa.Column("rows_done", sa.BigInteger, nullable=False),
+    )
+
+
+def _ensure_progress_table(conn: Any) -> None:
+    _progress_table().create(conn, checkfirst=True)
+
+
+def _read_checkpoint(conn: Any, name: str) -> tuple[Any, int]:
+    table = _progress_table()
+    row = conn.execute(sa.select(table.c.last_key, table.c.rows_done).where(table.c.step == name)).first()
+    if row is None:
+        return None, 0
+    return json.loads(row.last_key), int(row.rows_done)
+
+
+def _write_checkpoint(conn: Any, name: str, last: Any, done: int) -> None:
+    table = _progress_table()
+    value = json.dumps(last)
+    updated = conn.execute(sa.update(table).where(table.c.step == name).values(last_key=value, rows_done=done)).rowcount
+    if not updated:
+        conn.execute(sa.insert(table).values(step=name, last_key=value, rows_done=done))
+
+
+def _calling_revision() -> str:
+    """The ``revision`` id of the revision file that called us (for naming checkpoints)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        rev = frame.f_globals.get("revision")
+        if isinstance(rev, str) and frame.f_globals.get("__name__") != __name__:
+            return rev
+        frame = frame.f_back  # type: ignore[assignment]
+    return "data"
+
+
+@contextmanager
+def _progress(conn: Any, table: sa.Table, where: Any, name: str) -> Iterator[Any]:
+    if not sys.stderr.isatty() or os.environ.get("MULTIDB_QUIET"):
+        yield lambda _n: None
+        return
+    import click
+
+    query = sa.select(sa.func.count()).select_from(table)
+    total = conn.execute(query.where(where) if where is not None else query).scalar() or 0
+    with click.progressbar(length=total, label=f"  {name}", file=sys.stderr, show_pos=True) as bar:
+        yield lambda n: bar.update(max(n, 0))
+
+
+def upsert(
+    table: sa.Table, rows: Sequence[Mapping[str, Any]], key: Sequence[str] | None = None, bind: Any = None
+) -> None:
+    """Insert reference rows, or update them where ``key`` already exists; safe to run again.
+
+    ``key`` defaults to the primary key. Uses ``ON CONFLICT`` on PostgreSQL and SQLite and
+    ``ON DUPLICATE KEY UPDATE`` on MariaDB/MySQL (the key must be unique there).
+    """
+    if not rows:
+        return
+    conn = _bind(bind)
+    keys = list(key or [c.name for c in table.primary_key.columns])
+    others = [c for c in rows[0] if c not in keys]
+    dialect = conn.dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        module = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
+        stmt = module.insert(table).values(list(rows))
+        if others:
+            stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in others})
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        conn.execute(stmt)
+    elif dialect in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert
+
+        stmt = insert(table).values(list(rows))
+        update = {c: stmt.inserted[c] for c in (others or keys[:1])}
+        conn.execute(stmt.on_duplicate_key_update(**update))
+    else:  # a portable fallback: update what exists, insert the rest
+        for row in rows:
+            match = sa.and_(*[table.c[k] == row[k] for k in keys])
+            changed = conn.execute(sa.update(table).where(match).values(**row)).rowcount if others else 0
+            if not changed and conn.execute(sa.select(sa.func.count()).select_from(table).where(match)).scalar() == 0:
+                conn.execute(sa.insert(table).values(**row))
+
+
+def require_columns(*tables: sa.Table, bind: Any = None) -> None:
+    """Fail clearly if a frozen table copy names a table or column the database does not have here."""
+    conn = _bind(bind)
+    inspector = sa.inspect(conn)
+    for table in tables:
+        if not inspector.has_table(table.name, schema=table.schema):
+            raise RuntimeError(f"data step: table {table.name} does not exist at this revision")
+        present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+        missing = [c.name for c in table.c if c.name not in present]
+        if missing:
+            raise RuntimeError(f"data step: table {table.name} has no column(s) {', '.join(missing)} at this revision")

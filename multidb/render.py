@@ -36,10 +36,16 @@ def statuses(items: Sequence[Status], targets: bool = True) -> str:
         elif s.state == "error":
             rows.append([s.name, "?", "?", "?", f"error: {s.error}"])
         else:
-            rows.append([s.name, revs(s.current), revs(s.heads), str(len(s.pending)), s.state])
+            rows.append([s.name, revs(s.current), revs(s.heads), _pending(s), s.state])
     text = table(["DATABASE", "CURRENT", "HEADS", "PENDING", "STATE"], rows) if rows else ""
     summaries = [fleet_summary(name, group) for name, group in fleets.items()]
     return "\n".join(part for part in [text, *summaries] if part)
+
+
+def _pending(s: Status) -> str:
+    if s.contract_pending:
+        return f"{len(s.pending)} ({len(s.contract_pending)} contract)"
+    return str(len(s.pending))
 
 
 def fleet_summary(name: str, group: Sequence[Status]) -> str:

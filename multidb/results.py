@@ -27,8 +27,9 @@ class Status:
     current: tuple[str, ...]
     heads: tuple[str, ...]
     pending: tuple[str, ...]
-    state: str  # "at head", "behind", "empty", "unversioned", "ahead of code", "error"
+    state: str  # "at head", "behind", "expanded", "empty", "unversioned", "ahead of code", "error"
     error: str | None = None
+    contract_pending: tuple[str, ...] = ()  # pending revisions that wait for the contract phase
 
     @property
     def up_to_date(self) -> bool:

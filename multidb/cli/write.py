@@ -61,6 +61,7 @@ def _options(
     jobs=1,
     shard=None,
     fail_fast=False,
+    phase=None,
     sql=False,
     output_dir=None,
     as_json=False,
@@ -85,6 +86,7 @@ def _options(
         jobs=jobs,
         shard=shard,
         fail_fast=fail_fast,
+        phase=phase,
     )
 
 
@@ -105,6 +107,11 @@ def _confirm_at_terminal(project, action: str) -> bool:
     help="Target: heads, label@head, +N, an id or prefix; FROM:TO with --sql.",
 )
 @click.option("--atomic", is_flag=True, help="Commit every database only if all succeed; else roll all back.")
+@click.option(
+    "--phase",
+    type=click.Choice(["expand", "contract"]),
+    help="expand: everything but contract steps (release before the new code); contract: the rest.",
+)
 @lock_timeout_option
 @with_options(fleet_options)
 @fail_fast_option
@@ -112,7 +119,7 @@ def _confirm_at_terminal(project, action: str) -> bool:
 @project_options
 @json_option
 def upgrade_cmd(
-    databases, all_, target, atomic, lock_timeout, jobs, shard, fail_fast, sql, output_dir, as_json
+    databases, all_, target, atomic, phase, lock_timeout, jobs, shard, fail_fast, sql, output_dir, as_json
 ) -> None:
     """Upgrade databases to head, in depends_on order, stopping at the first failure.
 
@@ -121,6 +128,7 @@ def upgrade_cmd(
       multidb upgrade --all
       multidb upgrade catalog --to +1
       multidb upgrade --all --atomic                     # all databases or none
+      multidb upgrade --all --phase expand               # before deploying the new code
       multidb upgrade tenants --jobs 4 --shard 1/2       # half a fleet, 4 at a time
       multidb upgrade --all --sql --profile production   # sql/catalog.sql, sql/monitor.sql
     """
@@ -137,6 +145,7 @@ def upgrade_cmd(
         jobs=jobs,
         shard=shard,
         fail_fast=fail_fast,
+        phase=phase,
     )
     _run_output(upgrade(project, databases, all_, target, options), as_json)
 

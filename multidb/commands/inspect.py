@@ -8,6 +8,7 @@ from .. import engines
 from ..config import Database, Project
 from ..errors import DatabaseError
 from ..fleet import in_shard, select_targets
+from ..phases import held_back
 from ..results import DatabaseInfo, RevisionInfo, Status
 from ..runner import current_heads, load_history, relative, revision_errors, unknown_heads
 from .scheduler import Outcome, run_jobs
@@ -67,9 +68,17 @@ def database_status(project: Project, db: Database) -> Status:
     heads = tuple(script.get_heads())
     if unknown_heads(script, current):
         return Status(db.name, db.masked_url, current, heads, (), "ahead of code")
-    pending = pending_revisions(db, script, current)
-    state = "at head" if not pending else ("behind" if current else _empty_or_unversioned(project, db))
-    return Status(db.name, db.masked_url, current, heads, pending, state)
+    with revision_errors(db):
+        steps = script._upgrade_revs("heads", current)  # the same step computation Alembic's upgrade uses
+    pending = tuple(step.revision.revision for step in steps)
+    waiting = tuple(r for r in pending if r in held_back(steps))
+    if not pending:
+        state = "at head"
+    elif not current:
+        state = _empty_or_unversioned(project, db)
+    else:
+        state = "expanded" if waiting and len(waiting) == len(pending) else "behind"
+    return Status(db.name, db.masked_url, current, heads, pending, state, contract_pending=waiting)
 
 
 def _empty_or_unversioned(project: Project, db: Database) -> str:

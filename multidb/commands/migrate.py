@@ -39,6 +39,7 @@ class RunOptions:
     jobs: int = 1  # worker processes for fleets
     shard: tuple[int, int] | None = None  # (index, count), 1-based: only this runner's share of the targets
     fail_fast: bool = False  # stop a fleet run at the first failed target
+    phase: str | None = None  # "expand": hold back contract steps; "contract" or None: everything
 
 
 DEFAULT = RunOptions()
@@ -49,10 +50,11 @@ def upgrade(
 ) -> list[RunResult]:
     """Upgrade the databases in dependency order, stopping at the first failure."""
     dbs = _selected(project, names, all_)
+    action = "expand" if options.phase == "expand" else "upgrade"
     if options.sql:
-        return offline.write(project, dbs, "upgrade", to, options.output_dir)
+        return offline.write(project, dbs, action, to, options.output_dir)
     _no_range(to)
-    return _run_all(project, dbs, "upgrade", to, options)
+    return _run_all(project, dbs, action, to, options)
 
 
 def downgrade(project: Project, names: tuple[str, ...], to: str, options: RunOptions = DEFAULT) -> list[RunResult]:
@@ -202,7 +204,7 @@ def _preflight(project: Project, db: Database, script: Any, action: str, target:
     target does not apply to it."""
     heads = current_heads(db)
     check_known(db, script, heads)
-    if action == "upgrade" and not heads:
+    if action in ("upgrade", "expand") and not heads:
         _refuse_unversioned_tables(project, db)
     with revision_errors(db):
         steps = step_fn(action)(script, target, heads)

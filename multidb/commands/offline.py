@@ -11,6 +11,7 @@ from ..config import Database, Project
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
 from ..results import RunResult
 from ..runner import load_history, relative, revision_errors, run
+from .steps import step_fn
 
 DEFAULT_DIR = Path("sql")
 
@@ -49,9 +50,7 @@ def render(project: Project, db: Database, action: str, start: str | None, end: 
 
     def steps(heads, _context):
         with revision_errors(db):
-            if action == "upgrade":
-                return script._upgrade_revs(end, heads)
-            return script._downgrade_revs(end, heads)
+            return step_fn(action)(script, end, heads)
 
     try:
         run(project, db, steps, buffer=buffer, starting_rev=start, destination_rev=end)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..config import Database, Project
+from ..phases import expand_only
 from ..results import RunResult
 from ..runner import load_history, revision_errors, run
 
@@ -31,13 +32,15 @@ class Quiet:
         pass
 
 
-DONE = {"upgrade": "upgraded", "downgrade": "downgraded", "stamp": "stamped"}
+DONE = {"upgrade": "upgraded", "expand": "upgraded", "downgrade": "downgraded", "stamp": "stamped"}
 
 
 def step_fn(action: str) -> Callable[[Any, str, Any], list]:
     """Alembic's own way of computing the steps of each command (what alembic.command uses)."""
     if action == "upgrade":
         return lambda script, target, heads: script._upgrade_revs(target, heads)
+    if action == "expand":  # upgrade --phase expand: contract steps wait for the next release
+        return lambda script, target, heads: expand_only(script._upgrade_revs(target, heads))
     if action == "downgrade":
         return lambda script, target, heads: script._downgrade_revs(target, heads)
     return lambda script, target, heads: script._stamp_revs(tuple(target.split(",")), heads)

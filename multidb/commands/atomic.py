@@ -9,12 +9,13 @@ commits, the earlier ones stay committed (the report then says which).
 
 from __future__ import annotations
 
+import traceback
 from contextlib import ExitStack
 
 from .. import engines
 from ..config import Database, Project
 from ..environment import prepare_session
-from ..errors import MultiDBError, RunFailed, UsageError
+from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
 from ..journal import NON_TRANSACTIONAL_DDL
 from ..results import RunResult
 from .steps import execute
@@ -45,18 +46,37 @@ def run_atomic(
             prepare_session(db, conn)
             open_.append((db, conn, conn.begin()))
         results = []
-        for db, conn, _tx in open_:
+        for i, (db, conn, _tx) in enumerate(open_):
             try:
                 results.append(execute(project, db, conn, action, target, purge=purge))
             except MultiDBError as e:
                 for _db, _conn, tx in open_:
                     tx.rollback()
-                rolled = [RunResult(d.name, before[d.name], before[d.name], (), "rolled back") for d, _c, _t in open_]
-                failed = [
-                    RunResult(r.name, r.before, r.before, (), "failed", e.lines()[0]) if r.name == db.name else r
-                    for r in rolled
+                error = _explain(e)
+                report = [
+                    RunResult(d.name, before[d.name], before[d.name], (), "rolled back") for d, _c, _t in open_[:i]
                 ]
-                raise RunFailed(e, failed) from e
+                report.append(RunResult(db.name, before[db.name], before[db.name], (), "failed", error.lines()[0]))
+                report += [
+                    RunResult(d.name, before[d.name], before[d.name], (), "skipped") for d, _c, _t in open_[i + 1 :]
+                ]
+                raise RunFailed(error, report) from e
         for _db, _conn, tx in open_:
             tx.commit()
         return results
+
+
+def _explain(error: MultiDBError) -> MultiDBError:
+    """A revision using autocommit_block() trips an assertion inside Alembic under --atomic: say why."""
+    cause = error.__cause__
+    frames = traceback.extract_tb(cause.__traceback__) if cause is not None else []
+    if isinstance(error, MigrationError) and any(f.name == "autocommit_block" for f in frames):
+        return UsageError(
+            f"{error.database}: a revision uses autocommit_block(), which must commit on its own and so "
+            f"cannot run inside --atomic's transaction{_where(error)}; run without --atomic"
+        )
+    return error
+
+
+def _where(error: MigrationError) -> str:
+    return f" ({error.revision_file})" if error.revision_file else ""

@@ -1,7 +1,7 @@
 """Write commands: upgrade, downgrade, stamp, online or as offline SQL files.
 
-Every online run takes each selected database's migration lock first, then checks every
-database (history, target, server, version table) before the first one is changed.
+Every online run first checks every selected database (history, target, server, version table)
+before the first one is changed; then each database with work is locked, re-read and migrated.
 """
 
 from __future__ import annotations

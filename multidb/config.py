@@ -102,7 +102,8 @@ class Database:
 
         url = make_url(self.url)
         hidden = {k: "***" for k in url.query if k.lower() in SECRET_QUERY_KEYS}
-        return url.update_query_dict(hidden).render_as_string(hide_password=True)
+        shown = url.update_query_dict(hidden).render_as_string(hide_password=True)
+        return shown.replace("%7Btenant%7D", "{tenant}")
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -143,7 +143,7 @@ def foreign_tables(project: Project, db: Database) -> set[str] | None:
     """
     foreign: set[str] = set()
     for other in project.databases.values():
-        if other.name == db.name or other.same_server_database != db.same_server_database:
+        if other.name in (db.name, db.entry) or other.same_server_database != db.same_server_database:
             continue
         foreign.add(other.version_table)
         if not other.metadata:

@@ -21,7 +21,6 @@ from .config import Database, Project
 from .errors import DatabaseError, UsageError
 
 TENANT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_discovered: dict[tuple[str, str | None, str], tuple[str, ...]] = {}
 
 
 def select_targets(project: Project, names: tuple[str, ...] | list[str] = (), all_: bool = False) -> list[Database]:
@@ -71,13 +70,8 @@ def discover(project: Project, db: Database) -> tuple[str, ...]:
     """The fleet's tenant names (or URLs for ``by: url``), discovered once per process."""
     fleet = db.fleet
     assert fleet is not None
-    if fleet.names:
-        found = fleet.names
-    else:
-        key = (db.name, project.profile, fleet.query or fleet.command or "")
-        if key not in _discovered:
-            _discovered[key] = _run_query(db) if fleet.query else _run_command(project, db)
-        found = _discovered[key]
+    # asked afresh each command: a long-lived process sees tenants added meanwhile
+    found = fleet.names or (_run_query(db) if fleet.query else _run_command(project, db))
     if fleet.by != "url":
         bad = [n for n in found if not TENANT_NAME.match(n)]
         if bad:
@@ -87,6 +81,14 @@ def discover(project: Project, db: Database) -> tuple[str, ...]:
             )
     if len(set(found)) != len(found):
         raise DatabaseError(db.name, "the fleet lists a target twice")
+    if fleet.by == "url":
+        names = [_url_tenant(u) for u in found]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise UsageError(
+                f"{db.name}: two URLs give the same target name '{twice[0]}' (a target is named after its "
+                "database); give the databases distinct names"
+            )
     return tuple(found)
 
 

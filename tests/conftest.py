@@ -37,7 +37,9 @@ def _isolate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     sys.path[:] = path
     for name in set(sys.modules) - modules:
-        if not name.startswith(("multidb", "sqlalchemy", "alembic", "psycopg2", "pymysql", "_pytest", "yaml")):
+        keep = ("multidb", "sqlalchemy", "alembic", "psycopg2", "pymysql", "_pytest", "yaml")
+        # multiprocessing and concurrent.futures must stay: re-imported copies break pickling in --jobs runs
+        if not name.startswith((*keep, "multiprocessing", "_multiprocessing", "concurrent")):
             del sys.modules[name]
 
 

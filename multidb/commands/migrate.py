@@ -112,15 +112,17 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
             before = {db.name: _preflight(project, db, load_history(project, db), action, target)[0] for db in dbs}
             return run_atomic(project, dbs, action, target, before, options.purge)
     stop = options.fail_fast or not any(db.tenant for db in dbs)
-    checks, _ = run_jobs(_check_job, dbs, (project, action, target), options.jobs, stop_at_first_failure=stop)
+    checks, unchecked = run_jobs(_check_job, dbs, (project, action, target), options.jobs, stop_at_first_failure=stop)
     engines.close_shared()
     failures = [o for o in checks if o.failed]
     if failures and stop:
         raise TargetFailed(failures[0])  # nothing was changed yet
     checked = {o.name: o for o in checks}
+    for db in unchecked:  # a dependency failed its check: these were never looked at
+        checked[db.name] = Outcome(db.name, ((), 0))
     work = [db for db in dbs if not checked[db.name].failed and checked[db.name].value[1]]
     applied, skipped = _apply_all(project, work, action, target, options, stop, parallel=options.jobs > 1 or not stop)
-    results = _results(dbs, checked, {o.name: o for o in applied}, {db.name for db in skipped})
+    results = _results(dbs, checked, {o.name: o for o in applied}, {db.name for db in [*skipped, *unchecked]})
     failed = [o for o in [*failures, *applied] if o.failed]
     if failed:
         raise RunFailed(TargetFailed(failed[0]), results)

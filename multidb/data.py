@@ -31,6 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 
 DEFAULT_BATCH_SIZE = 10_000
+SQLITE_BATCH_SIZE = 100_000  # SQLite in one transaction: fewer, larger batches (see docs/data-migrations.md)
 PROGRESS_TABLE = "multidb_data_progress"
 
 __all__ = [
@@ -71,12 +72,8 @@ def _boundaries(
         if low is not None:
             query = query.where(key > low)
         high = conn.execute(query.order_by(key).offset(batch_size - 1).limit(1)).scalar()
-        if high is None:  # the last, partial batch: everything above `low`
-            last = conn.execute(
-                sa.select(sa.func.max(key))
-                .select_from(table)
-                .where(*([key > low] if low is not None else []), *([where] if where is not None else []))
-            ).scalar()
+        if high is None:  # the last, partial batch: up to the largest key (max() has no UUID form)
+            last = conn.execute(query.order_by(key.desc()).limit(1)).scalar()
             if last is not None:
                 yield low, last
             return
@@ -85,10 +82,19 @@ def _boundaries(
 
 
 def _range(key: sa.Column, low: Any, high: Any) -> Any:
-    clauses = [key <= high]
+    clauses = [] if high is None else [key <= high]
     if low is not None:
         clauses.append(key > low)
-    return sa.and_(*clauses)
+    return sa.and_(sa.true(), *clauses)
+
+
+def _offline() -> bool:
+    try:
+        from alembic import context
+
+        return bool(context.is_offline_mode())
+    except Exception:  # not inside an Alembic environment (bind= given directly)
+        return False
 
 
 def update_in_batches(
@@ -96,7 +102,7 @@ def update_in_batches(
     values: Mapping[str, Any],
     where: Any = None,
     *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     key: str | None = None,
     online: bool = False,
     step: str | None = None,
@@ -109,9 +115,9 @@ def update_in_batches(
     """
     column = _key(table, key)
 
-    def run_batch(conn: Any, low: Any, high: Any) -> int:
+    def run_batch(low: Any, high: Any) -> Any:
         condition = _range(column, low, high) if where is None else sa.and_(_range(column, low, high), where)
-        return conn.execute(sa.update(table).where(condition).values(dict(values))).rowcount
+        return sa.update(table).where(condition).values(dict(values))
 
     return _batched(table, column, where, batch_size, online, step, bind, run_batch)
 
@@ -122,7 +128,7 @@ def copy_in_batches(
     columns: Mapping[str, Any] | None = None,
     where: Any = None,
     *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     key: str | None = None,
     online: bool = False,
     step: str | None = None,
@@ -137,19 +143,30 @@ def copy_in_batches(
         dict(columns) if columns is not None else {c.name: source.c[c.name] for c in target.c if c.name in source.c}
     )
 
-    def run_batch(conn: Any, low: Any, high: Any) -> int:
+    def run_batch(low: Any, high: Any) -> Any:
         condition = _range(column, low, high) if where is None else sa.and_(_range(column, low, high), where)
         select = sa.select(*[sa.literal(v) if not isinstance(v, sa.ColumnElement) else v for v in mapping.values()])
-        insert = sa.insert(target).from_select(list(mapping), select.where(condition))
-        return conn.execute(insert).rowcount
+        return sa.insert(target).from_select(list(mapping), select.where(condition))
 
     return _batched(source, column, where, batch_size, online, step, bind, run_batch)
 
 
-def _batched(table, column, where, batch_size, online, step, bind, run_batch) -> int:
+def _batched(table, column, where, batch_size, online, step, bind, statement) -> int:
+    """Run ``statement(low, high)`` (an UPDATE or INSERT over a key range) batch by batch."""
+    if _offline():  # --sql: one set-based statement over the whole range is the SQL to hand over
+        from alembic import op
+
+        op.execute(statement(None, None))
+        return 0
+    conn = _bind(bind)
+
+    def run_batch(connection: Any, low: Any, high: Any) -> int:
+        return connection.execute(statement(low, high)).rowcount
+    if batch_size is None:
+        # inside one transaction SQLite locks the whole file anyway: big batches cost the least
+        batch_size = SQLITE_BATCH_SIZE if conn.dialect.name == "sqlite" and not online else DEFAULT_BATCH_SIZE
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    conn = _bind(bind)
     name = step or f"{_calling_revision()}:{table.name}"
     with _progress(conn, table, where, name) as advance:
         if not online:
@@ -163,14 +180,18 @@ def _batched(table, column, where, batch_size, online, step, bind, run_batch) ->
 
 
 def _online(conn, table, column, where, batch_size, name, run_batch, advance) -> int:
-    """Each batch commits with its checkpoint; the checkpoint row goes with the revision's own commit."""
+    """Each batch commits with its checkpoint. A finished step is marked so; the marks of a revision go
+    with the commit that records it, so a re-run of a half-done revision skips finished steps."""
     from alembic import op
 
     context = op.get_context()
     done = 0
     with context.autocommit_block():
         _ensure_progress_table(conn)
-        after, done = _read_checkpoint(conn, name)
+        after, done = _read_checkpoint(conn, name, column)
+        if after == FINISHED:
+            _finished.add(name)
+            return done
         for low, high in _boundaries(conn, table, column, where, batch_size, after):
             conn.exec_driver_sql("BEGIN")
             try:
@@ -182,36 +203,67 @@ def _online(conn, table, column, where, batch_size, name, run_batch, advance) ->
                 conn.exec_driver_sql("ROLLBACK")
                 raise
             advance(count)
-    # back in the revision's transaction: the checkpoint disappears when the revision is recorded
-    conn.execute(sa.delete(_progress_table()).where(_progress_table().c.step == name))
+        _write_checkpoint(conn, name, FINISHED, done)  # a re-run of the revision skips this step
+    _finished.add(name)  # removed when the revision is recorded (see forget_finished)
     return done
 
 
+FINISHED = {"finished": True}
+_finished: set[str] = set()
+_PROGRESS = sa.Table(
+    PROGRESS_TABLE,
+    sa.MetaData(),
+    sa.Column("step", sa.String(200), primary_key=True),
+    sa.Column("last_key", sa.Text, nullable=False),
+    sa.Column("rows_done", sa.BigInteger, nullable=False),
+)
+
+
 def _progress_table() -> sa.Table:
-    return sa.Table(
-        PROGRESS_TABLE,
-        sa.MetaData(),
-        sa.Column("step", sa.String(200), primary_key=True),
-        sa.Column("last_key", sa.Text, nullable=False),
-        sa.Column("rows_done", sa.BigInteger, nullable=False),
-    )
+    return _PROGRESS
+
+
+def forget_finished(conn: Any) -> None:
+    """Delete the checkpoints of the online steps that finished in the revision being recorded.
+
+    multidb calls this as the revision's version row is written, in the same transaction.
+    """
+    if _finished:
+        conn.execute(sa.delete(_PROGRESS).where(_PROGRESS.c.step.in_(sorted(_finished))))
+        _finished.clear()
 
 
 def _ensure_progress_table(conn: Any) -> None:
     _progress_table().create(conn, checkfirst=True)
 
 
-def _read_checkpoint(conn: Any, name: str) -> tuple[Any, int]:
+def _read_checkpoint(conn: Any, name: str, column: sa.Column) -> tuple[Any, int]:
     table = _progress_table()
     row = conn.execute(sa.select(table.c.last_key, table.c.rows_done).where(table.c.step == name)).first()
     if row is None:
         return None, 0
-    return json.loads(row.last_key), int(row.rows_done)
+    stored = json.loads(row.last_key)
+    if stored == FINISHED:
+        return FINISHED, int(row.rows_done)
+    return _as_key(column, stored), int(row.rows_done)
+
+
+def _as_key(column: sa.Column, stored: Any) -> Any:
+    """A checkpointed key back in the column's Python type (UUIDs, dates and decimals are stored as text)."""
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        return stored
+    if isinstance(stored, kind):
+        return stored
+    if hasattr(kind, "fromisoformat"):
+        return kind.fromisoformat(stored)
+    return kind(stored)
 
 
 def _write_checkpoint(conn: Any, name: str, last: Any, done: int) -> None:
     table = _progress_table()
-    value = json.dumps(last)
+    value = json.dumps(last if isinstance(last, (int, float, str, dict)) else str(last))
     updated = conn.execute(sa.update(table).where(table.c.step == name).values(last_key=value, rows_done=done)).rowcount
     if not updated:
         conn.execute(sa.insert(table).values(step=name, last_key=value, rows_done=done))
@@ -242,7 +294,7 @@ def _progress(conn: Any, table: sa.Table, where: Any, name: str) -> Iterator[Any
 
 
 def upsert(
-    table: sa.Table, rows: Sequence[Mapping[str, Any]], key: Sequence[str] | None = None, bind: Any = None
+    table: sa.Table, rows: Sequence[Mapping[str, Any]], key: str | Sequence[str] | None = None, bind: Any = None
 ) -> None:
     """Insert reference rows, or update them where ``key`` already exists; safe to run again.
 
@@ -252,7 +304,7 @@ def upsert(
     if not rows:
         return
     conn = _bind(bind)
-    keys = list(key or [c.name for c in table.primary_key.columns])
+    keys = [key] if isinstance(key, str) else list(key or [c.name for c in table.primary_key.columns])
     others = [c for c in rows[0] if c not in keys]
     dialect = conn.dialect.name
     if dialect in ("postgresql", "sqlite"):

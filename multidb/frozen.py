@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 HEADER = """
-# Frozen copies of the tables this data step uses, as the models stood when the revision was written.
-# Use these, never the live models: they will change, and this revision must keep working.
+# Frozen copies of the tables this data step uses, as the models stood
+# when the revision was written. Use these, never the live models:
+# the models will change, and this revision must keep working.
 metadata = sa.MetaData()
 """
 
@@ -70,9 +71,9 @@ def data_body(variables: Sequence[str]) -> tuple[str, str]:
     upgrade = "\n    ".join(
         [
             f"data.require_columns({names}, bind=op.get_bind())",
-            "# The data step, with the frozen tables above, set-based and in batches; for example:",
-            f'#   data.update_in_batches({first}, {{"column": value}}, where={first}.c.column.is_(None))',
-            "# online=True commits batch by batch and resumes after an interruption (big tables).",
+            "# The data step: the frozen tables above, set-based, in batches, e.g.",
+            f"#   data.update_in_batches({first}, {{...}}, where=...)",
+            "# online=True commits batch by batch and resumes if interrupted.",
         ]
     )
     downgrade = "\n    ".join(["# Undo the data step here if it can be undone; otherwise leave it as is.", "pass"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -69,6 +70,9 @@ def execute(
         return found
 
     def on_apply(*, step: Any, **_: Any) -> None:
+        data = sys.modules.get("multidb.data")  # loaded only by revisions that use it
+        if data is not None:
+            data.forget_finished(conn)
         revision = step.up_revision_id if action != "stamp" else ",".join(step.up_revision_ids)
         applied.append(revision or "base")
         reporter.step(db.name, revision or "base")

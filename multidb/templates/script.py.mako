@@ -22,11 +22,12 @@ depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 
 def upgrade() -> None:
     ${upgrades if upgrades else "pass"}
-    # --- data migration (optional) ---------------------------------------------------
-    # Copy the table definitions this step needs into this file instead of importing the
-    # live models (they will change later), and use set-based statements, e.g.:
-    #   items = sa.table("items", sa.column("id", sa.Integer), sa.column("status", sa.String))
-    #   op.execute(items.update().where(items.c.status.is_(None)).values(status="new"))
+    # --- data migration (optional) ------------------------------------
+    # Copy the tables this step needs into this file (never import the
+    # live models: they change later), and use set-based statements:
+    #   items = sa.table("items", sa.column("id"), sa.column("status"))
+    #   op.execute(items.update().values(status="new"))
+    # (multidb revision DB --data --tables ... writes such copies.)
 
 
 def downgrade() -> None:

@@ -35,7 +35,7 @@ def downgrade() -> None:
     # index now backs the foreign key and cannot be dropped while the FK
     # exists.  Drop the FK around the index drop and recreate it afterwards
     # (InnoDB then creates its implicit index again).
-    is_mysql = op.get_context().dialect.name == "mysql"
+    is_mysql = op.get_context().dialect.name in ("mysql", "mariadb")
     if is_mysql:
         op.drop_constraint(
             op.f("fk_files_holding_id_holdings"), "files", type_="foreignkey"

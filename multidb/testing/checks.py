@@ -1,0 +1,434 @@
+"""The migration checks, as plain functions a test can call.
+
+Every check that runs migrations takes a :class:`~multidb.config.Project` whose database ``name``
+points at an **empty, throwaway** database (see :func:`multidb.testing.dialects.retarget` and
+:class:`multidb.testing.dialects.Servers`); it changes that database freely. A failed check raises
+:class:`MigrationCheckFailed`, an ``AssertionError`` whose message names the database, the
+revision and what differs. ``on`` names the dialect in messages (default: the URL's dialect).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import engines
+from ..config import Database, Project
+from ..errors import DriftDetected, MultiDBError
+from ..runner import current_heads, load_history
+from . import history, parity
+from .data import MigrationData, Step
+
+if TYPE_CHECKING:
+    from alembic.script import Script, ScriptDirectory
+
+
+class MigrationCheckFailed(AssertionError):
+    """A migration check found a problem. ``differences`` holds one line per difference, if any."""
+
+    __module__ = "multidb.testing"
+
+    def __init__(
+        self,
+        database: str,
+        message: str,
+        differences: list[str] | tuple[str, ...] = (),
+        revision: str | None = None,
+    ):
+        self.database = database
+        self.revision = revision
+        self.differences = tuple(differences)
+        lines = [f"{database}: {message}"] + [f"  - {line}" for line in self.differences]
+        super().__init__("\n".join(lines))
+
+
+# --- history only ---------------------------------------------------------------------------
+
+
+def check_single_head(project: Project, name: str, base: str | None = None) -> None:
+    """Each labelled base of ``name`` (or only ``base``) has at most one head: no unmerged branches.
+
+    Several bases in one database are fine; two heads inside one base are not.
+    """
+    __tracebackhide__ = True
+    db = project.databases[name]
+    script = load_history(project, db)
+    per_base, homeless = history.heads_per_base(db, script)
+    problems = []
+    for found in per_base:
+        if base is not None and found.label != base:
+            continue
+        if len(found.heads) > 1:
+            problems += _unmerged(db, script, found)
+    if base is None or base == db.bases[0].label:
+        for head in homeless:
+            problems.append(f"head {history.describe(head)} belongs to no configured base")
+    if problems:
+        where = f"base '{base}'" if base else "the history"
+        raise MigrationCheckFailed(name, f"{where} has unmerged heads:", problems)
+
+
+def _unmerged(db: Database, script: ScriptDirectory, found: history.BaseHeads) -> list[str]:
+    ids = " ".join(h.revision for h in found.heads)
+    lines = [f"base '{found.label}' has {len(found.heads)} heads; merge them: multidb merge {db.name} {ids} -m 'merge'"]
+    for head in found.heads:
+        note = ""
+        if found.label not in head.branch_labels:
+            root = history.root_of(script, head)
+            note = f" (its history starts at {root.revision}, which lacks the branch label '{found.label}')"
+        lines.append(f"head {history.describe(head)}{note}")
+    return lines
+
+
+def check_offline(project: Project, name: str, url: str, on: str | None = None) -> str:
+    """The SQL of the whole history (base to heads) renders for ``url``'s dialect; returns it.
+
+    ``url`` only needs to name the dialect (``postgresql://``); nothing connects.
+    """
+    __tracebackhide__ = True
+    from ..commands.offline import render
+    from .dialects import retarget
+
+    copy = retarget(project, name, url)
+    on = on or copy.databases[name].dialect
+    try:
+        return render(copy, copy.databases[name], "upgrade", None, "heads")
+    except MultiDBError as e:
+        rev = _failed_revision(load_history(project, copy.databases[name]), e)
+        at = f" at revision {rev}" if rev else ""
+        raise MigrationCheckFailed(
+            name, f"the offline (--sql) upgrade does not render for {on}{at}: {_reason(e, name)}", revision=rev
+        ) from None
+
+
+# --- one database, changed freely ------------------------------------------------------------
+
+
+def check_upgrade(project: Project, name: str, on: str | None = None) -> tuple[str, ...]:
+    """An empty database upgrades to heads in one run; returns the heads it reached."""
+    __tracebackhide__ = True
+    db, script, on = _setup(project, name, on)
+    try:
+        _migrate(project, name, "upgrade", "heads")
+    except MultiDBError as e:
+        rev = _failed_revision(script, e)
+        at = f" at revision {_describe(project, script, rev)}" if rev else ""
+        raise MigrationCheckFailed(
+            name, f"upgrade from empty to heads fails on {on}{at}: {_reason(e, name)}", revision=rev
+        ) from None
+    reached = current_heads(db)
+    expected = tuple(script.get_heads())
+    if set(reached) != set(expected):
+        raise MigrationCheckFailed(
+            name, f"upgrade to heads on {on} stopped at {', '.join(reached) or 'base'}, not {', '.join(expected)}"
+        )
+    return reached
+
+
+def check_stairway(project: Project, name: str, on: str | None = None) -> int:
+    """For each revision in upgrade order: upgrade it, downgrade it, upgrade it again.
+
+    After the downgrade, the schema must equal the schema before the upgrade (compared exactly),
+    so a downgrade that forgets something fails here, naming the revision and what is left.
+    Works across several bases and merge points. Returns the number of revisions walked.
+    """
+    __tracebackhide__ = True
+    db, script, on = _setup(project, name, on)
+    order = history.upgrade_order(script)
+    sides = parity.Sides("before the upgrade", "after the downgrade")
+    before, heads_before = _state(db)
+    for rev in order:
+        label = _describe(project, script, rev.revision)
+        _step(project, name, "upgrade", rev.revision, f"upgrade to revision {label} fails on {on}", rev)
+        target = history.step_down_target(rev)
+        _step(project, name, "downgrade", target, f"the downgrade of revision {label} fails on {on}", rev)
+        after, heads_after = _state(db)
+        if _restore(project, name, heads_before, heads_after, rev):
+            after, heads_after = _state(db)
+        diffs = parity.compare(before, after, sides, exact=True)
+        if diffs:
+            raise MigrationCheckFailed(
+                name, f"the downgrade of revision {label} does not undo its upgrade on {on}:", diffs, rev.revision
+            )
+        again = f"revision {label} cannot be upgraded again after its downgrade on {on}"
+        _step(project, name, "upgrade", rev.revision, again, rev)
+        before, heads_before = _state(db)
+    return len(order)
+
+
+def check_clean_downgrade(project: Project, name: str, on: str | None = None) -> None:
+    """Upgrade to heads, downgrade to base: nothing remains but the (empty) version table.
+
+    A leftover table is attributed to the revision whose file creates it, when exactly one does.
+    """
+    __tracebackhide__ = True
+    db, script, on = _setup(project, name, on)
+    _step(project, name, "upgrade", "heads", f"upgrade from empty to heads fails on {on}", None)
+    _step(project, name, "downgrade", "base", f"downgrade from heads to base fails on {on}", None)
+    snap, stamped = _state(db)
+    left = [f"table {t}{_created_by(script, t)}" for t in snap.tables]
+    left += [f"enum type {e}" for e in _enums(db)]
+    if stamped:
+        left.append(f"the version table still records {', '.join(stamped)}")
+    if left:
+        raise MigrationCheckFailed(name, f"after downgrading from heads to base on {on}, these remain:", left)
+
+
+def _created_by(script: ScriptDirectory, table: str) -> str:
+    import re
+
+    quoted = re.escape(table)
+    pattern = re.compile(rf"""create_table\(\s*["']{quoted}["']|create\s+table\s+["`]?{quoted}\b""", re.I)
+    found = [r.revision for r in script.walk_revisions() if pattern.search(_source(r.path))]
+    return f" (created by revision {found[0]})" if len(found) == 1 else ""
+
+
+def _source(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
+def check_drift(project: Project, name: str, on: str | None = None) -> None:
+    """At heads, Alembic's autogenerate comparison of the database with the models is empty."""
+    __tracebackhide__ = True
+    from ..commands import check
+
+    db, script, on = _setup(project, name, on)
+    _step(project, name, "upgrade", "heads", f"upgrade from empty to heads fails on {on}", None)
+    try:
+        check(project, (name,))
+    except DriftDetected as e:
+        heads = ", ".join(script.get_heads())
+        raise MigrationCheckFailed(
+            name,
+            f"the models ({db.metadata}) differ from the migrations at heads ({heads}) on {on}; "
+            f"write the missing revision (multidb revision {name} -m '...' --autogenerate):",
+            e.diffs.get(name, []),
+        ) from None
+    except MultiDBError as e:
+        raise MigrationCheckFailed(name, f"cannot compare the models on {on}: {_reason(e, name)}") from None
+
+
+def check_data(project: Project, name: str, data: MigrationData, on: str | None = None) -> int:
+    """Run the rows and checks ``data`` registers for ``name`` at their revisions; returns how many.
+
+    For each revision with registered steps, in upgrade order: upgrade to its parents, run its
+    ``before`` steps (committed), upgrade to it, run its ``after`` checks.
+    """
+    __tracebackhide__ = True
+    db, script, on = _setup(project, name, on)
+    steps = data.for_database(name)
+    by_revision: dict[str, list[Step]] = {}
+    for step in steps:
+        by_revision.setdefault(_resolve(name, script, step), []).append(step)
+    for rev in history.upgrade_order(script):
+        if rev.revision not in by_revision:
+            continue
+        label = _describe(project, script, rev.revision)
+        for parent in history.parents(rev):
+            _step(project, name, "upgrade", parent, f"upgrade to revision {parent} fails on {on}", None)
+        for step in (s for s in by_revision[rev.revision] if s.when == "before"):
+            _run_data(db, step, commit=True, where=f"seeding '{step.name}' before revision {label} on {on} fails")
+        _step(project, name, "upgrade", rev.revision, f"upgrade to revision {label} fails on {on}", rev)
+        for step in (s for s in by_revision[rev.revision] if s.when == "after"):
+            _run_data(db, step, commit=False, where=f"after revision {label} on {on}, check '{step.name}' fails")
+    return len(steps)
+
+
+def _resolve(name: str, script: ScriptDirectory, step: Step) -> str:
+    from alembic.util import CommandError
+
+    where = f"data '{step.name}' is registered for revision '{step.revision}'"
+    try:
+        rev = script.get_revision(step.revision)
+    except CommandError as e:
+        raise MigrationCheckFailed(name, f"{where}: {e}") from None
+    if rev is None:
+        raise MigrationCheckFailed(name, f"{where}: no such revision")
+    return rev.revision
+
+
+def _run_data(db: Database, step: Step, commit: bool, where: str) -> None:
+    __tracebackhide__ = True
+    with engines.connect(db) as conn:
+        trans = conn.begin()
+        try:
+            step.action(conn)
+        except AssertionError as e:
+            trans.rollback()
+            raise MigrationCheckFailed(db.name, f"{where}:\n{e}", revision=step.revision) from None
+        except Exception as e:
+            trans.rollback()
+            reason = f"{where}: {type(e).__name__}: {_first(e)}"
+            raise MigrationCheckFailed(db.name, reason, revision=step.revision) from None
+        if commit:
+            trans.commit()
+        else:
+            trans.rollback()
+
+
+# --- two dialects ------------------------------------------------------------------------------
+
+
+def check_parity(
+    left: Project, right: Project, name: str, left_on: str | None = None, right_on: str | None = None
+) -> None:
+    """Upgrade database ``name`` of ``left`` and of ``right`` (two dialects) to heads; their reflected
+    schemas must match, types compared by affinity.
+
+    When they differ, both are downgraded to base and upgraded again one revision at a time, so
+    each difference names the revision that introduced it (if the downgrades work). A revision that
+    fails on one dialect only fails here too, naming both dialects.
+    """
+    __tracebackhide__ = True
+    _, script, left_on = _setup(left, name, left_on)
+    _, _, right_on = _setup(right, name, right_on)
+    sides = parity.Sides(f"on {left_on}", f"on {right_on}")
+    found = _parity_walk(left, right, name, script, sides, ["heads"], (left_on, right_on))
+    if not found:
+        return
+    try:
+        for project in (left, right):
+            _migrate(project, name, "downgrade", "base")
+    except MultiDBError:
+        lines = list(found)  # cannot replay: report the differences without their revisions
+    else:
+        order = [r.revision for r in history.upgrade_order(script)]
+        by_revision = _parity_walk(left, right, name, script, sides, order, (left_on, right_on))
+        lines = [f"{d} (since revision {r})" for d, r in by_revision.items()]
+    raise MigrationCheckFailed(
+        name, f"the schema at heads differs between {left_on} and {right_on}:", lines, found[next(iter(found))]
+    )
+
+
+def _parity_walk(
+    left: Project,
+    right: Project,
+    name: str,
+    script: ScriptDirectory,
+    sides: parity.Sides,
+    targets: list[str],
+    on: tuple[str, str],
+) -> dict[str, str]:
+    """Upgrade both to each target in turn; the differences left at the end, with the target that made each."""
+    introduced: dict[str, str] = {}
+    for target in targets:
+        label = _describe(left, script, target) if target != "heads" else "heads"
+        rev = script.get_revision(target) if target != "heads" else None
+        _step(left, name, "upgrade", target, f"upgrade to {label} fails on {on[0]}", rev)
+        _step(right, name, "upgrade", target, f"upgrade to {label} fails on {on[1]}", rev, f" (it runs on {on[0]})")
+        diffs = parity.compare(_state(left.databases[name])[0], _state(right.databases[name])[0], sides, exact=False)
+        introduced = {d: introduced.get(d, target) for d in diffs}
+    return introduced
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _setup(project: Project, name: str, on: str | None) -> tuple[Database, ScriptDirectory, str]:
+    """The database, its history and its name in messages; raises unless the database is empty."""
+    __tracebackhide__ = True
+    db = project.databases[name]
+    script = load_history(project, db)
+    on = on or db.dialect
+    try:
+        snap, heads = _state(db)
+    except MultiDBError as e:
+        raise MigrationCheckFailed(name, f"cannot open the database on {on}: {_reason(e, name)}") from None
+    if snap.tables or heads:
+        found = ", ".join([*snap.tables, *(f"revision {h}" for h in heads)][:5])
+        raise MigrationCheckFailed(name, f"the check needs an empty database on {on}; it has {found}")
+    return db, script, on
+
+
+def _migrate(project: Project, name: str, action: str, target: str) -> None:
+    """``multidb upgrade/downgrade NAME --to TARGET`` (downgrades confirmed: the database is a throwaway)."""
+    from ..commands import downgrade, upgrade
+    from ..commands.migrate import RunOptions
+
+    if action == "upgrade":
+        upgrade(project, (name,), to=target)
+    else:
+        downgrade(project, (name,), to=target, options=RunOptions(confirmed=True))
+
+
+def _step(
+    project: Project, name: str, action: str, target: str, failure: str, rev: Script | None, suffix: str = ""
+) -> None:
+    """Run one migration command. A failure reads ``{failure}[ at revision X]{suffix}: {reason}``,
+    naming the revision whose file raised when ``rev`` (the one the caller is testing) is not given.
+    """
+    __tracebackhide__ = True
+    try:
+        _migrate(project, name, action, target)
+    except MultiDBError as e:
+        at, found = "", rev.revision if rev else None
+        if rev is None:
+            script = load_history(project, project.databases[name])
+            found = _failed_revision(script, e)
+            at = f" at revision {_describe(project, script, found)}" if found else ""
+        raise MigrationCheckFailed(name, f"{failure}{at}{suffix}: {_reason(e, name)}", revision=found) from None
+
+
+def _restore(
+    project: Project, name: str, heads_before: tuple[str, ...], heads_now: tuple[str, ...], rev: Script
+) -> bool:
+    """Re-apply heads a merge's downgrade took with it, so the stairway compares like with like."""
+    missing = [h for h in heads_before if h not in heads_now]
+    for head in missing:
+        _step(project, name, "upgrade", head, f"re-applying {head} after the downgrade of {rev.revision} fails", rev)
+    return bool(missing)
+
+
+def _state(db: Database) -> tuple[parity.Snapshot, tuple[str, ...]]:
+    """The reflected schema (version table left out) and the revisions stamped, on one connection."""
+    from ..runner import read_heads
+
+    with engines.connect(db) as conn:
+        found = parity.snapshot(conn, exclude=[db.version_table])
+        conn.rollback()
+        heads = read_heads(db, conn)
+    return found, heads
+
+
+def _enums(db: Database) -> list[str]:
+    if db.dialect != "postgresql":
+        return []
+    import sqlalchemy as sa
+
+    with engines.connect(db) as conn:
+        names = [e["name"] for e in sa.inspect(conn).get_enums()]
+        conn.rollback()
+    return sorted(names)
+
+
+def _describe(project: Project, script: ScriptDirectory, rev: str | None) -> str:
+    if rev is None:
+        return "?"
+    return history.describe(script.get_revision(rev))
+
+
+def _failed_revision(script: ScriptDirectory, error: MultiDBError) -> str | None:
+    """The revision whose file raised, from the error's ``revision_file`` or its ``(in FILE, line N)``."""
+    import re
+
+    cause: Any = getattr(error, "cause", None) or error
+    where = getattr(cause, "revision_file", None)
+    if where is None:
+        found = re.search(r"\(in (.+?\.py)(?:, line \d+)?\)", error.lines()[0])
+        where = found.group(1) if found else None
+    return history.revision_for_file(script, where)
+
+
+def _reason(error: MultiDBError, name: str) -> str:
+    """The error's first line without the leading ``name: `` the caller already shows."""
+    text = error.lines()[0]
+    return text[len(name) + 2 :] if text.startswith(f"{name}: ") else text
+
+
+def _first(error: BaseException) -> str:
+    from ..redact import first_line
+
+    return first_line(str(error))

@@ -1,0 +1,239 @@
+"""Throwaway databases on each dialect, and copies of a Project that point at them.
+
+A *dialect* here is a name a user types: ``sqlite``, ``postgresql``, ``mariadb`` or ``mysql``. SQLite
+databases are files in a folder the caller owns; server databases are created on an admin URL
+(``MULTIDB_TEST_POSTGRESQL_URL`` etc.) under a random name and dropped afterwards.
+
+Nothing here imports pytest; the plugin turns :class:`ServerUnavailable` into a skip or a failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..config import Project
+from ..redact import first_line
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+#: The dialects the plugin knows, with the environment variable and default of their admin URL.
+SERVER_URLS: dict[str, tuple[str, str]] = {
+    "postgresql": ("MULTIDB_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    "mariadb": ("MULTIDB_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/"),
+    "mysql": ("MULTIDB_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/"),
+}
+DIALECTS = ("sqlite", *SERVER_URLS)
+
+#: The driver used when a URL names none (the ones multidb installs).
+_DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg2", "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+NAME_PREFIX = "multidb_plugin_"
+
+
+class ServerUnavailable(Exception):
+    """The server of a dialect cannot be reached (or refuses to create a database)."""
+
+
+def parse_dialects(text: str) -> tuple[str, ...]:
+    """``"sqlite, postgresql"`` -> ``("sqlite", "postgresql")``; raises ValueError naming an unknown one."""
+    names = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    unknown = [n for n in names if n not in DIALECTS]
+    if unknown:
+        raise ValueError(f"unknown dialect '{unknown[0]}' (known: {', '.join(DIALECTS)})")
+    if not names:
+        raise ValueError(f"name at least one dialect (known: {', '.join(DIALECTS)})")
+    return names
+
+
+def server_urls(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The admin URL of every server dialect: its environment variable, else the local default."""
+    environ = os.environ if environ is None else environ
+    return {dialect: environ.get(var) or default for dialect, (var, default) in SERVER_URLS.items()}
+
+
+def offline_url(dialect: str, urls: Mapping[str, str] | None = None) -> str:
+    """A URL that only names a dialect (and driver), for rendering SQL without connecting."""
+    from sqlalchemy.engine import make_url
+
+    if dialect == "sqlite":
+        return "sqlite://"
+    source = (urls or {}).get(dialect) or SERVER_URLS.get(dialect, ("", f"{dialect}://"))[1]
+    driver = make_url(source).drivername
+    return f"{_DEFAULT_DRIVERS.get(driver, driver)}://"
+
+
+def retarget(project: Project, name: str, url: str) -> Project:
+    """A copy of ``project`` holding only database ``name``, whose URL is ``url``.
+
+    The other databases are left out, so nothing done with the copy can reach them.
+    """
+    db = dataclasses.replace(project.databases[name], url=url)
+    return dataclasses.replace(project, databases={name: db})
+
+
+@dataclass
+class Servers:
+    """Creates, resets and drops throwaway databases; one admin engine per server dialect, opened lazily.
+
+    ``urls`` maps a server dialect to its admin URL. ``folder`` holds SQLite files. A server database
+    is created once (under a random name), emptied when a test gives it back and handed to the next
+    test, and dropped by :meth:`close`: creating and dropping one per test costs a checkpoint each
+    time on PostgreSQL. A server that could not be reached is remembered, so later requests fail at
+    once with the same reason.
+    """
+
+    urls: Mapping[str, str]
+    folder: Path
+    connect_timeout: int = 5
+    _engines: dict[str, Engine] = dataclasses.field(default_factory=dict)
+    _down: dict[str, str] = dataclasses.field(default_factory=dict)
+    _free: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    _created: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+    @contextmanager
+    def database(self, dialect: str) -> Iterator[str]:
+        """An empty database of ``dialect``, yielded as its URL; emptied (or dropped) afterwards."""
+        if dialect == "sqlite":
+            yield from self._sqlite()
+            return
+        engine = self._admin(dialect)
+        free = self._free.setdefault(dialect, [])
+        name = free.pop() if free else self._create(dialect, engine)
+        url = _url_for(self.urls[dialect], name)
+        try:
+            yield url
+        finally:
+            if _empty(engine, url, name):
+                free.append(name)
+            else:
+                self._drop(engine, name)
+                self._created[dialect].remove(name)
+
+    def close(self) -> None:
+        """Drop every server database made so far and dispose of the admin engines."""
+        for dialect, names in self._created.items():
+            for name in names:
+                self._drop(self._engines[dialect], name)
+        self._created.clear()
+        self._free.clear()
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
+
+    def _sqlite(self) -> Iterator[str]:
+        name = f"{NAME_PREFIX}{uuid.uuid4().hex[:12]}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            yield f"sqlite:///{self.folder / name}.db"
+        finally:
+            for leftover in self.folder.glob(f"{name}.db*"):
+                leftover.unlink(missing_ok=True)
+
+    def _admin(self, dialect: str) -> Engine:
+        if dialect in self._down:
+            raise ServerUnavailable(self._down[dialect])
+        if dialect not in self.urls:
+            raise ServerUnavailable(f"no server URL for dialect '{dialect}'")
+        engine = self._engines.get(dialect)
+        if engine is None:
+            engine = _admin_engine(self.urls[dialect], self.connect_timeout)
+            self._engines[dialect] = engine
+        return engine
+
+    def _create(self, dialect: str, engine: Engine) -> str:
+        from sqlalchemy.exc import DBAPIError
+
+        name = f"{NAME_PREFIX}{uuid.uuid4().hex[:12]}"
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {_quote(engine, name)}")
+        except DBAPIError as e:
+            where = _masked(self.urls[dialect])
+            reason = first_line(str(e.orig) if e.orig is not None else str(e), *_secrets(self.urls[dialect]))
+            self._down[dialect] = f"the {dialect} server at {where} is unavailable: {reason}"
+            raise ServerUnavailable(self._down[dialect]) from e
+        self._created.setdefault(dialect, []).append(name)
+        return name
+
+    def _drop(self, engine: Engine, name: str) -> None:
+        force = " WITH (FORCE)" if engine.dialect.name == "postgresql" else ""
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quote(engine, name)}{force}")
+
+
+def _empty(admin: Engine, url: str, name: str) -> bool:
+    """Remove everything from a server database; False if that did not work (drop it instead)."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        if admin.dialect.name == "postgresql":
+            _empty_postgresql(url)
+        else:
+            with admin.connect() as conn:  # MariaDB/MySQL: a database is a folder; this is quick
+                conn.exec_driver_sql(f"DROP DATABASE {_quote(admin, name)}")
+                conn.exec_driver_sql(f"CREATE DATABASE {_quote(admin, name)}")
+    except DBAPIError:
+        return False
+    return True
+
+
+def _empty_postgresql(url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = _admin_engine(url, 5, single_use=True)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SET lock_timeout = '5s'")
+            schemas = conn.execute(
+                sa.text(
+                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                    "AND nspname <> 'information_schema'"
+                )
+            ).scalars()
+            for schema in list(schemas):
+                conn.exec_driver_sql(f"DROP SCHEMA {_quote(engine, schema)} CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+    finally:
+        engine.dispose()
+
+
+def _admin_engine(url: str, timeout: int, single_use: bool = False) -> Engine:
+    """An AUTOCOMMIT engine; pooled (one connection kept open) unless ``single_use``."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    parsed = make_url(url)
+    parsed = parsed.set(drivername=_DEFAULT_DRIVERS.get(parsed.drivername, parsed.drivername))
+    options: dict[str, Any] = {"poolclass": NullPool} if single_use else {"pool_pre_ping": True}
+    return sa.create_engine(parsed, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": timeout}, **options)
+
+
+def _url_for(admin_url: str, name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _quote(engine: Any, name: str) -> str:
+    return engine.dialect.identifier_preparer.quote_identifier(name)
+
+
+def _masked(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _secrets(url: str) -> tuple[str, ...]:
+    from sqlalchemy.engine import make_url
+
+    password = make_url(url).password
+    return (str(password),) if password else ()

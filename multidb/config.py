@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -214,7 +215,18 @@ def load_config(
     path = Path(path)
     environ = os.environ if environ is None else environ
     raw = _read_yaml(path)
+    try:
+        return _load(path, raw, profile, environ)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError) as e:  # a shape no check foresaw
+        problem = f"cannot be read as a multidb config ({type(e).__name__}); check its structure"
+        raise ConfigError([ConfigProblem(str(path), "", problem)]) from e
+
+
+def _load(path: Path, raw: dict, profile: str | None, environ: Mapping[str, str]) -> Project:
     problems: schema.Problems = []
+    _check_names(raw, problems)
     _check_raw(raw, problems)
     if not isinstance(raw.get("databases"), dict) or any(_affects_all(key) for key, _ in problems):
         _raise_if(path, problems)  # nothing sound to build databases from
@@ -246,7 +258,7 @@ def load_config(
 def _affects_all(key: str) -> bool:
     """A problem that makes every database's merged settings unsound."""
     parts = key.split(".")
-    if parts[0] in ("defaults", "python_path"):
+    if parts[0] in ("defaults", "python_path", "default_profile", "revision_template", "names"):
         return True
     if parts[0] != "profiles":
         return False
@@ -285,6 +297,20 @@ def _read_yaml(path: Path) -> dict:
     return raw
 
 
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+
+
+def _check_names(raw: dict, problems: schema.Problems) -> None:
+    """Database and profile names become key paths and command-line words: plain names only."""
+    for section in ("databases", "profiles"):
+        entries = raw.get(section)
+        if isinstance(entries, dict):
+            for name in entries:
+                if not isinstance(name, str) or not _NAME.match(name):
+                    shown = repr(name)[:40]
+                    problems.append(("names", f"{section}: {shown} is not a plain name (letters, digits, _ and -)"))
+
+
 def _check_raw(raw: dict, problems: schema.Problems) -> None:
     schema.check_keys(raw, schema.TOP_KEYS, "", problems)
     databases = raw.get("databases")
@@ -294,7 +320,8 @@ def _check_raw(raw: dict, problems: schema.Problems) -> None:
         if not databases:
             problems.append(("databases", "declare at least one database"))
         for name, entry in databases.items():
-            schema.check_database_entry(entry, f"databases.{name}", problems)
+            if isinstance(name, str) and _NAME.match(name):  # other names are reported by _check_names
+                schema.check_database_entry(entry, f"databases.{name}", problems)
     if "defaults" in raw:
         schema.check_database_entry(raw["defaults"], "defaults", problems)
     for key in ("default_profile", "revision_template"):
@@ -372,6 +399,9 @@ def _merge_layers(raw: dict, name: str, profile: str | None) -> dict[str, tuple[
 
 def _expand(value: Any, where: str, environ: Mapping[str, str], problems: schema.Problems) -> Any:
     if isinstance(value, str):
+        if "\0" in value:
+            problems.append((where, "contains a NUL character"))
+            return None
         try:
             return expand(value, environ)
         except MissingVariable as e:

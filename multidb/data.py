@@ -162,6 +162,7 @@ def _batched(table, column, where, batch_size, online, step, bind, statement) ->
 
     def run_batch(connection: Any, low: Any, high: Any) -> int:
         return connection.execute(statement(low, high)).rowcount
+
     if batch_size is None:
         # inside one transaction SQLite locks the whole file anyway: big batches cost the least
         batch_size = SQLITE_BATCH_SIZE if conn.dialect.name == "sqlite" and not online else DEFAULT_BATCH_SIZE
@@ -190,7 +191,7 @@ def _online(conn, table, column, where, batch_size, name, run_batch, advance) ->
         _ensure_progress_table(conn)
         after, done = _read_checkpoint(conn, name, column)
         if after == FINISHED:
-            _finished.add(name)
+            _finished(conn).add(name)
             return done
         for low, high in _boundaries(conn, table, column, where, batch_size, after):
             conn.exec_driver_sql("BEGIN")
@@ -204,12 +205,18 @@ def _online(conn, table, column, where, batch_size, name, run_batch, advance) ->
                 raise
             advance(count)
         _write_checkpoint(conn, name, FINISHED, done)  # a re-run of the revision skips this step
-    _finished.add(name)  # removed when the revision is recorded (see forget_finished)
+    _finished(conn).add(name)  # removed when the revision is recorded (see forget_finished)
     return done
 
 
 FINISHED = {"finished": True}
-_finished: set[str] = set()
+
+
+def _finished(conn: Any) -> set[str]:
+    """The online steps finished on this connection whose revision is not recorded yet."""
+    return conn.info.setdefault("multidb.finished_steps", set())
+
+
 _PROGRESS = sa.Table(
     PROGRESS_TABLE,
     sa.MetaData(),
@@ -228,9 +235,10 @@ def forget_finished(conn: Any) -> None:
 
     multidb calls this as the revision's version row is written, in the same transaction.
     """
-    if _finished:
-        conn.execute(sa.delete(_PROGRESS).where(_PROGRESS.c.step.in_(sorted(_finished))))
-        _finished.clear()
+    finished = _finished(conn)
+    if finished:
+        conn.execute(sa.delete(_PROGRESS).where(_PROGRESS.c.step.in_(sorted(finished))))
+        finished.clear()
 
 
 def _ensure_progress_table(conn: Any) -> None:

@@ -69,6 +69,10 @@ def create_engine(db: Database, **connect_args: Any) -> Engine:
     args: dict = dict(connect_args) if db.dialect == "postgresql" else {}
     if db.dialect in ("postgresql", "mysql", "mariadb"):
         args["connect_timeout"] = max(1, int(db.connect_timeout))
+    if db.dialect in ("mysql", "mariadb"):
+        # PyMySQL's connect_timeout covers only the TCP connect; a server that never greets would hang
+        # the handshake, so reads time out until connected (then the limit is lifted, see below)
+        args["read_timeout"] = max(1, int(db.connect_timeout))
     elif db.dialect == "sqlite":
         args["timeout"] = db.connect_timeout
     try:
@@ -78,7 +82,18 @@ def create_engine(db: Database, **connect_args: Any) -> Engine:
         raise ConnectionFailed(db.name, f"the database driver '{e.name}' is not installed ({hint})") from e
     if db.dialect == "sqlite":
         _make_sqlite_transactional(engine)
+    if db.dialect in ("mysql", "mariadb"):
+        _lift_read_timeout(engine)
     return engine
+
+
+def _lift_read_timeout(engine: Engine) -> None:
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _connected(dbapi_connection, _record):  # pragma: no cover - trivial
+        if hasattr(dbapi_connection, "_read_timeout"):  # PyMySQL: long migrations must not time out
+            dbapi_connection._read_timeout = None
 
 
 # A URL without a driver gets the one multidb installs (SQLAlchemy 2.1 would pick psycopg 3).

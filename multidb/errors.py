@@ -25,6 +25,11 @@ class UsageError(MultiDBError):
     exit_code = EXIT_USAGE
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters (newlines, escapes) shown as escapes: a message stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 @dataclass(frozen=True)
 class ConfigProblem:
     """One problem found in a config file, located by file and key path."""
@@ -35,7 +40,7 @@ class ConfigProblem:
 
     def __str__(self) -> str:
         where = f"{self.path}: {self.key_path}" if self.key_path else self.path
-        return f"{where}: {self.problem}"
+        return printable(f"{where}: {self.problem}")
 
 
 class ConfigError(UsageError):

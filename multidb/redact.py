@@ -9,7 +9,9 @@ MASK = "***"
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:
     """``text`` with every occurrence of each secret replaced by ``***``."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+    # a one- or two-character password would mask every such letter of a message (it stays hidden in
+    # URLs, which are always rendered masked)
+    for secret in sorted((s for s in secrets if s and len(s) >= 3), key=len, reverse=True):
         text = text.replace(secret, MASK)
         # a password inside a URL is usually percent-encoded
         from urllib.parse import quote_plus

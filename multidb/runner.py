@@ -98,6 +98,8 @@ def revision_errors(db: Database) -> Iterator[None]:
         raise RevisionUsageError(db.name, str(e)) from e
     except RevisionError as e:
         raise RevisionUsageError(db.name, str(e)) from e
+    except AssertionError as e:  # Alembic asserts on targets like '', '@' or ','
+        raise RevisionUsageError(db.name, "that is not a revision target (try heads, base, +1, an id)") from e
 
 
 def _not_found(db: Database, error: Any) -> DatabaseError:
@@ -232,6 +234,10 @@ def migration_errors(db: Database, journal: StatementJournal | None = None) -> I
     except Exception as e:
         where = revision_file(db, e)
         if where is None:
+            from sqlalchemy.exc import DBAPIError
+
+            if isinstance(e, DBAPIError):  # e.g. the version table cannot be written
+                raise MigrationError(db.name, _reason(db, e)) from e
             with revision_errors(db):
                 raise
             raise

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ..errors import EXIT_FAILED, MultiDBError, RunFailed
+from ..errors import EXIT_FAILED, EXIT_USAGE, MultiDBError, RunFailed, printable
 
 EXIT_CODES = """\b
 Exit codes: 0 success, 1 an operation failed (or --check found work),
@@ -29,6 +29,9 @@ class Group(click.Group):
             return super().invoke(ctx)
         except MultiDBError as e:
             _report(ctx, e, e.lines(), e.exit_code)
+        except click.UsageError as e:  # one line like every other error, not click's usage block
+            command = f"{e.ctx.command_path}: " if e.ctx is not None else ""
+            _report(ctx, e, [command + e.format_message()], EXIT_USAGE)
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
             raise
         except Exception as e:  # a bug, or an error multidb did not anticipate
@@ -50,7 +53,8 @@ def _report(ctx: click.Context, exc: BaseException, lines: list[str], code: int)
 
             click.echo(render.run_results(exc.results), err=True)
     for i, line in enumerate(lines):
-        click.echo(scrub(("multidb: error: " if i == 0 else "") + line, secrets), err=True)
+        text = ("multidb: error: " if i == 0 else "") + printable(line.strip("\n")) if i == 0 else line
+        click.echo(scrub(text, secrets), err=True)
     ctx.exit(code)
 
 

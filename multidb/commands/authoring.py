@@ -12,7 +12,7 @@ from ..environment import include_name_for, load_metadata, options, search_path
 from ..errors import DatabaseError, DriftDetected, UsageError
 from ..fleet import select_targets
 from ..results import Drift, RevisionInfo
-from ..runner import check_known, database_errors, load_history, read_heads, revision_errors, run
+from ..runner import check_known, current_heads, database_errors, load_history, read_heads, revision_errors, run
 from .inspect import describe, pending_revisions
 
 
@@ -135,6 +135,7 @@ def _autogenerate(project: Project, db: Database, context: Any) -> None:
         context.run_autogenerate(heads, migration_context)
         return []
 
+    check_known(db, load_history(project, db), current_heads(db))
     with engines.connect(db) as conn:
         run(
             project,

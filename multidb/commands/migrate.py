@@ -215,6 +215,8 @@ def _preflight(project: Project, db: Database, script: Any, action: str, target:
 
 def _check_target(db: Database, script: Any, target: str) -> None:
     """Targets that do not depend on where the database stands are checked before any lock is taken."""
+    if not target.strip() or not all(part.strip() for part in target.split(",")):
+        raise UsageError(f"{db.name}: an empty revision target; try heads, base, +1 or a revision id")
     relative = target in ("base", "heads", "head") or any(c in target for c in "+-@")
     if not relative:
         with revision_errors(db):

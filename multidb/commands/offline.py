@@ -33,11 +33,11 @@ def write(project: Project, dbs: list[Database], action: str, target: str, outpu
         except MultiDBError as e:
             raise RunFailed(e, []) from e  # nothing was written, so there is no table to show
     _ensure_folder(folder)
+    # every file is written beside its place first; only when all are written do they replace it
+    staged = [(_stage(folder / f"{db.name}.sql", text), folder / f"{db.name}.sql", db) for db, text in rendered]
     results = []
-    for db, text in rendered:
-        path = folder / f"{db.name}.sql"  # a fleet target 'entry/tenant' gets a folder per entry
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(path, text)
+    for tmp, path, db in staged:
+        os.replace(tmp, path)
         results.append(RunResult(db.name, (), (), (), "sql written", output=relative(path)))
     return results
 
@@ -81,11 +81,13 @@ def _ensure_folder(folder: Path) -> None:
         raise UsageError(f"output folder {folder} is not writable")
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _stage(path: Path, text: str) -> str:
+    """Write ``text`` to a temporary file beside ``path`` (a fleet target gets a folder per entry)."""
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.replace(tmp, path)
     except OSError as e:
         raise UsageError(f"cannot write {path}: {e.strerror}") from e
+    return tmp

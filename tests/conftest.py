@@ -29,7 +29,7 @@ def servers_required() -> bool:
 def _isolate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test sees no MULTIDB_* variables and leaves sys.path / sys.modules as it found them."""
     for name in list(os.environ):
-        if name.startswith("MULTIDB_") and name != "MULTIDB_TEST_POSTGRESQL_URL":
+        if name.startswith("MULTIDB_") and not name.startswith(("MULTIDB_TEST_", "MULTIDB_REQUIRE_")):
             monkeypatch.delenv(name)
     for name in ("CATALOG_DATABASE_URL", "MONITOR_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)

@@ -101,3 +101,35 @@ def pg_database() -> Iterator[Callable[[], str]]:
         for name in created:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
+
+
+MARIADB_ADMIN_URL = os.environ.get("MULTIDB_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
+
+
+@pytest.fixture
+def mariadb_database() -> Iterator[Callable[[], str]]:
+    """A factory of throwaway MariaDB database URLs (random names), all dropped afterwards."""
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    admin = sa.create_engine(MARIADB_ADMIN_URL, poolclass=NullPool, connect_args={"connect_timeout": 3})
+    try:
+        admin.connect().close()
+    except sa.exc.OperationalError as e:
+        if servers_required():
+            pytest.fail(f"MariaDB is required in CI but unreachable: {e}")
+        pytest.skip(f"no MariaDB server: {e}")
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"multidb_test_{uuid.uuid4().hex[:12]}"
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
+        created.append(name)
+        return MARIADB_ADMIN_URL.rstrip("/") + "/" + name
+
+    yield make
+    with admin.begin() as conn:
+        for name in created:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+    admin.dispose()

@@ -18,7 +18,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -651,30 +650,10 @@ def test_unreachable_host_times_out(request, project, cli, silent_port, backend,
     assert setup.snapshot() == before, "catalog changed although monitor was unreachable"
 
 
-@pytest.fixture
-def mariadb_database() -> Iterator[str]:
-    """A throwaway MariaDB database on 127.0.0.1 (root, empty password), dropped afterwards."""
-    pymysql = pytest.importorskip("pymysql")
-    try:
-        admin = pymysql.connect(**MARIADB, connect_timeout=3, autocommit=True)
-    except pymysql.err.OperationalError as e:
-        if servers_required():
-            pytest.fail(f"MariaDB is required in CI but unreachable: {e}")
-        pytest.skip(f"no MariaDB server: {e}")
-    name = f"multidb_test_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{name}`")
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
-
-
 def test_wrong_password(project, cli, mariadb_database):
-    good = f"mysql+pymysql://root@127.0.0.1:3306/{mariadb_database}"
-    bad = f"mysql+pymysql://root:wrong@127.0.0.1:3306/{mariadb_database}"
+    name = mariadb_database().rsplit("/", 1)[1]
+    good = f"mysql+pymysql://root@127.0.0.1:3306/{name}"
+    bad = f"mysql+pymysql://root:wrong@127.0.0.1:3306/{name}"
     monitor = f"sqlite:///{project / 'var' / 'monitor.db'}"
     env: dict[str, str | None] = {"CATALOG_DATABASE_URL": good, "MONITOR_DATABASE_URL": monitor}
     setup = Setup("mariadb", project, cli, {"catalog": good, "monitor": monitor}, env, ("-p", "production"))
@@ -691,7 +670,7 @@ def test_wrong_password(project, cli, mariadb_database):
         setup,
         commands,
         1,
-        f"catalog: cannot connect to mysql+pymysql://root:***@127.0.0.1:3306/{mariadb_database}",
+        f"catalog: cannot connect to mysql+pymysql://root:***@127.0.0.1:3306/{name}",
         "Access denied",
     )
     assert not any("wrong" in line for line in lines)

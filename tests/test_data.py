@@ -32,7 +32,7 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,33 +52,6 @@ MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 
 
 # --- databases ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def mariadb_database() -> Iterator[Callable[[], str]]:
-    """A factory of throwaway MariaDB databases on 127.0.0.1 (root, no password), dropped afterwards."""
-    import pymysql
-
-    try:
-        admin = pymysql.connect(**MARIADB, connect_timeout=3, autocommit=True)
-    except pymysql.err.OperationalError as e:
-        if servers_required():
-            pytest.fail(f"MariaDB is required in CI but unreachable: {e}")
-        pytest.skip(f"no MariaDB server: {e}")
-    created: list[str] = []
-
-    def make() -> str:
-        name = f"multidb_test_{uuid.uuid4().hex[:12]}"
-        with admin.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}`")
-        created.append(name)
-        return f"mysql+pymysql://root@127.0.0.1:3306/{name}"
-
-    yield make
-    with admin.cursor() as cur:
-        for name in created:
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    admin.close()
 
 
 @pytest.fixture(params=DIALECTS)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import io
 import os
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -188,31 +187,6 @@ def column_definition(url: str) -> str:
 
 def servers_required() -> bool:
     return bool(os.environ.get("CI") or os.environ.get("MULTIDB_REQUIRE_SERVERS"))
-
-
-@pytest.fixture
-def mariadb_database() -> Iterator[Callable[[], str]]:
-    """A factory of throwaway MariaDB databases on 127.0.0.1 (random names), all dropped afterwards."""
-    admin = sa.create_engine(MARIADB_ADMIN, poolclass=NullPool, connect_args={"connect_timeout": 3})
-    try:
-        admin.connect().close()
-    except sa.exc.OperationalError as e:
-        if servers_required():
-            pytest.fail(f"MariaDB is required in CI but unreachable: {e}")
-        pytest.skip(f"no MariaDB server: {e}")
-    created: list[str] = []
-
-    def make() -> str:
-        name = f"multidb_test_{uuid.uuid4().hex[:12]}"
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
-        created.append(name)
-        return MARIADB_ADMIN + name
-
-    yield make
-    with admin.begin() as conn:
-        for name in created:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 DIALECTS = [

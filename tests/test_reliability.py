@@ -20,7 +20,6 @@ import sys
 import tempfile
 import textwrap
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -193,28 +192,6 @@ def pg_target(project: Path, cli, pg_database) -> Target:
     env = {"CATALOG_DATABASE_URL": catalog, "MONITOR_DATABASE_URL": monitor}
     urls = {"catalog": _psycopg2(catalog), "monitor": _psycopg2(monitor)}
     return Target(POSTGRESQL, project, urls, env, ("-p", "production"), cli)
-
-
-@pytest.fixture
-def mariadb_database() -> Iterator[str]:
-    """A throwaway MariaDB database on 127.0.0.1:3306 (root, no password), dropped afterwards."""
-    import pymysql
-
-    try:
-        admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", connect_timeout=3, autocommit=True)
-    except pymysql.err.OperationalError as e:
-        if servers_required():
-            pytest.fail(f"MariaDB is required in CI but unreachable: {e}")
-        pytest.skip(f"no MariaDB server: {e}")
-    name = f"multidb_test_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{name}`")
-    try:
-        yield f"mysql+pymysql://root@127.0.0.1:3306/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
 
 
 def mariadb_tables(url: str) -> set[str]:
@@ -544,6 +521,7 @@ def test_atomic_rolls_every_database_back_when_the_second_fails(target: Target):
 
 @pytest.mark.postgresql
 def test_atomic_refuses_a_mariadb_database_and_changes_nothing(project: Path, cli, pg_database, mariadb_database):
+    mariadb_database = mariadb_database()  # one throwaway database
     catalog = pg_database()
     env = {"CATALOG_DATABASE_URL": catalog, "MONITOR_DATABASE_URL": mariadb_database}
 

@@ -112,7 +112,12 @@ def run_online(env: EnvironmentContext, db: Database, connection: Connection, **
     """Configure ``env`` on ``connection`` and run its migrations."""
     if not connection.in_transaction():
         prepare_session(db, connection)
-    env.configure(connection=connection, **options(db, connection.dialect.name), **extra)
+    settings = options(db, connection.dialect.name)
+    if connection.dialect.name == "sqlite":
+        # multidb's SQLite engines run DDL inside transactions (see engines.py), so Alembic may
+        # treat it as transactional: without this, `transaction: per_run` would commit per revision
+        settings["transactional_ddl"] = True
+    env.configure(connection=connection, **settings, **extra)
     with env.begin_transaction():
         env.run_migrations()
 

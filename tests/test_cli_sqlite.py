@@ -890,6 +890,21 @@ def test_failing_revision_from_nothing_keeps_the_revisions_before_it(cli, projec
     assert not monitor.exists() or (tables(monitor) == set() and versions(monitor) == set())
 
 
+def test_failing_revision_with_per_run_transaction_undoes_the_whole_run(cli, project, broken):
+    config = project / "config" / "multidb.yaml"
+    config.write_text(config.read_text().replace(
+        "    metadata: example_app.catalog:metadata\n",
+        "    metadata: example_app.catalog:metadata\n    transaction: per_run\n",
+    ))
+    result = cli("upgrade", "catalog")
+    assert result.exit_code == 1
+    assert len(error_lines(result)) == 1
+    catalog = db_file(project, "catalog")
+    # one transaction for the whole run: the good revisions before the failing one are undone too
+    assert tables(catalog) == set()
+    assert versions(catalog) == set()
+
+
 def test_failing_revision_with_traceback_flag(cli, project, broken):
     result = cli("upgrade", "--all", "--traceback")
     assert result.exit_code == 1

@@ -39,7 +39,8 @@ class Location(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
-    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    # was "kind" until revisions c1a0f0a1b005-007 renamed it (expand, migrate, contract)
+    medium: Mapped[str] = mapped_column(String(20), nullable=False)
 
 
 class Holding(Base):

@@ -57,7 +57,8 @@ class MonitorWarning(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     record_id: Mapped[int | None] = mapped_column(ForeignKey("transaction_records.id"), nullable=True)
-    level: Mapped[str] = mapped_column(String(10), nullable=False)
+    # was "level" until revisions e2b0f0a1d004-006 renamed it (expand, migrate, contract)
+    severity: Mapped[str] = mapped_column(String(10), nullable=False)
     code: Mapped[str | None] = mapped_column(String(50), nullable=True)
     message: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime | None] = mapped_column(DateTime, server_default=func.now())

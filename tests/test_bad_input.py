@@ -31,8 +31,8 @@ from click.testing import Result
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-CATALOG_REVS = ["c1a0f0a1b001", "c1a0f0a1b002", "c1a0f0a1b003", "c1a0f0a1b004"]
-MONITOR_REVS = ["e2b0f0a1d001", "e2b0f0a1d002", "e2b0f0a1d003"]
+from example_project import CATALOG_NEXT, CATALOG_REVS, MONITOR_REVS
+
 START = {"catalog": CATALOG_REVS[1], "monitor": MONITOR_REVS[0]}  # both have pending revisions
 RESULT_HEADER = ["DATABASE", "FROM", "TO", "RESULT"]
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
@@ -530,10 +530,10 @@ def test_database_ahead_of_the_code_autogenerate(setup):
 
 
 def _add_catalog_revision(setup: Setup, body: str) -> Path:
-    path = setup.project / "catalog_versions" / "c1a0f0a1b005_bad.py"
+    path = setup.project / "catalog_versions" / f"{CATALOG_NEXT}_bad.py"
     header = (
         '"""a new revision"""\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
-        f'revision = "c1a0f0a1b005"\ndown_revision = "{CATALOG_REVS[3]}"\nbranch_labels = None\ndepends_on = None\n'
+        f'revision = "{CATALOG_NEXT}"\ndown_revision = "{CATALOG_REVS[-1]}"\nbranch_labels = None\ndepends_on = None\n'
     )
     path.write_text(header + body)
     return path

@@ -15,13 +15,19 @@ from pathlib import Path
 
 import pytest
 
-CATALOG_REVS = ["c1a0f0a1b001", "c1a0f0a1b002", "c1a0f0a1b003", "c1a0f0a1b004"]
-MONITOR_REVS = ["e2b0f0a1d001", "e2b0f0a1d002", "e2b0f0a1d003"]
-CATALOG_HEAD = CATALOG_REVS[-1]
-MONITOR_HEAD = MONITOR_REVS[-1]
-CATALOG_TABLES = {"locations", "holdings", "files", "transactions", "tags", "holding_tags"}
-MONITOR_TABLES = {"transaction_records", "sub_records", "failed_files", "warnings"}
-SEEDED_LOCATIONS = {("primary-disk", "disk"), ("archive-tape", "tape")}
+from example_project import (
+    CATALOG_HEAD,
+    CATALOG_REVS,
+    CATALOG_TABLES,
+    FAILING_ERROR,
+    FAILING_FILE,
+    FAILING_REVISION,
+    MONITOR_HEAD,
+    MONITOR_REVS,
+    MONITOR_TABLES,
+    SEEDED_LOCATIONS,
+    upgraded,
+)
 
 COMMANDS = [
     "init",
@@ -90,7 +96,7 @@ def schema(path: Path) -> dict[str, object]:
 
 
 def locations(project: Path) -> set[tuple[str, str]]:
-    return set(query(db_file(project, "catalog"), "SELECT name, kind FROM locations"))
+    return set(query(db_file(project, "catalog"), "SELECT name, medium FROM locations"))
 
 
 def error_lines(result) -> list[str]:
@@ -163,8 +169,8 @@ def test_upgrade_all_text_output_lists_catalog_before_monitor(cli):
     assert result.exit_code == 0, result.output
     rows = result.stdout.splitlines()
     assert rows[0].split() == ["DATABASE", "FROM", "TO", "RESULT"]
-    assert rows[1].startswith("catalog") and "upgraded (4 revisions)" in rows[1]
-    assert rows[2].startswith("monitor") and "upgraded (3 revisions)" in rows[2]
+    assert rows[1].startswith("catalog") and upgraded(CATALOG_REVS) in rows[1]
+    assert rows[2].startswith("monitor") and upgraded(MONITOR_REVS) in rows[2]
 
 
 def test_upgrade_all_follows_depends_on_not_declaration_order(cli, project):
@@ -213,9 +219,9 @@ def test_status_check_exits_0_at_head_and_1_when_behind(cli, project):
     at_head = cli("status", "--check")
     assert at_head.exit_code == 0, at_head.output
 
-    down = cli("downgrade", "catalog", "--to", "-1")
+    down = cli("downgrade", "catalog", "--to", CATALOG_REVS[3])
     assert down.exit_code == 0, down.output
-    assert versions(db_file(project, "catalog")) == {CATALOG_REVS[-2]}
+    assert versions(db_file(project, "catalog")) == {CATALOG_REVS[3]}
 
     behind = cli("status", "--check")
     assert behind.exit_code == 1
@@ -223,7 +229,7 @@ def test_status_check_exits_0_at_head_and_1_when_behind(cli, project):
     assert "behind" in catalog_row
     states = status_json(cli)
     assert states["catalog"]["state"] == "behind"
-    assert states["catalog"]["pending"] == [CATALOG_HEAD]
+    assert states["catalog"]["pending"] == CATALOG_REVS[4:]
     assert states["monitor"]["state"] == "at head"
     # without --check, being behind is not a failure
     assert cli("status").exit_code == 0
@@ -263,7 +269,7 @@ def test_downgrade_to_base_then_upgrade_round_trips_schema_and_seed_data(cli, pr
     assert tables(catalog) == CATALOG_TABLES
     assert schema(catalog) == full_schema
     assert versions(catalog) == {CATALOG_HEAD}
-    rows = query(catalog, "SELECT name, kind FROM locations ORDER BY name")
+    rows = query(catalog, "SELECT name, medium FROM locations ORDER BY name")
     assert rows == [("archive-tape", "tape"), ("primary-disk", "disk")]
 
 
@@ -306,18 +312,18 @@ def test_upgrade_to_a_unique_id_prefix(cli, project):
 
     result = cli("upgrade", "catalog", "--to", "abcd", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)[0]["applied"] == [CATALOG_REVS[2], CATALOG_REVS[3], "abcdef123456"]
+    assert json.loads(result.stdout)[0]["applied"] == [*CATALOG_REVS[2:], "abcdef123456"]
     assert versions(db_file(project, "catalog")) == {"abcdef123456"}
 
 
-def test_downgrade_minus_one_undoes_the_data_migration(cli, project):
+def test_downgrade_minus_n_undoes_the_data_migrations(cli, project):
     assert cli("upgrade", "--all").exit_code == 0
-    result = cli("downgrade", "catalog", "--to", "-1")
+    result = cli("downgrade", "catalog", "--to", "-4")
     assert result.exit_code == 0, result.output
-    assert "downgraded (1 revision)" in result.stdout
+    assert "downgraded (4 revisions)" in result.stdout
     catalog = db_file(project, "catalog")
-    assert versions(catalog) == {CATALOG_REVS[-2]}
-    assert locations(project) == set()
+    assert versions(catalog) == {CATALOG_REVS[2]}
+    assert query(catalog, "SELECT count(*) FROM locations") == [(0,)]  # the seed rows are gone
     assert "checksum_algorithm" in columns(catalog, "files")
 
 
@@ -440,8 +446,8 @@ def test_history_range_newest_first(cli):
     text = cli("history", "catalog", "-r", "base:heads")
     assert text.exit_code == 0, text.output
     lines = text.stdout.splitlines()
-    assert len(lines) == 4
-    assert lines[0].startswith(f"{CATALOG_REVS[2]} -> {CATALOG_HEAD}") and "(head)" in lines[0]
+    assert len(lines) == len(CATALOG_REVS)
+    assert lines[0].startswith(f"{CATALOG_REVS[-2]} -> {CATALOG_HEAD}") and "(head)" in lines[0]
     assert lines[-1].startswith(f"<base> -> {CATALOG_REVS[0]}")
     assert "create locations, holdings, files" in lines[-1]
 
@@ -464,15 +470,15 @@ def test_show_head_text_and_json(cli):
     text = cli("show", "catalog", "head")
     assert text.exit_code == 0, text.output
     assert f"Rev: {CATALOG_HEAD} (head)" in text.stdout
-    assert f"Parent: {CATALOG_REVS[2]}" in text.stdout
-    assert "Path: catalog_versions/c1a0f0a1b004_seed_locations_backfill_checksum_algorithm.py" in text.stdout
-    assert "seed reference locations" in text.stdout
+    assert f"Parent: {CATALOG_REVS[-2]}" in text.stdout
+    assert f"Path: catalog_versions/{CATALOG_HEAD}_contract_drop_locations_kind.py" in text.stdout
+    assert "contract: drop locations.kind" in text.stdout
 
     data = cli("show", "catalog", "head", "--json")
     assert data.exit_code == 0
     (info,) = json.loads(data.stdout)
     assert info["revision"] == CATALOG_HEAD
-    assert info["down_revision"] == [CATALOG_REVS[2]]
+    assert info["down_revision"] == [CATALOG_REVS[-2]]
     assert f"Revision ID: {CATALOG_HEAD}" in info["doc"]
 
 
@@ -787,7 +793,7 @@ def test_upgrade_sql_builds_the_same_schema_as_online_upgrade(cli, project, tmp_
     online = db_file(project, "catalog")
     assert schema(offline) == schema(online)
     assert versions(offline) == versions(online) == {CATALOG_HEAD}
-    assert set(query(offline, "SELECT name, kind FROM locations")) == SEEDED_LOCATIONS
+    assert set(query(offline, "SELECT name, medium FROM locations")) == SEEDED_LOCATIONS
 
 
 def test_downgrade_sql_over_a_batch_drop_column(cli, project):
@@ -823,35 +829,12 @@ def test_downgrade_sql_of_a_range_without_batch(cli, project):
 
 # --- a failing revision ------------------------------------------------------------------------------
 
-BROKEN_REVISION = '''"""half done
-
-Revision ID: c1a0f0a1b005
-Revises: c1a0f0a1b004
-"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = "c1a0f0a1b005"
-down_revision = "c1a0f0a1b004"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    op.create_table("half_done", sa.Column("id", sa.Integer(), primary_key=True))
-    raise RuntimeError("boom in the middle")
-
-
-def downgrade() -> None:
-    op.drop_table("half_done")
-'''
-
 
 @pytest.fixture
 def broken(project: Path) -> Path:
     """The project with a catalog revision that creates a table, then raises."""
-    path = project / "catalog_versions" / "c1a0f0a1b005_half_done.py"
-    path.write_text(BROKEN_REVISION)
+    path = project / "catalog_versions" / FAILING_FILE
+    path.write_text(FAILING_REVISION)
     return path
 
 
@@ -865,7 +848,7 @@ def test_failing_revision_rolls_back_and_skips_dependents(cli, project, broken):
     assert result.exit_code == 1
     errors = error_lines(result)
     assert len(errors) == 1, result.stderr
-    assert "catalog" in errors[0] and broken.name in errors[0] and "boom in the middle" in errors[0]
+    assert "catalog" in errors[0] and broken.name in errors[0] and FAILING_ERROR in errors[0]
     assert "Traceback (most recent call last)" not in result.output
     table = [line.split() for line in result.stderr.splitlines() if not line.startswith("multidb: error:")]
     assert table[0] == ["DATABASE", "FROM", "TO", "RESULT"]
@@ -892,10 +875,12 @@ def test_failing_revision_from_nothing_keeps_the_revisions_before_it(cli, projec
 
 def test_failing_revision_with_per_run_transaction_undoes_the_whole_run(cli, project, broken):
     config = project / "config" / "multidb.yaml"
-    config.write_text(config.read_text().replace(
-        "    metadata: example_app.catalog:metadata\n",
-        "    metadata: example_app.catalog:metadata\n    transaction: per_run\n",
-    ))
+    config.write_text(
+        config.read_text().replace(
+            "    metadata: example_app.catalog:metadata\n",
+            "    metadata: example_app.catalog:metadata\n    transaction: per_run\n",
+        )
+    )
     result = cli("upgrade", "catalog")
     assert result.exit_code == 1
     assert len(error_lines(result)) == 1
@@ -909,7 +894,7 @@ def test_failing_revision_with_traceback_flag(cli, project, broken):
     result = cli("upgrade", "--all", "--traceback")
     assert result.exit_code == 1
     assert "Traceback (most recent call last)" in result.stderr
-    assert "RuntimeError: boom in the middle" in result.stderr
+    assert f"RuntimeError: {FAILING_ERROR}" in result.stderr
     assert len(error_lines(result)) == 1
     assert "half_done" not in tables(db_file(project, "catalog"))
 

@@ -11,6 +11,8 @@ from multidb import alembic_config, engines, load_config
 from multidb.commands import status, upgrade
 from multidb.redact import scrub
 
+from example_project import CATALOG_HEAD, CATALOG_REVS
+
 
 def _logging_state() -> tuple:
     root = logging.getLogger()
@@ -51,10 +53,10 @@ def test_history_is_read_again_after_a_file_is_added(project):
     cfg = load_config(project / "config" / "multidb.yaml")
     catalog = cfg.databases["catalog"]
     first = alembic_config.script_directory(cfg, catalog)
-    assert len(list(first.walk_revisions())) == 4
+    assert len(list(first.walk_revisions())) == len(CATALOG_REVS)
     folder = catalog.bases[0].path
     (folder / "zz_extra.py").write_text(
-        '"""extra"""\nrevision = "zz01"\ndown_revision = "c1a0f0a1b004"\nbranch_labels = None\n'
+        f'"""extra"""\nrevision = "zz01"\ndown_revision = "{CATALOG_HEAD}"\nbranch_labels = None\n'
         "depends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
     )
     import os

@@ -20,6 +20,8 @@ import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from example_project import CATALOG_HEAD, CATALOG_REVS, MONITOR_HEAD
+
 SENTINEL = "S3ntinel-Pa55"
 REFUSED_PORT = 1  # nothing listens there: the connection is refused at once
 
@@ -335,15 +337,10 @@ def test_json_output_of_every_read_command(cli):
         assert result.exit_code == 0, (args, result.output)
         assert "unexpected" not in result.stderr
         outputs[args[0]] = json.loads(result.stdout)
-    assert [h["revision"] for h in outputs["heads"]["catalog"]] == ["c1a0f0a1b004"]
-    assert [h["revision"] for h in outputs["heads"]["monitor"]] == ["e2b0f0a1d003"]
+    assert [h["revision"] for h in outputs["heads"]["catalog"]] == [CATALOG_HEAD]
+    assert [h["revision"] for h in outputs["heads"]["monitor"]] == [MONITOR_HEAD]
     assert outputs["branches"] == {"catalog": [], "monitor": []}
-    assert [r["revision"] for r in outputs["history"]] == [
-        "c1a0f0a1b004",
-        "c1a0f0a1b003",
-        "c1a0f0a1b002",
-        "c1a0f0a1b001",
-    ]
+    assert [r["revision"] for r in outputs["history"]] == list(reversed(CATALOG_REVS))
     assert outputs["check"] == {"catalog": [], "monitor": []}
 
 

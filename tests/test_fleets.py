@@ -23,13 +23,13 @@ import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from example_project import CATALOG_HEAD, CATALOG_NEXT, MONITOR_HEAD, MONITOR_NEXT
+
 pg = pytest.mark.postgresql
 
-CATALOG_HEAD = "c1a0f0a1b004"
 CATALOG_FIRST = "c1a0f0a1b001"
-MONITOR_HEAD = "e2b0f0a1d003"
-LOGGED_CATALOG_HEAD = "c1a0f0a1b005"  # the run_log revision added on top of the catalog history
-LOGGED_MONITOR_HEAD = "e2b0f0a1d004"  # ... and on top of the monitor history
+LOGGED_CATALOG_HEAD = CATALOG_NEXT  # the run_log revision added on top of the catalog history
+LOGGED_MONITOR_HEAD = MONITOR_NEXT  # ... and on top of the monitor history
 CATALOG_TABLES = {"alembic_version", "locations", "holdings", "files", "transactions", "tags", "holding_tags"}
 MONITOR_TABLES = {"alembic_version", "transaction_records", "sub_records", "failed_files", "warnings"}
 SENTINEL = "Fl33tS3ntinelPw"

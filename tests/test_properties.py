@@ -37,13 +37,13 @@ from multidb import schema
 from multidb.config import Project, load_config
 from multidb.errors import ConfigError
 
+from example_project import CATALOG_REVS, MONITOR_REVS
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PARTS = ("config", "catalog_versions", "monitor_versions", "example_app")
 EXAMPLE_CONFIG = ROOT / "config" / "multidb.yaml"
 SENTINEL = "S3ntinel-Pa55"
 
-CATALOG_REVS = ["c1a0f0a1b001", "c1a0f0a1b002", "c1a0f0a1b003", "c1a0f0a1b004"]
-MONITOR_REVS = ["e2b0f0a1d001", "e2b0f0a1d002", "e2b0f0a1d003"]
 
 SETTINGS = settings(
     max_examples=60,

@@ -31,13 +31,17 @@ import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-CATALOG_HEAD = "c1a0f0a1b004"
-MONITOR_HEAD = "e2b0f0a1d003"
-CATALOG_NEXT = "c1a0f0a1b005"  # the revision each test adds after the catalog head
-MONITOR_NEXT = "e2b0f0a1d004"
+from example_project import (
+    CATALOG_EXPANDED,
+    CATALOG_HEAD,
+    CATALOG_NEXT,
+    CATALOG_TABLES,
+    MONITOR_HEAD,
+    MONITOR_NEXT,
+    MONITOR_TABLES,
+)
+
 FOLDERS = {"catalog": "catalog_versions", "monitor": "monitor_versions"}
-CATALOG_TABLES = {"locations", "holdings", "files", "transactions", "tags", "holding_tags"}
-MONITOR_TABLES = {"transaction_records", "sub_records", "failed_files", "warnings"}
 HOLD_LOCK = Path(__file__).parent / "reliability" / "hold_lock.py"
 PROCESS_BOUND = 60  # seconds: a generous bound proving "no hang", never a pass/fail timing
 
@@ -738,13 +742,13 @@ def test_protected_profile_needs_yes_for_downgrade_and_stamp(pg_target: Target):
 
     down = target.cli("downgrade", "catalog", "--to", "-1", "--yes")
     assert down.exit_code == 0, down.output
-    assert target.versions("catalog") == {"c1a0f0a1b003"}
+    assert target.versions("catalog") == {CATALOG_EXPANDED}
 
     refused = target.cli("stamp", "catalog", "--to", CATALOG_HEAD)
     assert refused.exit_code == 2, refused.output
     line = one_error_line(refused.stderr)
     assert "protected" in line and "--yes" in line and "stamp" in line
-    assert target.versions("catalog") == {"c1a0f0a1b003"}
+    assert target.versions("catalog") == {CATALOG_EXPANDED}
 
     stamped = target.cli("stamp", "catalog", "--to", CATALOG_HEAD, "-y")
     assert stamped.exit_code == 0, stamped.output

@@ -101,6 +101,7 @@ def _data_revision(
             imports="from multidb import data\n\n" + frozen,
             upgrades=upgrades,
             downgrades=downgrades,
+            data_step=True,  # the template leaves out its "data migration (optional)" hint
             config=alembic_config(project, db),
         )
     return describe(written)

@@ -22,12 +22,14 @@ depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 
 def upgrade() -> None:
     ${upgrades if upgrades else "pass"}
+% if not context.get("data_step"):
     # --- data migration (optional) ------------------------------------
     # Copy the tables this step needs into this file (never import the
     # live models: they change later), and use set-based statements:
     #   items = sa.table("items", sa.column("id"), sa.column("status"))
     #   op.execute(items.update().values(status="new"))
     # (multidb revision DB --data --tables ... writes such copies.)
+% endif
 
 
 def downgrade() -> None:

@@ -2,6 +2,9 @@
 
 catalog c1a0f0a1b004 seeds two reference locations and backfills ``files.checksum_algorithm``;
 monitor e2b0f0a1d003 adds ``warnings.code``, and the warnings already there must survive it.
+The rename releases (catalog c1a0f0a1b005-007: locations.kind -> medium; monitor e2b0f0a1d004-006:
+warnings.level -> severity) must carry every value over, including rows that the previous
+release's code wrote after the data step ran (only the old column set).
 """
 
 from __future__ import annotations
@@ -46,6 +49,26 @@ def no_file_lost(conn: sa.Connection) -> None:
     assert conn.execute(sa.text("SELECT count(*) FROM files")).scalar() == 3
 
 
+# the data step copies kind into the new column
+data.after("catalog", "c1a0f0a1b006", {"locations": [{"id": 10, "kind": "disk", "medium": "disk"}]})
+# after it, the old code (writes kind only) and the new code (writes medium only) both insert
+data.before(
+    "catalog",
+    "c1a0f0a1b007",
+    {"locations": [{"id": 21, "name": "late-old-code", "kind": "tape"}, {"id": 22, "name": "new", "medium": "cloud"}]},
+)
+data.after(
+    "catalog",
+    "c1a0f0a1b007",
+    {
+        "locations": [
+            {"id": 10, "name": "scratch", "medium": "disk"},
+            {"id": 21, "name": "late-old-code", "medium": "tape"},  # caught up by the contract step
+            {"id": 22, "name": "new", "medium": "cloud"},
+        ]
+    },
+)
+
 data.before(
     "monitor",
     "e2b0f0a1d003",
@@ -66,6 +89,23 @@ data.after(
         "warnings": [
             {"id": 1, "level": "warn", "message": "slow tape", "code": None},
             {"id": 2, "level": "info", "message": "no record", "code": None},
+        ]
+    },
+)
+data.after(
+    "monitor",
+    "e2b0f0a1d005",
+    {"warnings": [{"id": 1, "level": "warn", "severity": "warn"}, {"id": 2, "level": "info", "severity": "info"}]},
+)
+data.before("monitor", "e2b0f0a1d006", {"warnings": [{"id": 3, "level": "error", "message": "late old code"}]})
+data.after(
+    "monitor",
+    "e2b0f0a1d006",
+    {
+        "warnings": [
+            {"id": 1, "severity": "warn", "message": "slow tape"},
+            {"id": 2, "severity": "info", "message": "no record"},
+            {"id": 3, "severity": "error", "message": "late old code"},
         ]
     },
 )

@@ -148,6 +148,7 @@ class Project:
     python_path: tuple[Path, ...]
     revision_template: Path | None
     protected: bool = False
+    post_write_hooks: tuple[str, ...] = ()  # commands run on every revision file written
 
     @property
     def root(self) -> Path:
@@ -252,6 +253,7 @@ def _load(path: Path, raw: dict, profile: str | None, environ: Mapping[str, str]
         python_path=python_path,
         revision_template=template_path,
         protected=bool(chosen and ((raw.get("profiles") or {}).get(chosen) or {}).get("protected")),
+        post_write_hooks=tuple(raw.get("post_write_hooks") or ()),
     )
 
 
@@ -329,6 +331,9 @@ def _check_raw(raw: dict, problems: schema.Problems) -> None:
             problems.append((key, f"expected a string, got {schema.type_name(raw[key])}"))
     if "python_path" in raw and not schema._is_str_list(raw["python_path"]):
         problems.append(("python_path", "expected a list of folder paths"))
+    hooks = raw.get("post_write_hooks")
+    if hooks is not None and not (schema._is_str_list(hooks) and all(map(schema.is_command, hooks))):
+        problems.append(("post_write_hooks", "expected a list of commands, like ['ruff format']"))
     profiles = raw.get("profiles")
     if profiles is not None and schema.check_mapping(profiles, "profiles", problems):
         known = databases if isinstance(databases, dict) else {}

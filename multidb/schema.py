@@ -32,6 +32,16 @@ def _is_pos_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
 
 
+def is_command(v: Any) -> bool:
+    """A command line that shell-style splitting accepts and that names a program."""
+    import shlex
+
+    try:
+        return isinstance(v, str) and bool(shlex.split(v))
+    except ValueError:  # an unclosed quote
+        return False
+
+
 def _one_of(choices: tuple[str, ...]) -> Callable[[Any], bool]:
     return lambda v: v in choices
 
@@ -79,7 +89,15 @@ BASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "label": (_is_str, "a branch label"),
     "path": (_is_str, "a folder path"),
 }
-TOP_KEYS = ("default_profile", "python_path", "revision_template", "defaults", "databases", "profiles")
+TOP_KEYS = (
+    "default_profile",
+    "python_path",
+    "revision_template",
+    "post_write_hooks",
+    "defaults",
+    "databases",
+    "profiles",
+)
 PROFILE_KEYS = ("description", "protected", "defaults", "databases")
 
 

@@ -14,15 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from assertions import servers_required
 from click.testing import CliRunner, Result
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PARTS = ("config", "catalog_versions", "monitor_versions", "example_app")
 PG_ADMIN_URL = os.environ.get("MULTIDB_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def servers_required() -> bool:
-    return bool(os.environ.get("CI") or os.environ.get("MULTIDB_REQUIRE_SERVERS"))
 
 
 @pytest.fixture(autouse=True)

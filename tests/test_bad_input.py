@@ -45,10 +45,6 @@ WRITES: list[tuple[str, ...]] = [
 ]
 
 
-def servers_required() -> bool:
-    return bool(os.environ.get("CI") or os.environ.get("MULTIDB_REQUIRE_SERVERS"))
-
-
 # --- what a database holds ---------------------------------------------------------------------
 
 

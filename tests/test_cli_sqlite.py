@@ -14,6 +14,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from assertions import assert_one_clean_error, error_lines
 
 from example_project import (
     CATALOG_HEAD,
@@ -97,21 +98,6 @@ def schema(path: Path) -> dict[str, object]:
 
 def locations(project: Path) -> set[tuple[str, str]]:
     return set(query(db_file(project, "catalog"), "SELECT name, medium FROM locations"))
-
-
-def error_lines(result) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.startswith("multidb: error:")]
-
-
-def assert_one_clean_error(result, *fragments: str) -> str:
-    """stderr is exactly one ``multidb: error:`` line with the fragments, and no traceback."""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("multidb: error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def status_json(cli, *args: str) -> dict[str, dict]:
@@ -364,7 +350,7 @@ def test_a_target_that_is_not_reachable_is_a_usage_error(cli, project):
     # c1a0f0a1b003 lies ahead of the database: there is nothing to downgrade to
     result = cli("downgrade", "catalog", "--to", CATALOG_REVS[2])
     assert result.exit_code == 2, result.output
-    assert error_lines(result) and "catalog" in error_lines(result)[0]
+    assert error_lines(result.stderr) and "catalog" in error_lines(result.stderr)[0]
     assert "Traceback" not in result.output
     assert versions(catalog) == {CATALOG_REVS[0]}
 
@@ -784,6 +770,15 @@ def test_upgrade_all_sql_writes_files_and_creates_no_database(cli, project):
     assert "locations" not in monitor_sql
 
 
+def test_upgrade_sql_into_a_folder_in_the_way_writes_no_file(cli, project):
+    (project / "out" / "monitor.sql").mkdir(parents=True)
+    (project / "out" / "monitor.sql" / "keep").write_text("x")
+    result = cli("upgrade", "--all", "--sql", "--output-dir", "out")
+    assert result.exit_code == 2
+    assert_one_clean_error(result, "out/monitor.sql", "it is a folder")
+    assert sorted(p.name for p in (project / "out").iterdir()) == ["monitor.sql"]  # no catalog.sql, no .tmp
+
+
 def test_upgrade_sql_builds_the_same_schema_as_online_upgrade(cli, project, tmp_path):
     assert cli("upgrade", "catalog", "--sql", "--output-dir", "out").exit_code == 0
     offline = tmp_path / "offline.db"
@@ -846,7 +841,7 @@ def test_failing_revision_rolls_back_and_skips_dependents(cli, project, broken):
 
     result = cli("upgrade", "--all")
     assert result.exit_code == 1
-    errors = error_lines(result)
+    errors = error_lines(result.stderr)
     assert len(errors) == 1, result.stderr
     assert "catalog" in errors[0] and broken.name in errors[0] and FAILING_ERROR in errors[0]
     assert "Traceback (most recent call last)" not in result.output
@@ -865,7 +860,7 @@ def test_failing_revision_rolls_back_and_skips_dependents(cli, project, broken):
 def test_failing_revision_from_nothing_keeps_the_revisions_before_it(cli, project, broken):
     result = cli("upgrade", "--all", "--json")
     assert result.exit_code == 1
-    assert len(error_lines(result)) == 1
+    assert len(error_lines(result.stderr)) == 1
     catalog = db_file(project, "catalog")
     assert versions(catalog) == {CATALOG_HEAD}  # one transaction per revision
     assert tables(catalog) == CATALOG_TABLES
@@ -883,7 +878,7 @@ def test_failing_revision_with_per_run_transaction_undoes_the_whole_run(cli, pro
     )
     result = cli("upgrade", "catalog")
     assert result.exit_code == 1
-    assert len(error_lines(result)) == 1
+    assert len(error_lines(result.stderr)) == 1
     catalog = db_file(project, "catalog")
     # one transaction for the whole run: the good revisions before the failing one are undone too
     assert tables(catalog) == set()
@@ -895,7 +890,7 @@ def test_failing_revision_with_traceback_flag(cli, project, broken):
     assert result.exit_code == 1
     assert "Traceback (most recent call last)" in result.stderr
     assert f"RuntimeError: {FAILING_ERROR}" in result.stderr
-    assert len(error_lines(result)) == 1
+    assert len(error_lines(result.stderr)) == 1
     assert "half_done" not in tables(db_file(project, "catalog"))
 
 

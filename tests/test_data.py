@@ -67,10 +67,6 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("mariadb_database")()
 
 
-def servers_required() -> bool:
-    return bool(os.environ.get("CI") or os.environ.get("MULTIDB_REQUIRE_SERVERS"))
-
-
 def engine(url: str) -> sa.Engine:
     return sa.create_engine(url, poolclass=NullPool)
 

@@ -10,7 +10,6 @@ Server tests skip without a server, but fail in CI (CI or MULTIDB_REQUIRE_SERVER
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -183,10 +182,6 @@ def column_definition(url: str) -> str:
 
 
 # --- throwaway databases --------------------------------------------------------------------------
-
-
-def servers_required() -> bool:
-    return bool(os.environ.get("CI") or os.environ.get("MULTIDB_REQUIRE_SERVERS"))
 
 
 DIALECTS = [

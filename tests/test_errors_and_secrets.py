@@ -17,6 +17,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 import sqlalchemy as sa
 import yaml
+from assertions import assert_one_clean_error
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -53,18 +54,6 @@ def edit_config(project: Path, change) -> None:
 
 def production(raw: dict, database: str) -> dict:
     return raw["profiles"]["production"]["databases"][database]
-
-
-def assert_one_error_line(result, *fragments: str) -> str:
-    """Exactly one line of output in all, on stderr, starting with 'multidb: error:'."""
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert result.stderr.strip() == lines[0]
-    line = lines[0]
-    assert line.startswith("multidb: error: "), line
-    for fragment in fragments:
-        assert fragment in line, line
-    return line
 
 
 def assert_usage_error(result) -> list[str]:
@@ -109,7 +98,7 @@ def test_silent_server_times_out_with_one_line_and_changes_nothing(cli, project,
     assert elapsed < 30, f"took {elapsed:.0f} s: the connect timeout was not applied"
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
-    assert_one_error_line(result, "catalog: ", "cannot connect")
+    assert_one_clean_error(result, "catalog: ", "cannot connect", nothing_else=True)
     assert SENTINEL not in result.output
     assert tables(monitor) == set(), "monitor must not be migrated when catalog cannot be reached"
 
@@ -136,7 +125,7 @@ def test_connection_refused_is_one_line_and_no_database_changes(cli, pg_database
 
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
-    line = assert_one_error_line(result, f"{unreachable}: ", "cannot connect")
+    line = assert_one_clean_error(result, f"{unreachable}: ", "cannot connect", nothing_else=True)
     assert f":{REFUSED_PORT}/" in line and "***" in line
     assert SENTINEL not in result.output
     # every database is checked before any is changed
@@ -154,7 +143,7 @@ def test_connection_refused_needs_no_server(cli):
         result = cli(*args, "-p", "production", env=env)
         assert result.exit_code == 1, (args, result.output)
         assert "Traceback" not in result.output
-        assert_one_error_line(result, "cannot connect")
+        assert_one_clean_error(result, "cannot connect", nothing_else=True)
         assert SENTINEL not in result.output
 
 
@@ -311,7 +300,7 @@ def test_unknown_dialect_or_driver_is_a_one_line_error_naming_the_database(cli, 
     assert result.exit_code == 2, result.output  # a config problem, found before anything runs
     assert "unexpected" not in result.stderr, result.stderr
     assert "Traceback" not in result.output
-    assert_one_error_line(result, "databases.catalog.url: unknown database dialect or driver")
+    assert_one_clean_error(result, "databases.catalog.url: unknown database dialect or driver", nothing_else=True)
     assert SENTINEL not in result.output
     assert not (project / "out").exists()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import yaml
+from assertions import servers_required
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -113,10 +114,6 @@ def add_location_note_column(project: Path) -> None:
     shutil.rmtree(project / "example_app" / "__pycache__", ignore_errors=True)
     for name in [m for m in sys.modules if m == "example_app" or m.startswith("example_app.")]:
         del sys.modules[name]
-
-
-def servers_required() -> bool:
-    return bool(os.environ.get("CI") or os.environ.get("MULTIDB_REQUIRE_SERVERS"))
 
 
 # --- tests -------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import yaml
+from assertions import one_error_line
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -48,10 +49,6 @@ PROCESS_BOUND = 60  # seconds: a generous bound proving "no hang", never a pass/
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 BOTH = [SQLITE, pytest.param(POSTGRESQL, marks=pytest.mark.postgresql)]
-
-
-def servers_required() -> bool:
-    return bool(os.environ.get("CI") or os.environ.get("MULTIDB_REQUIRE_SERVERS"))
 
 
 # --- the databases under test --------------------------------------------------------------------
@@ -269,13 +266,6 @@ def edit_config(project: Path, change: Callable[[dict], None]) -> None:
 
 def production_profile(raw: dict) -> dict:
     return raw["profiles"]["production"]
-
-
-def one_error_line(stderr: str) -> str:
-    """The single ``multidb: error:`` line a failed command prints (the whole stderr on a mismatch)."""
-    found = [line for line in stderr.splitlines() if line.startswith("multidb: error:")]
-    assert len(found) == 1, stderr
-    return found[0]
 
 
 def wait_for(condition: Callable[[], bool], what: str, bound: float = PROCESS_BOUND) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import drift, engines
+from .. import drift, engines, hooks
 from ..alembic_config import alembic_config
 from ..config import Database, Project
 from ..environment import include_name_for, load_metadata, options, search_path
@@ -38,15 +38,15 @@ def revision(
 
     if version_path:
         version_path = _configured_folder(db, version_path)
+    post_write = hooks.commands(project)  # a missing formatter stops us before anything is written
     script = load_history(project, db)
     if data_tables:
         if autogenerate:
             raise UsageError("--data and --autogenerate do not go together: a data step changes rows, not schema")
-        return [
-            _data_revision(
-                project, db, script, message, data_tables, head, splice, branch_label, version_path, depends_on, rev_id
-            )
-        ]
+        written = _data_revision(
+            project, db, script, message, data_tables, head, splice, branch_label, version_path, depends_on, rev_id
+        )
+        return _after_writing(project, post_write, [written])
     args = {
         "message": message,
         "autogenerate": autogenerate,
@@ -63,6 +63,12 @@ def revision(
         _autogenerate(project, db, context)
     with revision_errors(db):
         written = [s for s in context.generate_scripts() if s is not None]
+    return _after_writing(project, post_write, written)
+
+
+def _after_writing(project: Project, post_write: list, written: list) -> list[RevisionInfo]:
+    """Run the post-write hooks on the new files, then describe them (as the hooks left them)."""
+    hooks.run(project, post_write, [s.path for s in written])
     return [describe(s) for s in written]
 
 
@@ -78,7 +84,7 @@ def _data_revision(
     version_path: str | None,
     depends_on: tuple[str, ...],
     rev_id: str | None,
-) -> RevisionInfo:
+) -> Any:
     from alembic.util import rev_id as new_rev_id
 
     from ..frozen import _variable, data_body, render_tables
@@ -104,7 +110,7 @@ def _data_revision(
             data_step=True,  # the template leaves out its "data migration (optional)" hint
             config=alembic_config(project, db),
         )
-    return describe(written)
+    return written
 
 
 def _configured_folder(db: Database, version_path: str) -> str:
@@ -159,6 +165,7 @@ def merge(
     """Write a revision that joins ``revisions`` (e.g. ``heads``) into one."""
     from alembic.util import rev_id as new_rev_id
 
+    post_write = hooks.commands(project)
     script = load_history(project, db)
     with revision_errors(db):
         written = script.generate_revision(
@@ -169,7 +176,7 @@ def merge(
             branch_labels=branch_label,
             config=alembic_config(project, db),
         )
-    return [describe(written)] if written is not None else []
+    return _after_writing(project, post_write, [written] if written is not None else [])
 
 
 def check(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> list[Drift]:

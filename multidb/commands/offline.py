@@ -33,8 +33,19 @@ def write(project: Project, dbs: list[Database], action: str, target: str, outpu
         except MultiDBError as e:
             raise RunFailed(e, []) from e  # nothing was written, so there is no table to show
     _ensure_folder(folder)
+    for db, _ in rendered:
+        if (folder / f"{db.name}.sql").is_dir():
+            raise UsageError(f"cannot write {folder / f'{db.name}.sql'}: it is a folder")
     # every file is written beside its place first; only when all are written do they replace it
-    staged = [(_stage(folder / f"{db.name}.sql", text), folder / f"{db.name}.sql", db) for db, text in rendered]
+    staged: list[tuple[str, Path, Database]] = []
+    try:
+        for db, text in rendered:
+            path = folder / f"{db.name}.sql"
+            staged.append((_stage(path, text), path, db))
+    except UsageError:
+        for tmp, _, _ in staged:  # a later file could not be written: leave no stray temporary files
+            Path(tmp).unlink(missing_ok=True)
+        raise
     results = []
     for tmp, path, db in staged:
         os.replace(tmp, path)

@@ -16,13 +16,13 @@ writes them), never with the live models::
   row in ``multidb_data_progress``; a step interrupted at row k continues from there on the next
   run. The revision is marked applied only after the step has finished. Put such a step in a
   revision of its own (no schema changes), since the revision's earlier work is committed first.
-* A progress bar on a terminal; nothing when output is not a TTY or ``MULTIDB_QUIET`` is set.
+* A progress bar on a terminal; nothing when output is not a TTY, under ``multidb --quiet`` or with
+  ``MULTIDB_QUIET`` set.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -291,7 +291,9 @@ def _calling_revision() -> str:
 
 @contextmanager
 def _progress(conn: Any, table: sa.Table, where: Any, name: str) -> Iterator[Any]:
-    if not sys.stderr.isatty() or os.environ.get("MULTIDB_QUIET"):
+    from .progress import wanted
+
+    if not wanted(sys.stderr):
         yield lambda _n: None
         return
     import click

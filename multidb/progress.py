@@ -1,10 +1,24 @@
-"""A progress bar for long runs, shown only on a terminal."""
+"""A progress bar for long runs, shown only on a terminal, and never under ``--quiet``."""
 
 from __future__ import annotations
 
+import os
 from typing import Any, TextIO
 
 import click
+
+_quiet = False
+
+
+def set_quiet(flag: bool) -> None:
+    """``--quiet``: no progress bars in this process (or the worker processes it forks)."""
+    global _quiet
+    _quiet = flag
+
+
+def wanted(stream: TextIO) -> bool:
+    """Whether a progress bar belongs on ``stream``: a terminal, no ``--quiet``, no ``MULTIDB_QUIET``."""
+    return stream.isatty() and not _quiet and not os.environ.get("MULTIDB_QUIET")
 
 
 class BarReporter:
@@ -30,7 +44,7 @@ class BarReporter:
 
 
 def reporter_for(stream: TextIO) -> Any:
-    """A bar on a terminal; nothing when output goes to a file or a pipe."""
+    """A bar on a terminal; nothing when output goes to a file or a pipe, or under ``--quiet``."""
     from .commands.steps import Quiet
 
-    return BarReporter(stream) if stream.isatty() else Quiet()
+    return BarReporter(stream) if wanted(stream) else Quiet()

@@ -25,6 +25,9 @@ class Group(click.Group):
     """Catches MultiDBError once: one line on stderr, no traceback unless --traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from ..progress import set_quiet
+
+        set_quiet(bool(ctx.meta.get("multidb.quiet")))  # a subcommand's own --quiet may still set it
         try:
             return super().invoke(ctx)
         except MultiDBError as e:
@@ -67,8 +70,17 @@ def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     return callback
 
 
+def _quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        from ..progress import set_quiet
+
+        ctx.meta["multidb.quiet"] = True
+        set_quiet(True)
+    return value
+
+
 def project_options(f: Callable) -> Callable:
-    """-c/--config, -p/--profile and --traceback, accepted before or after the command name."""
+    """-c/--config, -p/--profile, --traceback and -q/--quiet, accepted before or after the command name."""
     options = [
         click.option(
             "-c",
@@ -95,6 +107,15 @@ def project_options(f: Callable) -> Callable:
             callback=_remember("multidb.traceback"),
             is_eager=True,
             help="Show the full traceback of an error.",
+        ),
+        click.option(
+            "-q",
+            "--quiet",
+            is_flag=True,
+            expose_value=False,
+            callback=_quiet,
+            is_eager=True,
+            help="No progress bars (also: MULTIDB_QUIET=1).",
         ),
     ]
     for option in reversed(options):

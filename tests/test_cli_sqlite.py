@@ -770,6 +770,41 @@ def test_upgrade_all_sql_writes_files_and_creates_no_database(cli, project):
     assert "locations" not in monitor_sql
 
 
+def test_upgrade_sql_from_current_starts_where_each_database_is(cli, project):
+    catalog = db_file(project, "catalog")
+    assert cli("upgrade", "catalog", "--to", CATALOG_REVS[3]).exit_code == 0
+    before = schema(catalog)
+
+    result = cli("upgrade", "--all", "--sql", "--from-current", "--output-dir", "out")
+    assert result.exit_code == 0, result.output
+    catalog_sql = (project / "out" / "catalog.sql").read_text()
+    assert f"-- from {CATALOG_REVS[3]} to heads" in catalog_sql
+    assert "CREATE TABLE holdings" not in catalog_sql
+    assert "CREATE TABLE transaction_records" in (project / "out" / "monitor.sql").read_text()
+    assert schema(catalog) == before
+    assert not db_file(project, "monitor").exists()  # reading an empty database creates no file
+
+    with closing(sqlite3.connect(catalog)) as conn:
+        conn.executescript(catalog_sql)
+    assert versions(catalog) == {CATALOG_HEAD}
+    assert locations(project) == SEEDED_LOCATIONS
+    assert cli("check", "catalog").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--from-current",), "only goes with --sql"),
+        (("--sql", "--from-current", "--to", f"{CATALOG_REVS[0]}:heads"), "not FROM:TO"),
+    ],
+)
+def test_from_current_misuse_is_a_usage_error(cli, project, args, says):
+    result = cli("upgrade", "catalog", *args)
+    assert result.exit_code == 2
+    assert_one_clean_error(result, says)
+    assert not (project / "sql").exists() and not (project / "var").exists()
+
+
 def test_upgrade_sql_into_a_folder_in_the_way_writes_no_file(cli, project):
     (project / "out" / "monitor.sql").mkdir(parents=True)
     (project / "out" / "monitor.sql" / "keep").write_text("x")

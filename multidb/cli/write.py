@@ -58,6 +58,7 @@ yes_option = click.option("--yes", "-y", is_flag=True, help="Confirm a change a 
 def _options(
     project,
     *,
+    from_current=False,
     jobs=1,
     shard=None,
     fail_fast=False,
@@ -87,6 +88,7 @@ def _options(
         shard=shard,
         fail_fast=fail_fast,
         phase=phase,
+        from_current=from_current,
     )
 
 
@@ -116,10 +118,15 @@ def _confirm_at_terminal(project, action: str) -> bool:
 @with_options(fleet_options)
 @fail_fast_option
 @with_options(sql_options)
+@click.option(
+    "--from-current",
+    is_flag=True,
+    help="With --sql: start at each database's current revision (read from it), not at base.",
+)
 @project_options
 @json_option
 def upgrade_cmd(
-    databases, all_, target, atomic, phase, lock_timeout, jobs, shard, fail_fast, sql, output_dir, as_json
+    databases, all_, target, atomic, phase, lock_timeout, jobs, shard, fail_fast, sql, output_dir, from_current, as_json
 ) -> None:
     """Upgrade databases to head, in depends_on order, stopping at the first failure.
 
@@ -131,12 +138,14 @@ def upgrade_cmd(
       multidb upgrade --all --phase expand               # before deploying the new code
       multidb upgrade tenants --jobs 4 --shard 1/2       # half a fleet, 4 at a time
       multidb upgrade --all --sql --profile production   # sql/catalog.sql, sql/monitor.sql
+      multidb -p production upgrade --all --sql --from-current   # only what each database lacks
     """
     from ..commands import upgrade
 
     project = load_project()
     options = _options(
         project,
+        from_current=from_current,
         sql=sql,
         output_dir=output_dir,
         as_json=as_json,

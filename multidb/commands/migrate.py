@@ -40,6 +40,7 @@ class RunOptions:
     shard: tuple[int, int] | None = None  # (index, count), 1-based: only this runner's share of the targets
     fail_fast: bool = False  # stop a fleet run at the first failed target
     phase: str | None = None  # "expand": hold back contract steps; "contract" or None: everything
+    from_current: bool = False  # --sql only: start at each database's current revisions, not at base
 
 
 DEFAULT = RunOptions()
@@ -52,7 +53,11 @@ def upgrade(
     dbs = _selected(project, names, all_)
     action = "expand" if options.phase == "expand" else "upgrade"
     if options.sql:
-        return offline.write(project, dbs, action, to, options.output_dir)
+        if options.from_current and ":" in to:
+            raise UsageError("--from-current starts at each database's current revision: give --to TO, not FROM:TO")
+        return offline.write(project, dbs, action, to, options.output_dir, options.from_current)
+    if options.from_current:
+        raise UsageError("--from-current only goes with --sql")
     _no_range(to)
     return _run_all(project, dbs, action, to, options)
 

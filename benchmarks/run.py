@@ -6,6 +6,7 @@ One command, from a fresh clone (see docs/benchmarks.md):
 
 Options: --quick (1 run, small histories and fleet: a smoke test of about a minute), --dialects
 sqlite,postgresql, --repeat N (runs per measurement, default 3; the median is reported), --fleet N,
+--info-repeat N (runs of the anchors that judge no target: (a) on K=2, (c) on the fleet; default 1),
 --wait-idle MINUTES (on a shared machine: wait for other processes to calm down before each group
 of runs), --json FILE (raw samples), --keep (leave the generated projects in place). PostgreSQL is the server at
 $MULTIDB_BENCH_POSTGRESQL_URL (default postgresql://postgres@127.0.0.1:5432/postgres); the
@@ -391,6 +392,8 @@ def measure_dialect(s: Setup, args: argparse.Namespace, samples: Samples) -> Non
         progress(f"{s.dialect}: K=2 x {args.k_revisions} revisions, run {rep + 1}/{args.repeat}")
         settle(args, samples)
         for name, commands in rotated(k2_tools, rep):
+            if name == "a" and rep >= args.info_repeat:  # (a) judges no K = 2 target
+                continue
             measure_pair(samples, f"k2/{name}", s.reset_k2, commands, noop=name != "multidb-per-run")
 
     progress(f"{s.dialect}: offline SQL")
@@ -412,7 +415,7 @@ def measure_dialect(s: Setup, args: argparse.Namespace, samples: Samples) -> Non
     for rep in range(args.repeat):
         progress(f"{s.dialect}: fleet of {n} x {args.fleet_revisions} revisions, run {rep + 1}/{args.repeat}")
         settle(args, samples)
-        tools = rotated(fleet_tools, rep)
+        tools = [(name, cmds) for name, cmds in rotated(fleet_tools, rep) if name != "c" or rep < args.info_repeat]
         if rep < args.anchor_a_fleet_repeat:
             tools.append(("a", c.fleet_a()))
         for name, commands in tools:
@@ -625,6 +628,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="runs of anchor (a) on the fleet, 100 processes each (default 1: its share of the run time)",
     )
     p.add_argument(
+        "--info-repeat",
+        type=int,
+        help="runs of the anchors that judge no target: (a) on K=2 and (c) on the fleet (default 1)",
+    )
+    p.add_argument(
         "--wait-idle",
         type=float,
         default=0,
@@ -641,6 +649,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.k_revisions = 10 if args.quick else 100
     args.fleet_revisions = 5 if args.quick else 20
     args.anchor_a_fleet_repeat = args.anchor_a_fleet_repeat or 1
+    args.info_repeat = min(args.repeat, args.info_repeat or 1)
     args.help_repeat = 3 if args.quick else max(5, args.repeat)
     args.marginal_repeat = 1 if args.quick else max(3, args.repeat)
     args.dialects = [d.strip() for d in args.dialects.split(",") if d.strip()]
@@ -724,7 +733,8 @@ def report(args: argparse.Namespace, samples: Samples, skipped: dict[str, str], 
     print(f"multidb benchmark, {datetime.date.today()}, {os.cpu_count()} cores, {versions()}")
     print(
         f"medians of {args.repeat} run(s); anchor (a) on the fleet: {args.anchor_a_fleet_repeat} run(s) of {n} "
-        f"processes; ratio = multidb / anchor (below 1: multidb is faster), from wall-clock medians;\n"
+        f"processes; (a) on K=2 and (c) on the fleet (no target): {args.info_repeat} run(s);\n"
+        "ratio = multidb / anchor (below 1: multidb is faster), from wall-clock medians;\n"
         "cpu ratio = the same over the client processes' CPU seconds (user + system; not the server's)"
     )
     start, end = args.load

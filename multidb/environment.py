@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import Database, Project
@@ -97,29 +99,145 @@ def search_path(db: Database, dialect: Any) -> str | None:
     return f"SET search_path TO {dialect.identifier_preparer.quote_schema(db.schema)}"
 
 
-def prepare_session(db: Database, connection: Connection) -> None:
+def prepare_session(db: Database, connection: Connection, extra: tuple[str, ...] = ()) -> None:
     """The version table's schema, session settings and search path, committed before any revision runs."""
     ddl = version_schema_ddl(db, connection.dialect)
     path = search_path(db, connection.dialect)
-    statements = [s for s in (ddl, *session_settings(db, connection.dialect), path) if s]
+    statements = [s for s in (ddl, *session_settings(db, connection.dialect), path, *extra) if s]
     for statement in statements:
         connection.exec_driver_sql(statement)
     if statements:
         connection.commit()
 
 
-def run_online(env: EnvironmentContext, db: Database, connection: Connection, **extra: Any) -> None:
-    """Configure ``env`` on ``connection`` and run its migrations."""
-    if not connection.in_transaction():
-        prepare_session(db, connection)
+def run_online(
+    env: EnvironmentContext,
+    db: Database,
+    connection: Connection,
+    steps_total: Callable[[], int | None] | None = None,
+    **extra: Any,
+) -> None:
+    """Configure ``env`` on ``connection`` and run its migrations.
+
+    With ``transaction: per_revision`` on a connection of its own, each revision's changes become
+    durable on their own, as if committed one by one, but more cheaply (see ``_Savepoints`` and
+    ``_LazyCommits``). ``steps_total`` says how many steps the run has, once they are known.
+    """
+    external = connection.in_transaction()
     settings = options(db, connection.dialect.name)
     if connection.dialect.name == "sqlite":
         # multidb's SQLite engines run DDL inside transactions (see engines.py), so Alembic may
         # treat it as transactional: without this, `transaction: per_run` would commit per revision
         settings["transactional_ddl"] = True
+    mode: _Savepoints | _LazyCommits | None = None
+    if not external and db.transaction == "per_revision":
+        if connection.dialect.name == "sqlite":
+            mode = _Savepoints(connection)
+            settings["transaction_per_migration"] = False  # one transaction; a savepoint per revision
+        elif connection.dialect.name == "postgresql":
+            mode = _LazyCommits(connection, steps_total)
+    if not external:
+        prepare_session(db, connection, mode.session if isinstance(mode, _LazyCommits) else ())
+    if mode is not None:
+        extra["on_version_apply"] = _then(extra.get("on_version_apply"), mode.applied)
     env.configure(connection=connection, **settings, **extra)
-    with env.begin_transaction():
+    with env.begin_transaction(), mode or nullcontext():
         env.run_migrations()
+
+
+def _then(first: Callable[..., Any] | None, second: Callable[..., Any]) -> Callable[..., Any]:
+    """An ``on_version_apply`` hook calling ``first`` (if any), then ``second``."""
+    if first is None:
+        return second
+
+    def both(**kw: Any) -> None:
+        first(**kw)
+        second(**kw)
+
+    return both
+
+
+class _Savepoints:
+    """SQLite, ``per_revision``: one transaction for the run, a savepoint per revision.
+
+    SQLite has one write lock for the whole file, and each commit costs several ``fsync`` calls.
+    So the run holds one transaction (committed once, at the end) and each revision runs inside a
+    savepoint of its own. When a revision fails, only its savepoint is rolled back and the
+    revisions before it are committed: the database is left at the previous revision, exactly as
+    with a commit per revision. An ``autocommit_block()`` (online data steps) commits the run so
+    far, as Alembic does; the savepoint is then gone, and what the revision does after the block
+    is rolled back with the transaction Alembic began after it, if the revision fails.
+    """
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.savepoint: Any = None
+
+    def __enter__(self) -> _Savepoints:
+        self.savepoint = self.connection.begin_nested()
+        return self
+
+    def applied(self, **_: Any) -> None:
+        """A revision is recorded (inside its savepoint): keep it, and start the next one's."""
+        if self.savepoint.is_active:
+            self.savepoint.commit()  # RELEASE: the revision is now part of the run's transaction
+        self.savepoint = self.connection.begin_nested()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        savepoint, self.savepoint = self.savepoint, None
+        if exc_type is None:
+            if savepoint.is_active:
+                savepoint.commit()
+            return  # Alembic commits the run's transaction
+        if not savepoint.is_active:
+            return  # an autocommit block committed what came before; Alembic rolls back the rest
+        if not _sqlite_in_transaction(self.connection):
+            return  # SQLite rolled the whole transaction back itself (disk full, I/O error, interrupt)
+        try:
+            savepoint.rollback()  # the failed revision only
+            transaction = self.connection.get_transaction()
+            if transaction is not None and transaction.is_active:
+                transaction.commit()  # the revisions before it stay, as if each had committed
+        except Exception:  # the revision's own error is the one to report (heads are read again after)
+            pass
+
+
+def _sqlite_in_transaction(connection: Connection) -> bool:
+    dbapi = connection.connection.dbapi_connection
+    return bool(getattr(dbapi, "in_transaction", True))
+
+
+class _LazyCommits:
+    """PostgreSQL, ``per_revision``: each revision commits without waiting for its WAL flush, but the
+    last one does.
+
+    The server writes WAL in order, so once the run's last commit is flushed every earlier one is
+    too. If the server crashes in the middle of a run, the revisions whose commits were not flushed
+    yet are lost together with everything after them: the database is at an earlier revision,
+    consistent, as if the run had been interrupted sooner. The client never sees a commit that is
+    then lost, except when the run fails: the revisions before the failure are flushed by the
+    server's WAL writer within a fraction of a second (3 x ``wal_writer_delay`` at most).
+    """
+
+    session = ("SET synchronous_commit TO off",)
+
+    def __init__(self, connection: Connection, steps_total: Callable[[], int | None] | None):
+        self.connection = connection
+        self.steps_total = steps_total or (lambda: None)
+        self.done = 0
+
+    def __enter__(self) -> _LazyCommits:
+        return self
+
+    def applied(self, **_: Any) -> None:
+        """A revision is recorded, in its transaction: the last one's commit waits for the disk."""
+        self.done += 1
+        total = self.steps_total()
+        if total is None or self.done >= total:
+            self.connection.exec_driver_sql("SET LOCAL synchronous_commit TO on")
+
+    def __exit__(self, *_exc: Any) -> None:
+        return None
 
 
 def run_offline(env: EnvironmentContext, db: Database, buffer: TextIO, **extra: Any) -> None:

@@ -197,10 +197,17 @@ def run(
 
     script = load_history(project, db)
     cfg = alembic_config(project, db)
+    counted: list[int] = []
+
+    def steps(heads: Any, context: Any) -> list:
+        found = list(fn(heads, context))
+        counted.append(len(found))
+        return found
+
     with EnvironmentContext(
         cfg,
         script,
-        fn=fn,
+        fn=steps,
         as_sql=connection is None,
         starting_rev=starting_rev,
         destination_rev=destination_rev,
@@ -214,7 +221,9 @@ def run(
         with migration_errors(db, journal):
             if connection is not None:
                 with journal or nullcontext():
-                    environment.run_online(env, db, connection, **configure_args)
+                    environment.run_online(
+                        env, db, connection, lambda: counted[-1] if counted else None, **configure_args
+                    )
             else:
                 assert buffer is not None
                 environment.run_offline(env, db, buffer, **configure_args)

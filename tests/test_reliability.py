@@ -356,7 +356,7 @@ def test_eight_concurrent_runners_migrate_each_revision_once(target: Target):
     for database, head in heads.items():
         assert target.rows(database, "SELECT count(*) FROM run_log") == [(1,)], f"{database}: ran more than once"
         assert target.versions(database) == {head}
-        upgraded = [out for _code, out, _err in outcomes for line in out.splitlines() if line.startswith(database)]
+        upgraded = [line for _code, out, _err in outcomes for line in out.splitlines() if line.startswith(database)]
         assert len(upgraded) == 8, "every runner reports every database"
         assert sum("upgraded" in line for line in upgraded) == 1, upgraded
         assert sum("no change" in line for line in upgraded) == 7, upgraded
@@ -431,13 +431,18 @@ def test_runner_killed_during_a_slow_revision_leaves_previous_revision_and_free_
     wait_for(lambda: lock_is_free(target, "catalog"), "the dead runner's lock to be released")
 
     found = target.status()
-    assert found["catalog"]["current"] == [CATALOG_HEAD]
-    assert found["catalog"]["state"] == "behind"
-    assert found["catalog"]["pending"] == [CATALOG_NEXT]
     assert found["monitor"]["state"] == "empty", "monitor comes after catalog and was never reached"
-    assert target.versions("catalog") == {CATALOG_HEAD}
     assert "slow_table" not in target.tables("catalog"), "the half-done revision was rolled back"
-    assert target.tables("catalog") == CATALOG_TABLES
+    if target.kind == POSTGRESQL:  # a commit per revision: the revisions before the slow one stay
+        assert found["catalog"]["current"] == [CATALOG_HEAD]
+        assert found["catalog"]["state"] == "behind"
+        assert found["catalog"]["pending"] == [CATALOG_NEXT]
+        assert target.versions("catalog") == {CATALOG_HEAD}
+        assert target.tables("catalog") == CATALOG_TABLES
+    else:  # SQLite: one transaction per run, a savepoint per revision; a killed run is undone whole
+        assert found["catalog"]["state"] == "empty"
+        assert target.versions("catalog") == set()
+        assert target.tables("catalog") == set()
 
     write_revision(target.project, "catalog", NOT_SLOW, 'op.drop_table("slow_table")')
     again = target.cli("upgrade", "--all", "--lock-timeout", "20")

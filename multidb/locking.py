@@ -131,8 +131,8 @@ def _advisory_key(db: Database) -> int:
 
 
 @contextmanager
-def _lock_connection(db: Database, **connect_args: Any) -> Iterator[Any]:
-    with engines.connect(db, **connect_args) as conn:
+def _lock_connection(db: Database) -> Iterator[Any]:
+    with engines.connect(db) as conn:
         yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
@@ -142,8 +142,11 @@ def _postgresql_lock(db: Database, timeout: float) -> Iterator[None]:
     from sqlalchemy.exc import OperationalError
 
     key = _advisory_key(db)
-    with _lock_connection(db, application_name=holder_label()[:63]) as conn:
-        conn.execute(text("SELECT set_config('lock_timeout', :ms, false)"), {"ms": f"{max(1, int(timeout * 1000))}ms"})
+    with _lock_connection(db) as conn:  # the database's usual engine: a second one would initialise again
+        conn.execute(
+            text("SELECT set_config('application_name', :name, false), set_config('lock_timeout', :ms, false)"),
+            {"name": holder_label()[:63], "ms": f"{max(1, int(timeout * 1000))}ms"},
+        )
         try:
             conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
         except OperationalError as e:

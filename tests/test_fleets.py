@@ -51,16 +51,15 @@ def _process_pool_modules_in_place() -> None:
     """
     import concurrent.futures
     import multiprocessing
-
-    from multidb.commands import scheduler
+    from concurrent.futures import ProcessPoolExecutor
 
     for package in (concurrent.futures, multiprocessing):
         for name, value in vars(package).items():
             qualified = f"{package.__name__}.{name}"
             if type(value) is type(package) and value.__name__ == qualified and qualified not in sys.modules:
                 sys.modules[qualified] = value
-    assert sys.modules["concurrent.futures.process"].ProcessPoolExecutor is scheduler.ProcessPoolExecutor
-    pool = scheduler.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    assert sys.modules["concurrent.futures.process"].ProcessPoolExecutor is ProcessPoolExecutor
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
     with pool:
         assert pool.submit(abs, -1).result() == 1
 

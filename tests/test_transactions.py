@@ -101,16 +101,29 @@ class Events:
     def _savepoint(self, _conn, _name) -> None:
         self.seen.append("<savepoint>")
 
+    def _connected(self, dbapi_connection, _record) -> None:
+        # SQLite: what the library itself runs, including statements sent to the driver directly
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.set_trace_callback(self._traced)
+
+    def _traced(self, statement: str) -> None:
+        if statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
+            self.seen.append(statement)
+            if statement.startswith("SAVEPOINT"):
+                self.seen.append("<savepoint>")
+
     def __enter__(self) -> Events:
         sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._statement)
         sa.event.listen(sa.engine.Engine, "commit", self._commit)
         sa.event.listen(sa.engine.Engine, "savepoint", self._savepoint)
+        sa.event.listen(sa.pool.Pool, "connect", self._connected)
         return self
 
     def __exit__(self, *_exc: object) -> None:
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", self._statement)
         sa.event.remove(sa.engine.Engine, "commit", self._commit)
         sa.event.remove(sa.engine.Engine, "savepoint", self._savepoint)
+        sa.event.remove(sa.pool.Pool, "connect", self._connected)
 
     def count(self, what: str) -> int:
         return sum(1 for s in self.seen if s == what)

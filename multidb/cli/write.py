@@ -242,6 +242,6 @@ def adopt_cmd(database, lock_timeout, as_json) -> None:
     Example:
       multidb adopt catalog        # a database created with metadata.create_all()
     """
-    from ..commands import adopt
+    from ..commands.adopt import adopt  # (the package attribute 'adopt' may be the module)
 
     _run_output([adopt(load_project(), database, lock_timeout)], as_json)

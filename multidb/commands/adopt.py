@@ -48,7 +48,7 @@ def unversioned_tables(project: Project, db: Database) -> list[str]:
     foreign = foreign_tables(project, db)
     if foreign is None:
         return []  # a neighbour's tables cannot be told apart from ours: don't guess
-    with engines.connect(db) as conn, database_errors(db):
+    with engines.reading(db) as conn, database_errors(db):  # the connection the checks share
         names = _own_tables(conn, db, foreign)
         has_version = conn.dialect.has_table(conn, db.version_table, schema=db.version_table_schema)
         conn.rollback()

@@ -7,13 +7,14 @@ parsed revision files instead of reading them again.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Database
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,9 @@ def _in_order(job, group, args, stop, on_done) -> tuple[list[Outcome], list[Data
 
 
 def _in_processes(job, group, args, jobs, stop, on_done) -> tuple[list[Outcome], list[Database]]:
+    import multiprocessing  # only --jobs N needs processes (and these imports)
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
     from .. import engines
 
     engines.close_shared()  # a forked worker must not share a socket with us

@@ -63,8 +63,13 @@ def locked(dbs: list[Database], timeout: float | None = None) -> Iterator[None]:
 
 
 @contextmanager
-def migration_lock(db: Database, timeout: float) -> Iterator[None]:
-    """Hold ``db``'s migration lock, waiting up to ``timeout`` seconds for it."""
+def migration_lock(db: Database, timeout: float, connection: Any = None) -> Iterator[None]:
+    """Hold ``db``'s migration lock, waiting up to ``timeout`` seconds for it.
+
+    PostgreSQL and MariaDB/MySQL locks belong to a session: on ``connection`` when one is given (the
+    connection the migrations then run on, sparing a connection per database), else on a connection
+    of their own. Either way no transaction is left open, so revisions may use ``autocommit_block()``.
+    """
     if db.dialect == "sqlite":
         path = engines.sqlite_path(db)
         if path is None:  # an in-memory database belongs to this process alone
@@ -73,10 +78,10 @@ def migration_lock(db: Database, timeout: float) -> Iterator[None]:
         with _file_lock(db, path.with_name(path.name + ".multidb-lock"), timeout):
             yield
     elif db.dialect == "postgresql":
-        with _postgresql_lock(db, timeout):
+        with _session(db, connection) as conn, _postgresql_lock(db, conn, timeout):
             yield
     elif db.dialect in ("mysql", "mariadb"):
-        with _mysql_lock(db, timeout):
+        with _session(db, connection) as conn, _mysql_lock(db, conn, timeout):
             yield
     else:
         yield  # no lock primitive known for this dialect
@@ -137,26 +142,60 @@ def _lock_connection(db: Database) -> Iterator[Any]:
 
 
 @contextmanager
-def _postgresql_lock(db: Database, timeout: float) -> Iterator[None]:
+def _session(db: Database, connection: Any) -> Iterator[Any]:
+    if connection is not None:
+        yield connection
+    else:
+        with _lock_connection(db) as conn:
+            yield conn
+
+
+def _settle(conn: Any) -> None:
+    """End the transaction a lock statement began (a session lock outlives it)."""
+    if conn.in_transaction():
+        conn.commit()
+
+
+def _release(conn: Any, statement: str, params: dict) -> None:
+    """Give the lock back; a connection that broke meanwhile took its session's locks with it."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    if conn.closed or conn.invalidated:
+        return
+    try:
+        if conn.in_transaction():
+            conn.rollback()  # a failed revision may have left its transaction aborted
+        conn.execute(text(statement), params)
+        _settle(conn)
+    except DBAPIError:
+        pass
+
+
+@contextmanager
+def _postgresql_lock(db: Database, conn: Any, timeout: float) -> Iterator[None]:
     from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
 
     key = _advisory_key(db)
-    with _lock_connection(db) as conn:  # the database's usual engine: a second one would initialise again
-        conn.execute(
-            text("SELECT set_config('application_name', :name, false), set_config('lock_timeout', :ms, false)"),
-            {"name": holder_label()[:63], "ms": f"{max(1, int(timeout * 1000))}ms"},
-        )
-        try:
-            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-        except OperationalError as e:
-            if getattr(e.orig, "pgcode", None) != "55P03":  # lock_not_available
-                raise
-            raise _timeout(db, timeout, _postgresql_holder(db, key)) from None
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+    conn.execute(  # the name shows in pg_stat_activity, so a waiting runner can say who holds the lock
+        text("SELECT set_config('application_name', :name, false), set_config('lock_timeout', :ms, false)"),
+        {"name": holder_label()[:63], "ms": f"{max(1, int(timeout * 1000))}ms"},
+    )
+    try:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+    except OperationalError as e:
+        if conn.in_transaction():
+            conn.rollback()
+        if getattr(e.orig, "pgcode", None) != "55P03":  # lock_not_available
+            raise
+        raise _timeout(db, timeout, _postgresql_holder(db, key)) from None
+    conn.execute(text("RESET lock_timeout"))  # the wait's limit must not apply to the revisions' statements
+    _settle(conn)
+    try:
+        yield
+    finally:
+        _release(conn, "SELECT pg_advisory_unlock(:key)", {"key": key})
 
 
 def _postgresql_holder(db: Database, key: int) -> str | None:
@@ -192,22 +231,23 @@ def _mysql_name(db: Database) -> str:
 
 
 @contextmanager
-def _mysql_lock(db: Database, timeout: float) -> Iterator[None]:
+def _mysql_lock(db: Database, conn: Any, timeout: float) -> Iterator[None]:
     from sqlalchemy import text
 
     name = _mysql_name(db)
-    with _lock_connection(db) as conn:
-        got = conn.execute(text("SELECT GET_LOCK(:name, :timeout)"), {"name": name, "timeout": timeout}).scalar()
-        if got != 1:
-            holder = conn.execute(
-                text(
-                    "SELECT CONCAT(USER, '@', HOST, ' (connection ', ID, ')') FROM information_schema.PROCESSLIST "
-                    "WHERE ID = IS_USED_LOCK(:name)"
-                ),
-                {"name": name},
-            ).scalar()
-            raise _timeout(db, timeout, holder)
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
+    got = conn.execute(text("SELECT GET_LOCK(:name, :timeout)"), {"name": name, "timeout": timeout}).scalar()
+    if got != 1:
+        holder = conn.execute(
+            text(
+                "SELECT CONCAT(USER, '@', HOST, ' (connection ', ID, ')') FROM information_schema.PROCESSLIST "
+                "WHERE ID = IS_USED_LOCK(:name)"
+            ),
+            {"name": name},
+        ).scalar()
+        _settle(conn)
+        raise _timeout(db, timeout, holder)
+    _settle(conn)
+    try:
+        yield
+    finally:
+        _release(conn, "SELECT RELEASE_LOCK(:name)", {"name": name})

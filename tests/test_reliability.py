@@ -541,10 +541,9 @@ def test_atomic_refuses_a_mariadb_database_and_changes_nothing(project: Path, cl
 # --- autocommit_block under the migration lock (PostgreSQL) --------------------------------------
 
 CONCURRENT_INDEX = """
-op.create_table("lock_seen", sa.Column("held_by_other_session", sa.Boolean()))
+op.create_table("lock_seen", sa.Column("held", sa.Boolean()))
 op.execute(
     "INSERT INTO lock_seen SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-    "AND pid <> pg_backend_pid() "
     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 with op.get_context().autocommit_block():
@@ -563,12 +562,12 @@ def test_autocommit_block_create_index_concurrently_under_the_migration_lock(pg_
     assert target.cli("upgrade", "--all").exit_code == 0
     write_revision(target.project, "catalog", CONCURRENT_INDEX, CONCURRENT_INDEX_DOWN, "index concurrently")
 
-    # a real process with a bound: CREATE INDEX CONCURRENTLY would wait forever for a lock
-    # connection that sat in a transaction
+    # a real process with a bound: CREATE INDEX CONCURRENTLY would wait forever if the session
+    # holding the migration lock sat in a transaction
     result = target.run("upgrade", "--all")
     assert result.returncode == 0, result.stdout + result.stderr
     assert target.versions("catalog") == {CATALOG_NEXT}
-    assert target.rows("catalog", "SELECT held_by_other_session FROM lock_seen") == [(True,)]
+    assert target.rows("catalog", "SELECT held FROM lock_seen") == [(True,)]  # the lock was held meanwhile
     valid = target.rows(
         "catalog",
         "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
@@ -581,6 +580,26 @@ def test_autocommit_block_create_index_concurrently_under_the_migration_lock(pg_
     assert down.exit_code == 0, down.output
     assert "ix_holdings_name" not in target.indexes("catalog", "holdings")
     assert target.versions("catalog") == {CATALOG_HEAD}
+
+
+SESSION_SEEN = """
+op.create_table("session_seen", sa.Column("lock_timeout", sa.Text()), sa.Column("application", sa.Text()))
+op.execute(
+    "INSERT INTO session_seen SELECT current_setting('lock_timeout'), current_setting('application_name')"
+)
+"""
+
+
+@pytest.mark.postgresql
+def test_revisions_run_without_the_lock_waits_timeout_on_a_session_named_after_the_runner(pg_target: Target):
+    """The migration lock is taken on the migrations' own session: its wait limit (--lock-timeout)
+    must not become the revisions' lock_timeout, and pg_stat_activity shows who is migrating."""
+    target = pg_target
+    write_revision(target.project, "catalog", SESSION_SEEN, 'op.drop_table("session_seen")', "session")
+    assert target.cli("upgrade", "catalog", "--lock-timeout", "7").exit_code == 0
+    [(lock_timeout, application)] = target.rows("catalog", "SELECT lock_timeout, application FROM session_seen")
+    assert lock_timeout == "0"  # the server's default: no lock_timeout is configured for catalog
+    assert application.startswith("multidb ") and f"pid {os.getpid()}" in application
 
 
 @pytest.mark.postgresql

@@ -16,7 +16,7 @@ from .. import engines
 from ..config import Database, Project
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
 from ..fleet import in_shard, select_targets
-from ..locking import locked
+from ..locking import locked, migration_lock
 from ..results import RunResult
 from ..runner import check_known, current_heads, load_history, read_heads, revision_errors
 from . import offline
@@ -196,9 +196,13 @@ def _check_job(db: Database, project: Project, action: str, target: str) -> Outc
 def _apply_job(
     db: Database, project: Project, action: str, target: str, options: RunOptions, reporter: Reporter | None
 ) -> Outcome:
+    wait = db.migration_lock_timeout if options.lock_timeout is None else options.lock_timeout
     try:
-        with locked([db], options.lock_timeout):
-            return Outcome(db.name, _apply_with_retries(project, db, action, target, reporter or Quiet(), options))
+        # one connection for the lock and the migrations (a server lock is the session's)
+        with engines.connect(db) as conn, migration_lock(db, wait, conn):
+            return Outcome(
+                db.name, _apply_with_retries(project, db, conn, action, target, reporter or Quiet(), options)
+            )
     except MultiDBError as e:
         return Outcome(db.name, _now(db), error=e.lines()[0], exit_code=e.exit_code)
     finally:
@@ -250,13 +254,13 @@ def _now(db: Database) -> tuple[str, ...]:
 
 
 def _apply_with_retries(
-    project: Project, db: Database, action: str, target: str, reporter: Reporter, options: RunOptions
+    project: Project, db: Database, conn: Any, action: str, target: str, reporter: Reporter, options: RunOptions
 ) -> RunResult:
     """Run, retrying a revision that gave up waiting for a table lock (``lock_timeout``)."""
     attempt = 0
     while True:
         try:
-            return _apply(project, db, action, target, reporter, options)
+            return _apply(project, db, conn, action, target, reporter, options)
         except MigrationError as e:
             if attempt >= db.lock_retries or not is_lock_timeout(e.__cause__):
                 raise
@@ -274,9 +278,10 @@ def is_lock_timeout(exc: BaseException | None) -> bool:
 
 
 def _apply(
-    project: Project, db: Database, action: str, target: str, reporter: Reporter, options: RunOptions
+    project: Project, db: Database, conn: Any, action: str, target: str, reporter: Reporter, options: RunOptions
 ) -> RunResult:
-    with engines.connect(db) as conn:
-        result = execute(project, db, conn, action, target, reporter=reporter, purge=options.purge)
-        conn.rollback()  # end the read of the new heads
+    if conn.in_transaction():
+        conn.rollback()  # a failed attempt's leftovers
+    result = execute(project, db, conn, action, target, reporter=reporter, purge=options.purge)
+    conn.rollback()  # end the read of the new heads
     return result

@@ -269,7 +269,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
         orm = r["orm"]
         lines = [
             (
-                "update_in_batches (10,000/batch)",
+                "update_in_batches (default)" if r["dialect"] == "sqlite" else "update_in_batches (10,000/batch)",
                 r["helper_rows_per_s"],
                 n / r["helper_rows_per_s"],
                 "",

@@ -31,7 +31,6 @@ from typing import Any
 import sqlalchemy as sa
 
 DEFAULT_BATCH_SIZE = 10_000
-SQLITE_BATCH_SIZE = 100_000  # SQLite in one transaction: fewer, larger batches (see docs/data-migrations.md)
 PROGRESS_TABLE = "multidb_data_progress"
 
 __all__ = [
@@ -92,9 +91,10 @@ def _within(statement: Any, key: sa.Column, low: Any, high: Any, where: Any) -> 
 
 
 def _offline() -> bool:
+    context = sys.modules.get("alembic.context")  # not imported: certainly not inside a migration
+    if context is None:
+        return False
     try:
-        from alembic import context
-
         return bool(context.is_offline_mode())
     except Exception:  # not inside an Alembic environment (bind= given directly)
         return False
@@ -164,13 +164,20 @@ def _batched(table, column, where, batch_size, online, step, bind, statement) ->
     def run_batch(connection: Any, low: Any, high: Any) -> int:
         return connection.execute(statement(low, high)).rowcount
 
+    # SQLite, inside the revision's transaction: the whole file is locked for writing until the commit
+    # and the rollback journal grows the same either way, so batches buy nothing there and cost a
+    # key-range probe each; one statement does it (SQLite's memory stays flat: it pages to disk).
+    whole = batch_size is None and conn.dialect.name == "sqlite" and not online
     if batch_size is None:
-        # inside one transaction SQLite locks the whole file anyway: big batches cost the least
-        batch_size = SQLITE_BATCH_SIZE if conn.dialect.name == "sqlite" and not online else DEFAULT_BATCH_SIZE
+        batch_size = DEFAULT_BATCH_SIZE
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     name = step or f"{_calling_revision()}:{table.name}"
     with _progress(conn, table, where, name) as advance:
+        if whole:
+            count = run_batch(conn, None, None)
+            advance(count)
+            return max(count, 0)
         if not online:
             done = 0
             for low, high in _boundaries(conn, table, column, where, batch_size, None):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any, TextIO
 
-import click
-
 _quiet = False
 
 
@@ -29,6 +27,8 @@ class BarReporter:
         self.bar: Any = None
 
     def start(self, database: str, total: int) -> None:
+        import click
+
         if total > 1:
             self.bar = click.progressbar(length=total, label=database, file=self.stream, show_pos=True)
             self.bar.__enter__()

@@ -11,7 +11,7 @@ from ..fleet import in_shard, select_targets
 from ..phases import held_back
 from ..results import DatabaseInfo, RevisionInfo, Status
 from ..runner import current_heads, load_history, relative, revision_errors, unknown_heads
-from .scheduler import Outcome, run_jobs
+from .scheduler import Outcome, reading_jobs, run_jobs
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
@@ -50,7 +50,7 @@ def status(
         targets = [t for t in targets if in_shard(t.name, *shard)]
     for db in targets:
         load_history(project, db)  # before any worker forks, so they share it
-    outcomes, _ = run_jobs(_status_job, targets, (project,), jobs, stop_at_first_failure=False)
+    outcomes, _ = run_jobs(_status_job, targets, (project,), reading_jobs(targets, jobs), stop_at_first_failure=False)
     engines.close_shared()
     return [o.value for o in outcomes]
 

@@ -21,7 +21,7 @@ from ..results import RunResult
 from ..runner import check_known, current_heads, load_history, read_heads, revision_errors
 from . import offline
 from .atomic import refuse_non_transactional, run_atomic
-from .scheduler import Outcome, run_jobs
+from .scheduler import Outcome, reading_jobs, run_jobs
 from .steps import Quiet, Reporter, execute, step_fn
 
 
@@ -117,7 +117,8 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
             before = {db.name: _preflight(project, db, load_history(project, db), action, target)[0] for db in dbs}
             return run_atomic(project, dbs, action, target, before, options.purge)
     stop = options.fail_fast or not any(db.tenant for db in dbs)
-    checks, unchecked = run_jobs(_check_job, dbs, (project, action, target), options.jobs, stop_at_first_failure=stop)
+    check_jobs = reading_jobs(dbs, options.jobs)
+    checks, unchecked = run_jobs(_check_job, dbs, (project, action, target), check_jobs, stop_at_first_failure=stop)
     engines.close_shared()
     failures = [o for o in checks if o.failed]
     if failures and stop:

@@ -49,6 +49,15 @@ def levels(targets: list[Database]) -> list[list[Database]]:
     return [grouped[k] for k in sorted(grouped)]
 
 
+def reading_jobs(targets: list[Database], jobs: int) -> int:
+    """How many processes the checks of ``targets`` deserve: reads that share one connection (a
+    fleet of schemas, or SQLite files) take a millisecond or two each, less than handing them to a
+    worker process costs, so they stay in this process; one server connection per target is worth
+    spreading over ``jobs`` workers."""
+    servers = {t.url for t in targets if t.dialect != "sqlite"}
+    return jobs if len(servers) > 1 else 1
+
+
 def run_jobs(
     job: Callable[..., Outcome],
     targets: list[Database],

@@ -11,7 +11,9 @@ writes them), never with the live models::
 * **Batched and set-based.** Rows are changed with ``UPDATE ... WHERE key > :low AND key <= :high``
   over ranges of the primary key (keyset, never ``OFFSET`` over the whole table), so memory stays
   flat however large the table grows, and each statement touches a bounded number of rows.
-* **All or nothing by default.** The batches run inside the revision's transaction.
+* **All or nothing by default.** The batches run inside the revision's transaction. On SQLite, which
+  locks the whole file until that transaction ends anyway, a step without ``batch_size`` runs as one
+  statement (batches would only add key-range probes).
 * **Online mode** (``online=True``) commits batch by batch, each batch together with a checkpoint
   row in ``multidb_data_progress``; a step interrupted at row k continues from there on the next
   run. The revision is marked applied only after the step has finished. Put such a step in a

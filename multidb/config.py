@@ -483,9 +483,12 @@ def _resolve_url(url: str, root: Path, where: str, problems: schema.Problems) ->
         problems.append((where, f"unknown database dialect or driver '{parsed.drivername}' in the URL"))
         return None
     database = parsed.database or ""
-    is_file = database not in ("", ":memory:") and not database.startswith("file:")
-    if parsed.get_backend_name() == "sqlite" and is_file and not Path(database).is_absolute():
-        rendered = parsed.set(database=str((root / database).resolve())).render_as_string(hide_password=False)
+    uri = database.startswith("file:")  # sqlite:///file:PATH?mode=...&uri=true
+    path = database[len("file:") :] if uri else database
+    is_file = path not in ("", ":memory:") and parsed.query.get("mode") != "memory"
+    if parsed.get_backend_name() == "sqlite" and is_file and not Path(path).is_absolute():
+        resolved = ("file:" if uri else "") + str((root / path).resolve())
+        rendered = parsed.set(database=resolved).render_as_string(hide_password=False)
         return rendered.replace("%7Btenant%7D", "{tenant}")  # a fleet's placeholder stays readable
     return url
 

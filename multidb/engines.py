@@ -34,8 +34,13 @@ def sqlite_path(db: Database) -> Path | None:
         return None
     from sqlalchemy.engine import make_url
 
-    name = make_url(db.url).database
-    if not name or name == ":memory:" or name.startswith("file:"):
+    url = make_url(db.url)
+    name = url.database or ""
+    if name.startswith("file:"):  # an SQLite URI filename: sqlite:///file:PATH?mode=rwc&uri=true
+        if url.query.get("mode") == "memory":
+            return None
+        name = name[len("file:") :]
+    if not name or name == ":memory:":
         return None
     return Path(name)
 

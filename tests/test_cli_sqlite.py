@@ -770,6 +770,18 @@ def test_upgrade_all_sql_writes_files_and_creates_no_database(cli, project):
     assert "locations" not in monitor_sql
 
 
+def test_sqlite_uri_filename_is_relative_to_the_config_and_locked(cli, project):
+    config = project / "config" / "multidb.yaml"
+    config.write_text(
+        config.read_text().replace("sqlite:///../var/catalog.db", "sqlite:///file:../var/uri.db?mode=rwc&uri=true")
+    )
+    result = cli("upgrade", "--all")
+    assert result.exit_code == 0, result.output
+    assert versions(project / "var" / "uri.db") == {CATALOG_HEAD}  # beside the config, not the current folder
+    assert (project / "var" / "uri.db.multidb-lock").exists()  # the run took the file lock
+    assert cli("status", "--check").exit_code == 0
+
+
 def test_upgrade_sql_from_current_starts_where_each_database_is(cli, project):
     catalog = db_file(project, "catalog")
     assert cli("upgrade", "catalog", "--to", CATALOG_REVS[3]).exit_code == 0

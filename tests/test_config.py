@@ -165,11 +165,27 @@ def test_sqlite_url_is_resolved_relative_to_the_config_file_not_the_cwd(tmp_path
 
 
 @pytest.mark.parametrize(
-    "url", ["sqlite://", "sqlite:///:memory:", "sqlite:////abs/olute/file.db", "sqlite:///file:x.db?uri=true"]
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:////abs/olute/file.db",
+        "sqlite:///file:/abs/olute/x.db?uri=true",
+        "sqlite:///file:x?mode=memory&uri=true",
+    ],
 )
-def test_memory_absolute_and_uri_sqlite_urls_are_left_alone(tmp_path, url):
+def test_memory_and_absolute_sqlite_urls_are_left_alone(tmp_path, url):
     config = with_url(tmp_path, url)
     assert load(config).databases["catalog"].url == url
+
+
+def test_a_relative_uri_filename_is_resolved_relative_to_the_config_file(tmp_path):
+    config = with_url(tmp_path, "sqlite:///file:x.db?mode=rwc&uri=true")
+    from sqlalchemy.engine import make_url
+
+    url = make_url(load(config).databases["catalog"].url)
+    assert url.database == f"file:{config.parent.resolve() / 'x.db'}"
+    assert url.query == {"mode": "rwc", "uri": "true"}
 
 
 # --- choosing a profile --------------------------------------------------------------------------

@@ -376,6 +376,14 @@ def measure_pair(samples: Samples, key: str, reset: Callable[[], None], commands
         progress(f"FAILED {key}: {e}")
 
 
+def measure_once(samples: Samples, key: str, sample: str, commands) -> None:
+    """One timed run of ``commands`` into ``sample``; a failure is recorded under ``key``."""
+    try:
+        samples.add(sample, timed(commands))
+    except CommandFailed as e:
+        samples.errors[key] = str(e)
+
+
 def compile_multidb() -> None:
     """Byte-compile multidb's own modules, as a first run would (an editable install leaves them as
     source; pip compiles Alembic and SQLAlchemy at install time). Python writes these files itself
@@ -412,10 +420,7 @@ def measure_dialect(s: Setup, args: argparse.Namespace, samples: Samples) -> Non
     for rep in range(args.repeat):
         settle(args, samples)
         for name, commands in rotated(sql_tools, rep):
-            try:
-                samples.add(f"sql/{name}/x", timed(commands))
-            except CommandFailed as e:
-                samples.errors[f"sql/{name}"] = str(e)
+            measure_once(samples, f"sql/{name}", f"sql/{name}/x", commands)
 
     fleet_tools = [
         ("multidb-j1", c.fleet_multidb(1)),
@@ -441,10 +446,7 @@ def measure_dialect(s: Setup, args: argparse.Namespace, samples: Samples) -> Non
     for rep in range(args.marginal_repeat):
         settle(args, samples)
         for name, commands in rotated(half_tools, rep):
-            try:
-                samples.add(f"marginal/{name}", timed(commands))
-            except CommandFailed as e:
-                samples.errors[f"marginal/{name}"] = str(e)
+            measure_once(samples, f"marginal/{name}", f"marginal/{name}", commands)
     progress(f"{s.dialect}: done in {time.perf_counter() - started:.0f} s")
 
 

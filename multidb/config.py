@@ -466,6 +466,16 @@ def _build_fleet(raw: dict | None, where: str, root: Path, problems: schema.Prob
     return Fleet(by=raw["by"], names=names, query=raw.get("query"), command=raw.get("command"), query_url=query_url)
 
 
+def sqlite_file(url: Any) -> str | None:
+    """The file path of a parsed SQLite URL (also inside a ``file:`` URI filename); None for memory."""
+    name = url.database or ""
+    if name.startswith("file:"):  # sqlite:///file:PATH?mode=rwc&uri=true
+        if url.query.get("mode") == "memory":
+            return None
+        name = name[len("file:") :]
+    return None if name in ("", ":memory:") else name
+
+
 def _resolve_url(url: str, root: Path, where: str, problems: schema.Problems) -> str | None:
     """Parse the URL, and make a relative SQLite file path relative to the config file."""
     from sqlalchemy.engine import make_url
@@ -482,11 +492,9 @@ def _resolve_url(url: str, root: Path, where: str, problems: schema.Problems) ->
     except NoSuchModuleError:
         problems.append((where, f"unknown database dialect or driver '{parsed.drivername}' in the URL"))
         return None
-    database = parsed.database or ""
-    uri = database.startswith("file:")  # sqlite:///file:PATH?mode=...&uri=true
-    path = database[len("file:") :] if uri else database
-    is_file = path not in ("", ":memory:") and parsed.query.get("mode") != "memory"
-    if parsed.get_backend_name() == "sqlite" and is_file and not Path(path).is_absolute():
+    path = sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
+    if path is not None and not Path(path).is_absolute():
+        uri = (parsed.database or "").startswith("file:")
         resolved = ("file:" if uri else "") + str((root / path).resolve())
         rendered = parsed.set(database=resolved).render_as_string(hide_password=False)
         return rendered.replace("%7Btenant%7D", "{tenant}")  # a fleet's placeholder stays readable

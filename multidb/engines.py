@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import Database
+from .config import Database, sqlite_file
 from .errors import ConnectionFailed
 from .redact import first_line
 
@@ -34,15 +34,8 @@ def sqlite_path(db: Database) -> Path | None:
         return None
     from sqlalchemy.engine import make_url
 
-    url = make_url(db.url)
-    name = url.database or ""
-    if name.startswith("file:"):  # an SQLite URI filename: sqlite:///file:PATH?mode=rwc&uri=true
-        if url.query.get("mode") == "memory":
-            return None
-        name = name[len("file:") :]
-    if not name or name == ":memory:":
-        return None
-    return Path(name)
+    name = sqlite_file(make_url(db.url))
+    return None if name is None else Path(name)
 
 
 def exists(db: Database) -> bool:

@@ -57,9 +57,13 @@ def locked(dbs: list[Database], timeout: float | None = None) -> Iterator[None]:
     """
     with ExitStack() as stack:
         for db in dbs:
-            wait = db.migration_lock_timeout if timeout is None else timeout
-            stack.enter_context(migration_lock(db, wait))
+            stack.enter_context(migration_lock(db, lock_wait(db, timeout)))
         yield
+
+
+def lock_wait(db: Database, timeout: float | None) -> float:
+    """Seconds to wait for ``db``'s lock: ``--lock-timeout`` if given, else its ``migration_lock_timeout``."""
+    return db.migration_lock_timeout if timeout is None else timeout
 
 
 @contextmanager

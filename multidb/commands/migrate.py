@@ -16,7 +16,7 @@ from .. import engines
 from ..config import Database, Project
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
 from ..fleet import in_shard, select_targets
-from ..locking import locked, migration_lock
+from ..locking import lock_wait, locked, migration_lock
 from ..results import RunResult
 from ..runner import check_known, current_heads, load_history, read_heads, revision_errors
 from . import offline
@@ -197,10 +197,9 @@ def _check_job(db: Database, project: Project, action: str, target: str) -> Outc
 def _apply_job(
     db: Database, project: Project, action: str, target: str, options: RunOptions, reporter: Reporter | None
 ) -> Outcome:
-    wait = db.migration_lock_timeout if options.lock_timeout is None else options.lock_timeout
     try:
         # one connection for the lock and the migrations (a server lock is the session's)
-        with engines.connect(db) as conn, migration_lock(db, wait, conn):
+        with engines.connect(db) as conn, migration_lock(db, lock_wait(db, options.lock_timeout), conn):
             return Outcome(
                 db.name, _apply_with_retries(project, db, conn, action, target, reporter or Quiet(), options)
             )

@@ -259,6 +259,9 @@ class _LazyCommits:
 
 def run_offline(env: EnvironmentContext, db: Database, buffer: TextIO, **extra: Any) -> None:
     """Configure ``env`` for ``--sql`` and write the migrations' SQL to ``buffer``; never connects."""
+    from .deferred import load_dialect
+
+    load_dialect(db.dialect)
     env.configure(
         url=db.url,
         output_buffer=buffer,

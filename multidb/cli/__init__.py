@@ -172,4 +172,7 @@ from . import authoring, read, write  # noqa: E402,F401  (registers the commands
 
 def run() -> None:
     """Console-script entry point."""
+    from ..deferred import install
+
+    install()  # this process is multidb's own: load dialect modules only when used
     main(prog_name="multidb")

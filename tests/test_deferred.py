@@ -1,0 +1,165 @@
+"""The console script defers the dialect modules a run does not use (multidb.deferred).
+
+Each test runs ``multidb`` in a process of its own, as the console script does, and looks at which
+modules that process imported. Runs on PostgreSQL and MariaDB prove the deferred DDL module of the
+dialect in use is loaded before any revision runs (a revision asserts Alembic's implementation).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+# runs the console script's entry point, then prints which of the named modules were really loaded
+PROBE = textwrap.dedent(
+    """
+    import atexit, json, sys, types
+    from importlib.util import _LazyModule
+
+    def loaded(name):
+        module = sys.modules.get(name)
+        return module is not None and type(module) is not _LazyModule
+
+    names = json.loads(sys.argv.pop(1))
+    atexit.register(lambda: print("LOADED " + json.dumps({n: loaded(n) for n in names}), file=sys.stderr))
+    sys.argv[0] = "multidb"
+    from multidb.cli import run
+    run()
+    """
+)
+
+IMPL_CHECK = '''"""{message}"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "{revision}"
+down_revision = None
+branch_labels = ("app",)
+depends_on = None
+
+
+def upgrade():
+    impl = type(op.get_context().impl).__name__
+    assert impl == "{impl}", impl  # the dialect's DDL module was loaded before the revision ran
+    op.create_table("things", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade():
+    op.drop_table("things")
+'''
+
+
+def probe(cwd: Path, modules: list[str], *args: str) -> tuple[subprocess.CompletedProcess, dict[str, bool]]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(modules), *args], cwd=cwd, capture_output=True, text=True
+    )
+    line = next((x for x in done.stderr.splitlines() if x.startswith("LOADED ")), None)
+    assert line is not None, done.stderr
+    return done, json.loads(line.removeprefix("LOADED "))
+
+
+UNUSED_ON_SQLITE = [
+    "sqlalchemy.dialects.postgresql.base",
+    "sqlalchemy.dialects.mysql.base",
+    "sqlalchemy.dialects.mssql.base",
+    "sqlalchemy.dialects.oracle.base",
+    "alembic.ddl.postgresql",
+    "alembic.ddl.mssql",
+]
+
+
+def test_sqlite_upgrade_loads_no_other_dialect(project: Path) -> None:
+    done, loaded = probe(project, [*UNUSED_ON_SQLITE, "alembic.ddl.sqlite"], "upgrade", "--all")
+    assert done.returncode == 0, done.stderr
+    assert "upgraded" in done.stdout
+    assert loaded.pop("alembic.ddl.sqlite") is True
+    assert not any(loaded.values()), loaded
+
+
+def test_status_loads_no_other_dialect(project: Path) -> None:
+    done, loaded = probe(project, UNUSED_ON_SQLITE, "status", "--all")
+    assert done.returncode == 0, done.stderr
+    assert not any(loaded.values()), loaded
+
+
+def test_check_still_works_when_deferred(project: Path) -> None:
+    """check compares models and migrations on SQLite with the other dialects deferred."""
+    subprocess.run([sys.executable, "-m", "multidb", "upgrade", "--all"], cwd=project, check=True, capture_output=True)
+    done, loaded = probe(project, ["alembic.ddl.postgresql"], "check", "--all")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("the models match the migrations") == 2, done.stdout
+    assert loaded["alembic.ddl.postgresql"] is False
+
+
+def _one_database_project(tmp_path: Path, url: str, impl: str) -> Path:
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "a1_first.py").write_text(IMPL_CHECK.format(message="first", revision="a1", impl=impl))
+    (tmp_path / "multidb.yaml").write_text(
+        f'databases:\n  app:\n    url: "{url}"\n    bases: [{{label: app, path: versions}}]\n'
+    )
+    return tmp_path
+
+
+@pytest.mark.postgresql
+def test_postgresql_run_loads_its_dialect_first(tmp_path: Path, pg_database) -> None:
+    root = _one_database_project(tmp_path, pg_database(), "PostgresqlImpl")
+    done, loaded = probe(root, ["alembic.ddl.postgresql", "alembic.ddl.mssql"], "-c", "multidb.yaml", "upgrade", "app")
+    assert done.returncode == 0, done.stderr
+    assert loaded == {"alembic.ddl.postgresql": True, "alembic.ddl.mssql": False}
+
+
+@pytest.mark.mariadb
+def test_mariadb_run_loads_its_dialect_first(tmp_path: Path, mariadb_database) -> None:
+    root = _one_database_project(tmp_path, mariadb_database(), "MySQLImpl")
+    done, loaded = probe(root, ["alembic.ddl.mysql", "alembic.ddl.postgresql"], "-c", "multidb.yaml", "upgrade", "app")
+    assert done.returncode == 0, done.stderr
+    assert loaded == {"alembic.ddl.mysql": True, "alembic.ddl.postgresql": False}
+
+
+@pytest.mark.parametrize(
+    ("url", "impl", "module"),
+    [
+        ("postgresql://app@db.invalid/app", "PostgresqlImpl", "alembic.ddl.postgresql"),
+        ("mysql+pymysql://app@db.invalid/app", "MySQLImpl", "alembic.ddl.mysql"),
+        ("mssql+pyodbc://app@db.invalid/app", "MSSQLImpl", "alembic.ddl.mssql"),
+    ],
+)
+def test_offline_sql_loads_its_dialect_first(tmp_path: Path, url: str, impl: str, module: str) -> None:
+    root = _one_database_project(tmp_path, url, impl)
+    out = tmp_path / "sql"
+    done, loaded = probe(root, [module], "-c", "multidb.yaml", "upgrade", "app", "--sql", "--output-dir", str(out))
+    assert done.returncode == 0, done.stderr
+    assert loaded[module] is True
+    assert "CREATE TABLE things" in (out / "app.sql").read_text()
+
+
+def test_revision_files_may_import_a_deferred_module(tmp_path: Path) -> None:
+    """A SQLite revision that imports from a deferred module gets the real module."""
+    root = _one_database_project(tmp_path, f"sqlite:///{tmp_path / 'app.db'}", "SQLiteImpl")
+    revision = root / "versions" / "a1_first.py"
+    revision.write_text(
+        revision.read_text().replace(
+            "import sqlalchemy as sa\n",
+            "import sqlalchemy as sa\nfrom alembic.ddl.postgresql import PostgresqlImpl\n"
+            "assert PostgresqlImpl.__dialect__ == 'postgresql'\n",
+        )
+    )
+    done, loaded = probe(root, ["alembic.ddl.postgresql"], "-c", "multidb.yaml", "upgrade", "app")
+    assert done.returncode == 0, done.stderr
+    assert loaded["alembic.ddl.postgresql"] is True
+
+
+def test_library_use_defers_nothing() -> None:
+    """Importing multidb (an application, the pytest plugin) leaves the import system alone."""
+    code = (
+        "import multidb, multidb.commands, multidb.testing, sys; "
+        "print(any('Deferring' in type(f).__name__ for f in sys.meta_path))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

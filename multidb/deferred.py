@@ -2,8 +2,9 @@
 
 Importing Alembic's migration runtime imports ``alembic.ddl``, which imports the DDL module of
 every dialect Alembic knows, and with them SQLAlchemy's PostgreSQL, MySQL, MSSQL and Oracle
-dialects and every async driver module those packages list: about 40 ms of a SQLite run that
-uses none of them, and several ms of a PostgreSQL run. The console script (:func:`install`,
+dialects and every async driver module those packages list, and ``alembic.config`` imports
+autogenerate: about 40 ms of a SQLite run that uses none of them, and several ms of a PostgreSQL
+run. The console script (:func:`install`,
 called by ``multidb.cli.run``) defers those modules: on import each one is created empty and
 runs on first attribute access (:class:`importlib.util.LazyLoader`). Code that uses one, from
 SQLAlchemy's dialect registry to a revision file's ``from alembic.ddl.postgresql import ...``,
@@ -45,7 +46,11 @@ _DRIVERS = {
     "mysql": ("aiomysql", "asyncmy", "cymysql", "mariadbconnector", "mysqlconnector"),
 }
 
-DEFERRED = frozenset(filter(None, ALEMBIC_DDL.values())) | frozenset(
+# imported by alembic.config (for its command functions, which multidb does not call); multidb's
+# authoring commands and PostgreSQL's DDL module use it, and so load it
+_ALEMBIC_AUTOGENERATE = "alembic.autogenerate"
+
+DEFERRED = frozenset([*filter(None, ALEMBIC_DDL.values()), _ALEMBIC_AUTOGENERATE]) | frozenset(
     f"sqlalchemy.dialects.{dialect}.{driver}" for dialect, drivers in _DRIVERS.items() for driver in drivers
 )
 

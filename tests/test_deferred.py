@@ -70,6 +70,7 @@ UNUSED_ON_SQLITE = [
     "sqlalchemy.dialects.oracle.base",
     "alembic.ddl.postgresql",
     "alembic.ddl.mssql",
+    "alembic.autogenerate.api",
 ]
 
 
@@ -90,10 +91,10 @@ def test_status_loads_no_other_dialect(project: Path) -> None:
 def test_check_still_works_when_deferred(project: Path) -> None:
     """check compares models and migrations on SQLite with the other dialects deferred."""
     subprocess.run([sys.executable, "-m", "multidb", "upgrade", "--all"], cwd=project, check=True, capture_output=True)
-    done, loaded = probe(project, ["alembic.ddl.postgresql"], "check", "--all")
+    done, loaded = probe(project, ["alembic.ddl.postgresql", "alembic.autogenerate.api"], "check", "--all")
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("the models match the migrations") == 2, done.stdout
-    assert loaded["alembic.ddl.postgresql"] is False
+    assert loaded == {"alembic.ddl.postgresql": False, "alembic.autogenerate.api": True}
 
 
 def _one_database_project(tmp_path: Path, url: str, impl: str) -> Path:
@@ -163,3 +164,16 @@ def test_library_use_defers_nothing() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_autogenerate_revision_when_deferred(project: Path) -> None:
+    """revision --autogenerate (autogenerate deferred, loaded on use) writes a revision of the model change."""
+    subprocess.run([sys.executable, "-m", "multidb", "upgrade", "--all"], cwd=project, check=True, capture_output=True)
+    models = project / "example_app" / "catalog.py"
+    extra = 'import sqlalchemy as _sa\n_sa.Table("extra_things", metadata, _sa.Column("id", _sa.Integer))\n'
+    models.write_text(models.read_text() + "\n\n" + extra)
+    done, loaded = probe(project, ["alembic.autogenerate.api"], "revision", "catalog", "-m", "extra", "--autogenerate")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert loaded["alembic.autogenerate.api"] is True
+    written = [p for p in (project / "catalog_versions").glob("*extra*.py")]
+    assert len(written) == 1 and 'op.create_table("extra_things"' in written[0].read_text().replace("'", '"')

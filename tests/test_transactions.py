@@ -4,9 +4,13 @@
   itself and the revisions before it are committed (as with a commit per revision); the run commits
   once. An ``autocommit_block()`` (online data steps) commits the run so far, as Alembic does.
 * PostgreSQL: a commit per revision, with ``synchronous_commit`` off for all but the run's last
-  commit, which waits for the disk.
+  commit, which waits for the disk. With psycopg2 each revision's commit and the next one's begin
+  go to the server as one ``COMMIT; BEGIN``.
 
-Statements and commits are counted with SQLAlchemy event listeners (counts, never timings).
+Statements and commits are counted with SQLAlchemy event listeners, and what psycopg2 and SQLite
+receive directly with a cursor class and a trace callback (counts, never timings). Whether each
+revision committed on its own is also read off the server: the tables' catalog rows carry the id
+of the transaction that created them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg2.extensions
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
@@ -91,6 +96,7 @@ class Events:
 
     def __init__(self) -> None:
         self.seen: list[str] = []
+        self.driver: list[str] = []  # psycopg2 connections: what their cursors sent, in order
 
     def _statement(self, _conn, _cursor, statement, *_args) -> None:
         self.seen.append(" ".join(statement.split()))
@@ -105,6 +111,19 @@ class Events:
         # SQLite: what the library itself runs, including statements sent to the driver directly
         if isinstance(dbapi_connection, sqlite3.Connection):
             dbapi_connection.set_trace_callback(self._traced)
+        # psycopg2: every statement any cursor sends, SQLAlchemy's and those sent to the driver directly
+        if isinstance(dbapi_connection, psycopg2.extensions.connection):
+            dbapi_connection.cursor_factory = self._cursor_class()
+
+    def _cursor_class(self) -> type:
+        sent = self.driver
+
+        class Recording(psycopg2.extensions.cursor):
+            def execute(self, query, vars=None):
+                sent.append(" ".join(str(query).split()))
+                return super().execute(query, vars)
+
+        return Recording
 
     def _traced(self, statement: str) -> None:
         if statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
@@ -277,12 +296,18 @@ def pg_tables(url: str) -> set[str]:
     return {r[0] for r in rows} - {"alembic_version"}
 
 
-def migration_commits(events: Events) -> list[list[str]]:
-    """The statements between commits, from the session that turned synchronous_commit off."""
-    start = events.seen.index("SET synchronous_commit TO off")
+def creating_transactions(url: str) -> dict[str, str]:
+    """The id of the transaction that created each table t0, t1, ... (its catalog row's xmin)."""
+    rows = pg_rows(url, "SELECT relname, xmin::text FROM pg_class WHERE relkind = 'r' AND relname ~ '^t[0-9]+$'")
+    return dict(rows)
+
+
+def between_commits(events: Events) -> list[list[str]]:
+    """What psycopg2 sent from the migration session's setting on, split at each glued commit."""
+    start = events.driver.index("SET synchronous_commit TO off")
     chunks: list[list[str]] = [[]]
-    for s in events.seen[start:]:
-        if s == "<commit>":
+    for s in events.driver[start + 1 :]:
+        if s in ("COMMIT; BEGIN", "SET LOCAL synchronous_commit TO on; COMMIT; BEGIN"):
             chunks.append([])
         else:
             chunks[-1].append(s)
@@ -296,14 +321,37 @@ def test_postgresql_per_revision_makes_only_the_last_commit_synchronous(tmp_path
     assert result.exit_code == 0, result.output
     assert pg_rows(pg_url, "SELECT version_num FROM alembic_version") == [(rev(4),)]
     assert pg_tables(pg_url) == {f"t{i}" for i in range(5)}
-    assert events.count("SET synchronous_commit TO off") == 1
-    assert events.count("SET LOCAL synchronous_commit TO on") == 1
-    chunks = migration_commits(events)
-    # the session setting, then one transaction per revision; the last revision's says "on"
-    revisions = [c for c in chunks if any(s.startswith("CREATE TABLE t") for s in c)]
-    assert len(revisions) == 5
-    assert all("SET LOCAL synchronous_commit TO on" not in c for c in revisions[:-1])
-    assert revisions[-1][-1] == "SET LOCAL synchronous_commit TO on"
+    assert len(set(creating_transactions(pg_url).values())) == 5  # each revision committed on its own
+    assert events.driver.count("SET synchronous_commit TO off") == 1
+    assert events.driver.count("COMMIT; BEGIN") == 4  # one round trip ends a revision and begins the next
+    chunks = between_commits(events)
+    assert [sum(s.startswith("CREATE TABLE t") for s in c) for c in chunks] == [1] * 5
+    # only the last revision's transaction (committed by the run, at the end) waits for the disk
+    assert [c.count("SET LOCAL synchronous_commit TO on") for c in chunks] == [0, 0, 0, 0, 1]
+    last = chunks[-1]
+    created = max(i for i, s in enumerate(last) if s.startswith("CREATE TABLE t"))
+    assert last.index("SET LOCAL synchronous_commit TO on") > created  # after the revision's own work
+
+
+def test_postgresql_per_run_is_one_transaction(tmp_path, pg_url):
+    config = write_project(tmp_path, pg_url, [CREATE] * 3, transaction="per_run")
+    with Events() as events:
+        assert upgrade(config).exit_code == 0
+    assert len(set(creating_transactions(pg_url).values())) == 1
+    assert not [s for s in events.driver if "COMMIT" in s]
+
+
+def test_postgresql_autocommit_block_inside_per_revision(tmp_path, pg_url):
+    """A revision with an autocommit block, between others: each still commits on its own, in order."""
+    block = """op.create_table("t{i}", sa.Column("id", sa.Integer(), primary_key=True))
+    with op.get_context().autocommit_block():
+        op.execute("SELECT 1")
+    op.create_table("after_block", sa.Column("id", sa.Integer(), primary_key=True))"""
+    config = write_project(tmp_path, pg_url, [CREATE, block, CREATE])
+    assert upgrade(config).exit_code == 0
+    assert pg_rows(pg_url, "SELECT version_num FROM alembic_version") == [(rev(2),)]
+    assert pg_tables(pg_url) == {"t0", "t1", "t2", "after_block"}
+    assert len(set(creating_transactions(pg_url).values())) == 3
 
 
 def test_postgresql_failing_revision_keeps_the_ones_before_it(tmp_path, pg_url):
@@ -313,7 +361,7 @@ def test_postgresql_failing_revision_keeps_the_ones_before_it(tmp_path, pg_url):
     assert result.exit_code == 1
     assert pg_rows(pg_url, "SELECT version_num FROM alembic_version") == [(rev(2),)]
     assert pg_tables(pg_url) == {"t0", "t1", "t2"}
-    assert events.count("SET LOCAL synchronous_commit TO on") == 0  # the last step never got recorded
+    assert not [s for s in events.driver if "SET LOCAL synchronous_commit" in s]  # the last step never ran
 
 
 def test_postgresql_per_run_leaves_synchronous_commit_alone(tmp_path, pg_url):
@@ -321,7 +369,7 @@ def test_postgresql_per_run_leaves_synchronous_commit_alone(tmp_path, pg_url):
     with Events() as events:
         result = upgrade(config)
     assert result.exit_code == 0, result.output
-    assert not [s for s in events.seen if "synchronous_commit" in s]
+    assert not [s for s in events.driver if "synchronous_commit" in s]
 
 
 def test_postgresql_session_setting_stays_on_the_migration_connection(tmp_path, pg_url):

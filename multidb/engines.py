@@ -128,6 +128,10 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 _shared: dict[tuple, Connection] = {}
 
 
+def _shared_key(db: Database) -> tuple:
+    return (db.url, db.connect_timeout)
+
+
 @contextmanager
 def reading(db: Database) -> Iterator[Connection]:
     """A connection for short reads, shared by every target on the same URL until ``close_shared``.
@@ -135,18 +139,21 @@ def reading(db: Database) -> Iterator[Connection]:
     A fleet of schemas on one server then checks all its targets over one connection. The caller
     must end its transaction (commit or rollback) before leaving.
     """
-    key = (db.url, db.connect_timeout)
+    key = _shared_key(db)
     conn = _shared.get(key)
     if conn is None or conn.closed or conn.invalidated:
         conn = _shared[key] = _open(db, engine_for(db))
     yield conn
 
 
-def close_shared() -> None:
-    """Close the shared reading connections (before forking workers, and at the end of a phase)."""
-    while _shared:
-        _, conn = _shared.popitem()
-        conn.close()
+def close_shared(keep: list[Database] | None = None) -> None:
+    """Close the shared reading connections (before forking workers, and at the end of a phase).
+
+    ``keep``: databases whose connection stays open for :func:`connect` to take over.
+    """
+    kept = {_shared_key(db) for db in keep or ()}
+    for key in [k for k in _shared if k not in kept]:
+        _shared.pop(key).close()
 
 
 atexit.register(close_shared)
@@ -174,6 +181,21 @@ def _make_folder(db: Database) -> None:
 
 @contextmanager
 def connect(db: Database, **connect_args: Any) -> Iterator[Connection]:
-    """A connection to ``db``; a SQLite file's folder is created when missing."""
-    with _open(db, engine_for(db, **connect_args)) as conn:
+    """A connection to ``db`` of its own, closed at the end; a SQLite file's folder is created when missing.
+
+    A shared reading connection kept open for ``db`` (``close_shared(keep=...)``) is taken over
+    instead of opening another: the checks' connection then runs the migration, as a plain
+    ``alembic upgrade`` uses one connection per database.
+    """
+    adopted = None if connect_args else _adopt(db)
+    with adopted or _open(db, engine_for(db, **connect_args)) as conn:
         yield conn
+
+
+def _adopt(db: Database) -> Connection | None:
+    conn = _shared.pop(_shared_key(db), None)
+    if conn is None or conn.closed or conn.invalidated or conn.in_transaction():
+        if conn is not None:
+            conn.close()
+        return None
+    return conn

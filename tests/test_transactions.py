@@ -97,6 +97,7 @@ class Events:
     def __init__(self) -> None:
         self.seen: list[str] = []
         self.driver: list[str] = []  # psycopg2 connections: what their cursors sent, in order
+        self.connections = 0  # connections opened (any engine)
 
     def _statement(self, _conn, _cursor, statement, *_args) -> None:
         self.seen.append(" ".join(statement.split()))
@@ -108,6 +109,7 @@ class Events:
         self.seen.append("<savepoint>")
 
     def _connected(self, dbapi_connection, _record) -> None:
+        self.connections += 1
         # SQLite: what the library itself runs, including statements sent to the driver directly
         if isinstance(dbapi_connection, sqlite3.Connection):
             dbapi_connection.set_trace_callback(self._traced)
@@ -331,6 +333,18 @@ def test_postgresql_per_revision_makes_only_the_last_commit_synchronous(tmp_path
     last = chunks[-1]
     created = max(i for i, s in enumerate(last) if s.startswith("CREATE TABLE t"))
     assert last.index("SET LOCAL synchronous_commit TO on") > created  # after the revision's own work
+
+
+@pytest.mark.parametrize("noop", [False, True], ids=["from-empty", "no-op"])
+def test_postgresql_run_uses_one_connection(tmp_path, pg_url, noop):
+    """The checks' connection runs the migration too (and holds the lock): one connection per database."""
+    config = write_project(tmp_path, pg_url, [CREATE] * 3)
+    if noop:
+        assert upgrade(config).exit_code == 0
+    with Events() as events:
+        assert upgrade(config).exit_code == 0
+    assert events.connections == 1
+    assert pg_rows(pg_url, "SELECT version_num FROM alembic_version") == [(rev(2),)]
 
 
 def test_postgresql_per_run_is_one_transaction(tmp_path, pg_url):

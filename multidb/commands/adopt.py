@@ -49,18 +49,22 @@ def unversioned_tables(project: Project, db: Database) -> list[str]:
     if foreign is None:
         return []  # a neighbour's tables cannot be told apart from ours: don't guess
     with engines.reading(db) as conn, database_errors(db):  # the connection the checks share
-        names = _own_tables(conn, db, foreign)
-        has_version = conn.dialect.has_table(conn, db.version_table, schema=db.version_table_schema)
+        names, listed = _own_tables(conn, db, foreign)
+        if db.version_table_schema == db.schema:  # the listing shows the version table too
+            has_version = db.version_table in listed
+        else:
+            has_version = conn.dialect.has_table(conn, db.version_table, schema=db.version_table_schema)
         conn.rollback()
     return [] if has_version else sorted(names)
 
 
-def _own_tables(conn: Any, db: Database, foreign: set[str]) -> list[str]:
+def _own_tables(conn: Any, db: Database, foreign: set[str]) -> tuple[list[str], list[str]]:
+    """The database's own tables, and every table listed (in ``db.schema``)."""
     import sqlalchemy as sa
 
     skip = foreign | {db.version_table}
     names = sa.inspect(conn).get_table_names(schema=db.schema)
-    return [n for n in names if n not in skip and not n.startswith("sqlite_")]
+    return [n for n in names if n not in skip and not n.startswith("sqlite_")], names
 
 
 def adopt(project: Project, name: str, lock_timeout: float | None = None) -> RunResult:

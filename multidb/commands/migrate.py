@@ -119,15 +119,19 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
     stop = options.fail_fast or not any(db.tenant for db in dbs)
     check_jobs = reading_jobs(dbs, options.jobs)
     checks, unchecked = run_jobs(_check_job, dbs, (project, action, target), check_jobs, stop_at_first_failure=stop)
-    engines.close_shared()
     failures = [o for o in checks if o.failed]
-    if failures and stop:
-        raise TargetFailed(failures[0])  # nothing was changed yet
     checked = {o.name: o for o in checks}
     for db in unchecked:  # a dependency failed its check: these were never looked at
         checked[db.name] = Outcome(db.name, ((), 0))
     work = [db for db in dbs if not checked[db.name].failed and checked[db.name].value[1]]
-    applied, skipped = _apply_all(project, work, action, target, options, stop, parallel=options.jobs > 1 or not stop)
+    # the databases of the config (not fleet targets, which may be many) migrate on their checks' connection
+    engines.close_shared(keep=[] if failures and stop else [db for db in work if not db.tenant])
+    if failures and stop:
+        raise TargetFailed(failures[0])  # nothing was changed yet
+    try:
+        applied, skipped = _apply_all(project, work, action, target, options, stop, options.jobs > 1 or not stop)
+    finally:
+        engines.close_shared()  # those a stop left unused
     results = _results(dbs, checked, {o.name: o for o in applied}, {db.name for db in [*skipped, *unchecked]})
     failed = [o for o in [*failures, *applied] if o.failed]
     if failed:

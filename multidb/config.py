@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import schema
+from . import parsed_cache, schema
 from .errors import ConfigError, ConfigProblem, UsageError
 from .interpolate import BadReference, MissingVariable, expand
 
@@ -280,23 +280,28 @@ def _raise_if(path: Path, problems: schema.Problems) -> None:
 
 
 def _read_yaml(path: Path) -> dict:
-    import yaml
-
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as e:
         raise ConfigError([ConfigProblem(str(path), "", f"cannot read: {e.strerror}")]) from e
+    raw = parsed_cache.parsed(data, lambda data: _parse_yaml(path, data))
+    if not isinstance(raw, dict):
+        got = schema.type_name(raw)
+        raise ConfigError([ConfigProblem(str(path), "", f"expected a mapping at the top, got {got}")])
+    return raw
+
+
+def _parse_yaml(path: Path, data: bytes) -> Any:
+    import yaml
+
+    text = data.decode("utf-8")
     try:
-        raw = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         what = getattr(e, "problem", None) or "not valid YAML"
         raise ConfigError([ConfigProblem(str(path), where, f"malformed YAML: {what}")]) from e
-    if not isinstance(raw, dict):
-        got = schema.type_name(raw)
-        raise ConfigError([ConfigProblem(str(path), "", f"expected a mapping at the top, got {got}")])
-    return raw
 
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")

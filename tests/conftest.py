@@ -22,6 +22,18 @@ EXAMPLE_PARTS = ("config", "catalog_versions", "monitor_versions", "example_app"
 PG_ADMIN_URL = os.environ.get("MULTIDB_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Parsed configs (multidb.parsed_cache) are cached in a folder of the test session, not the user's."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if before is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 @pytest.fixture(autouse=True)
 def _isolate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test sees no MULTIDB_* variables and leaves sys.path / sys.modules as it found them."""

@@ -8,7 +8,6 @@ Nothing here connects to a database or imports Alembic.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -165,8 +164,7 @@ class Project:
         return [db for name, db in self.databases.items() if name in wanted]
 
     def unknown_database_message(self, name: str) -> str:
-        guess = difflib.get_close_matches(name, list(self.databases), n=1)
-        hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+        hint = schema.did_you_mean(name, self.databases)
         known = ", ".join(self.databases)
         return f"unknown database '{name}'{hint}; {self.path.name} defines: {known}"
 
@@ -365,16 +363,14 @@ def _check_profile(profile: Any, where: str, known: dict, problems: schema.Probl
     for name, entry in entries.items():
         at = f"{where}.databases.{name}"
         if name not in known:
-            guess = difflib.get_close_matches(str(name), list(known), n=1)
-            hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+            hint = schema.did_you_mean(name, known)
             problems.append((at, f"no database '{name}' is declared under 'databases'{hint}"))
         else:
             schema.check_database_entry(entry, at, problems)
 
 
 def _unknown_profile(name: str, profiles: Mapping) -> str:
-    guess = difflib.get_close_matches(name, list(profiles), n=1)
-    hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+    hint = schema.did_you_mean(name, profiles)
     known = ", ".join(profiles) or "none"
     return f"unknown profile '{name}'{hint}; profiles: {known}"
 
@@ -526,8 +522,7 @@ def _check_cross(
             if dep == name:
                 problems.append((f"databases.{name}.depends_on", "a database cannot depend on itself"))
             elif dep not in raw["databases"]:
-                guess = difflib.get_close_matches(dep, list(raw["databases"]), n=1)
-                hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+                hint = schema.did_you_mean(dep, raw["databases"])
                 problems.append((f"databases.{name}.depends_on", f"unknown database '{dep}'{hint}"))
     for name, db in databases.items():
         fleet = db.fleet

@@ -9,7 +9,6 @@ they go into any SQL identifier or URL.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import re
 import shlex
@@ -19,6 +18,7 @@ from typing import Any
 from . import engines
 from .config import Database, Project
 from .errors import DatabaseError, UsageError
+from .schema import did_you_mean
 
 TENANT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -53,8 +53,7 @@ def _filter(db: Database, expanded: list[Database], tenants: set[str] | None) ->
     known = {t.tenant: t for t in expanded}
     for tenant in sorted(tenants):
         if tenant not in known:
-            guess = difflib.get_close_matches(tenant, list(known), n=1)
-            hint = f" (did you mean '{db.name}/{guess[0]}'?)" if guess else ""
+            hint = did_you_mean(tenant, known, f"{db.name}/{{}}")
             raise UsageError(f"fleet '{db.name}' has no target '{tenant}'{hint}")
     return [t for t in expanded if t.tenant in tenants]
 

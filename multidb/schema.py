@@ -6,7 +6,6 @@ at the first one, so a user sees everything that is wrong in a single run.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any
 
@@ -109,10 +108,16 @@ def type_name(value: Any) -> str:
     )
 
 
+def did_you_mean(word: Any, known: Any, shown: str = "{}") -> str:
+    """`` (did you mean 'X'?)`` for the closest of ``known`` (``shown`` formats it), else nothing."""
+    import difflib  # only a mistake needs it
+
+    guess = difflib.get_close_matches(str(word), [str(k) for k in known], n=1)
+    return f" (did you mean '{shown.format(guess[0])}'?)" if guess else ""
+
+
 def unknown_key(key: Any, known: Any) -> str:
-    guess = difflib.get_close_matches(str(key), [str(k) for k in known], n=1)
-    hint = f" (did you mean '{guess[0]}'?)" if guess else ""
-    return f"unknown key '{key}'{hint}"
+    return f"unknown key '{key}'{did_you_mean(key, known)}"
 
 
 def check_mapping(value: Any, where: str, problems: Problems) -> bool:

@@ -21,8 +21,37 @@ Exit codes: 0 success, 1 an operation failed (or --check found work),
 """
 
 
+# which module defines each command: a command's module is imported only when that command runs
+# (or when help lists them all), so `multidb upgrade` does not load the authoring and read commands
+COMMAND_MODULES = {
+    **dict.fromkeys(("init", "revision", "migrate", "merge", "check"), "authoring"),
+    **dict.fromkeys(("list", "status", "current", "heads", "branches", "history", "show"), "read"),
+    **dict.fromkeys(("upgrade", "downgrade", "stamp", "adopt"), "write"),
+}
+
+
 class Group(click.Group):
     """Catches MultiDBError once: one line on stderr, no traceback unless --traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMAND_MODULES, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            import importlib
+
+            importlib.import_module(f"{__name__}.{module}")  # its decorators register it on main
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple:
+        name = args[0] if args else ""
+        if args and not name.startswith("-") and self.get_command(ctx, name) is None:
+            from ..schema import did_you_mean
+
+            hint = did_you_mean(name, self.list_commands(ctx)) or " ('multidb --help' lists the commands)"
+            raise click.UsageError(f"no such command '{name}'{hint}", ctx)
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         from ..progress import set_quiet
@@ -165,9 +194,6 @@ def main() -> None:
       multidb status --all                       where each database stands
       multidb --profile production upgrade --all --sql   one SQL file per database
     """
-
-
-from . import authoring, read, write  # noqa: E402,F401  (registers the commands on main)
 
 
 def run() -> None:

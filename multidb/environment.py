@@ -123,6 +123,9 @@ def run_online(
     durable on their own, as if committed one by one, but more cheaply (see ``_Savepoints``,
     ``_LazyCommits`` and ``_GluedCommits``). ``steps_total`` says how many steps the run has, once they are known.
     """
+    from .console import work_begins
+
+    work_begins()
     external = connection.in_transaction()
     settings = options(db, connection.dialect.name)
     if connection.dialect.name == "sqlite":
@@ -302,8 +305,10 @@ class _GluedCommits(_LazyCommits):
 
 def run_offline(env: EnvironmentContext, db: Database, buffer: TextIO, **extra: Any) -> None:
     """Configure ``env`` for ``--sql`` and write the migrations' SQL to ``buffer``; never connects."""
+    from .console import work_begins
     from .deferred import load_dialect
 
+    work_begins()
     load_dialect(db.dialect)
     env.configure(
         url=db.url,

@@ -198,7 +198,10 @@ def main() -> None:
 
 def run() -> None:
     """Console-script entry point."""
-    from ..deferred import install
+    from .. import console
 
-    install()  # this process is multidb's own: load dialect modules only when used
-    main(prog_name="multidb")
+    console.prepare()  # this process is multidb's own (see multidb.console)
+    try:
+        main(prog_name="multidb")
+    finally:
+        console.finish()

@@ -1,4 +1,5 @@
-"""The console script defers the dialect modules a run does not use (multidb.deferred).
+"""What the console script does to its own process (multidb.console): deferred dialect modules, and
+the garbage collector off during start-up, back on for the work, frozen at the end.
 
 Each test runs ``multidb`` in a process of its own, as the console script does, and looks at which
 modules that process imported. Runs on PostgreSQL and MariaDB prove the deferred DDL module of the
@@ -27,6 +28,8 @@ PROBE = textwrap.dedent(
 
     names = json.loads(sys.argv.pop(1))
     atexit.register(lambda: print("LOADED " + json.dumps({n: loaded(n) for n in names}), file=sys.stderr))
+    import gc
+    atexit.register(lambda: print(f"GC {gc.isenabled()} {gc.get_freeze_count() > 0}", file=sys.stderr))
     sys.argv[0] = "multidb"
     from multidb.cli import run
     run()
@@ -44,6 +47,9 @@ depends_on = None
 
 
 def upgrade():
+    import gc
+
+    assert gc.isenabled()  # the collector is on again while revisions run
     impl = type(op.get_context().impl).__name__
     assert impl == "{impl}", impl  # the dialect's DDL module was loaded before the revision ran
     op.create_table("things", sa.Column("id", sa.Integer, primary_key=True))
@@ -177,3 +183,30 @@ def test_autogenerate_revision_when_deferred(project: Path) -> None:
     assert loaded["alembic.autogenerate.api"] is True
     written = [p for p in (project / "catalog_versions").glob("*extra*.py")]
     assert len(written) == 1 and 'op.create_table("extra_things"' in written[0].read_text().replace("'", '"')
+
+
+def test_collector_is_frozen_at_the_end_of_a_command(project: Path) -> None:
+    """A read-only command runs with the collector off and ends with everything frozen."""
+    done, _ = probe(project, [], "status", "--all")
+    assert done.returncode == 0, done.stderr
+    assert "GC False True" in done.stderr
+
+
+def test_a_failing_command_still_ends_frozen(tmp_path: Path) -> None:
+    done, _ = probe(tmp_path, [], "-c", "missing.yaml", "status", "--all")
+    assert done.returncode == 2
+    assert "GC False True" in done.stderr
+
+
+def test_library_use_leaves_the_collector_alone(project: Path) -> None:
+    """Commands run in-process (as an application or the pytest plugin would) change nothing."""
+    code = (
+        "import gc, os\n"
+        "from click.testing import CliRunner\n"
+        "from multidb.cli import main\n"
+        "result = CliRunner().invoke(main, ['upgrade', '--all'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(gc.isenabled(), gc.get_freeze_count())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "0"]

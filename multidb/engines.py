@@ -44,19 +44,30 @@ def exists(db: Database) -> bool:
     return path is None or path.exists()
 
 
+# Engines and shared reading connections are kept per URL, the most recently used last. A fleet by
+# database has a URL per target: unbounded, thousands of targets would hold thousands of engines
+# (about 100 kB each) and, worse, as many open connections (a server refuses them past its
+# max_connections). So only the newest are kept.
+MAX_ENGINES = 128
+MAX_SHARED = 4
+
 _engines: dict[tuple, Engine] = {}
 
 
 def engine_for(db: Database, **connect_args: Any) -> Engine:
-    """One Engine per URL and settings per process (NullPool: no connection outlives its use).
+    """One Engine per URL and settings (NullPool: no connection outlives its use), the last
+    :data:`MAX_ENGINES` kept.
 
     Reusing it spares each connection the dialect's first-connect queries, which matters for
     fleets whose targets share a server; with no pooled connections it is safe across fork().
     """
     key = (db.url, db.connect_timeout, tuple(sorted(connect_args.items())))
-    engine = _engines.get(key)
+    engine = _engines.pop(key, None)
     if engine is None:
-        engine = _engines[key] = create_engine(db, **connect_args)
+        engine = create_engine(db, **connect_args)
+    _engines[key] = engine
+    while len(_engines) > MAX_ENGINES:
+        _engines.pop(next(iter(_engines)))  # NullPool: nothing to close; open connections stay usable
     return engine
 
 
@@ -126,6 +137,7 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 
 
 _shared: dict[tuple, Connection] = {}
+_reading: dict[tuple, int] = {}  # shared connections in use right now (never closed to make room)
 
 
 def _shared_key(db: Database) -> tuple:
@@ -136,14 +148,29 @@ def _shared_key(db: Database) -> tuple:
 def reading(db: Database) -> Iterator[Connection]:
     """A connection for short reads, shared by every target on the same URL until ``close_shared``.
 
-    A fleet of schemas on one server then checks all its targets over one connection. The caller
-    must end its transaction (commit or rollback) before leaving.
+    A fleet of schemas on one server then checks all its targets over one connection; at most
+    :data:`MAX_SHARED` stay open, the least recently used closed first. The caller must end its
+    transaction (commit or rollback) before leaving.
     """
     key = _shared_key(db)
-    conn = _shared.get(key)
+    conn = _shared.pop(key, None)
     if conn is None or conn.closed or conn.invalidated:
-        conn = _shared[key] = _open(db, engine_for(db))
-    yield conn
+        conn = _open(db, engine_for(db))
+    _shared[key] = conn
+    _reading[key] = _reading.get(key, 0) + 1
+    try:
+        _make_room()
+        yield conn
+    finally:
+        _reading[key] -= 1
+        if not _reading[key]:
+            del _reading[key]
+
+
+def _make_room() -> None:
+    idle = [key for key in _shared if key not in _reading]
+    for key in idle[: max(0, len(_shared) - MAX_SHARED)]:
+        _shared.pop(key).close()
 
 
 def close_shared(keep: list[Database] | None = None) -> None:
@@ -152,7 +179,7 @@ def close_shared(keep: list[Database] | None = None) -> None:
     ``keep``: databases whose connection stays open for :func:`connect` to take over.
     """
     kept = {_shared_key(db) for db in keep or ()}
-    for key in [k for k in _shared if k not in kept]:
+    for key in [k for k in _shared if k not in kept and k not in _reading]:
         _shared.pop(key).close()
 
 

@@ -719,3 +719,62 @@ def test_passwords_of_url_targets_never_appear(project, cli, pg_database):
     for path in (project / "out").rglob("*"):
         if path.is_file():
             assert SENTINEL not in path.read_text(), path
+
+
+# --- a fleet by database holds only a few connections and engines at once -----------------------
+
+
+class _OpenConnections:
+    """How many DBAPI connections are open at once, at most (pool events on every engine)."""
+
+    def __init__(self) -> None:
+        self.now = self.most = 0
+
+    def _opened(self, *_args) -> None:
+        self.now += 1
+        self.most = max(self.most, self.now)
+
+    def _closed(self, *_args) -> None:
+        self.now -= 1
+
+    def __enter__(self) -> _OpenConnections:
+        sa.event.listen(sa.pool.Pool, "connect", self._opened)
+        sa.event.listen(sa.pool.Pool, "close", self._closed)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        sa.event.remove(sa.pool.Pool, "connect", self._opened)
+        sa.event.remove(sa.pool.Pool, "close", self._closed)
+
+
+@pg
+def test_a_fleet_by_database_never_holds_a_connection_per_target(project, cli, pg_database, monkeypatch):
+    """Checks share connections per URL; a URL per target must not mean a connection per target
+    (a server refuses clients past its max_connections): at most MAX_SHARED stay open."""
+    from multidb import engines
+
+    monkeypatch.setattr(engines, "MAX_SHARED", 2)
+    monkeypatch.setattr(engines, "MAX_ENGINES", 3)
+    urls = [pg_database() for _ in range(6)]
+    names = [make_url(u).database for u in urls]
+    template = make_url(urls[0]).set(database="TENANT").render_as_string(hide_password=False)
+    template = template.replace("TENANT", "{tenant}")
+    write_config(project, {"tenants": tenants_entry(template, {"by": "database", "names": names})})
+    with _OpenConnections() as counted:
+        status = cli("status", "tenants", "--json")
+        upgrade = cli("upgrade", "tenants")
+    assert status.exit_code == 0 and upgrade.exit_code == 0, status.output + upgrade.output
+    assert 1 <= counted.most <= 3  # two kept for reading, one migrating
+    assert counted.now == 0  # nothing left open
+    assert len(engines._engines) <= 3
+    for url in urls:
+        assert pg_fleet_plain(url) == {CATALOG_HEAD}
+
+
+def pg_fleet_plain(url: str) -> set[str]:
+    engine = sa.create_engine(make_url(url).set(drivername="postgresql+psycopg2"), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return {r[0] for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")}
+    finally:
+        engine.dispose()

@@ -25,6 +25,7 @@ from typing import Any
 from . import engines
 from .config import Database
 from .errors import DatabaseError
+from .redact import first_line
 
 POLL_SECONDS = 0.1
 
@@ -177,25 +178,44 @@ def _release(conn: Any, statement: str, params: dict) -> None:
 
 
 @contextmanager
+def _lock_errors(db: Database, conn: Any, holder: Any = None) -> Iterator[None]:
+    """A driver error while taking the lock is one line naming the database (and who holds the lock)."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except DBAPIError as e:
+        if conn.in_transaction():
+            conn.rollback()
+        reason = first_line(str(e.orig) if e.orig is not None else str(e), *db.secrets)
+        try:
+            who = holder() if holder is not None else None
+        except DBAPIError:
+            who = None
+        held = f" (the lock is held by {who})" if who else ""
+        raise DatabaseError(db.name, f"could not take the migration lock: {reason}{held}") from e
+
+
+@contextmanager
 def _postgresql_lock(db: Database, conn: Any, timeout: float) -> Iterator[None]:
     from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
 
     key = _advisory_key(db)
-    conn.execute(  # the name shows in pg_stat_activity, so a waiting runner can say who holds the lock
-        text("SELECT set_config('application_name', :name, false), set_config('lock_timeout', :ms, false)"),
-        {"name": holder_label()[:63], "ms": f"{max(1, int(timeout * 1000))}ms"},
-    )
-    try:
-        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-    except OperationalError as e:
-        if conn.in_transaction():
+    with _lock_errors(db, conn, lambda: _postgresql_holder(db, key)):
+        conn.execute(  # the name shows in pg_stat_activity, so a waiting runner can say who holds the lock
+            text("SELECT set_config('application_name', :name, false), set_config('lock_timeout', :ms, false)"),
+            {"name": holder_label()[:63], "ms": f"{max(1, int(timeout * 1000))}ms"},
+        )
+        try:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        except OperationalError as e:
+            if getattr(e.orig, "pgcode", None) != "55P03":  # lock_not_available
+                raise  # e.g. the server's own statement_timeout ended the wait
             conn.rollback()
-        if getattr(e.orig, "pgcode", None) != "55P03":  # lock_not_available
-            raise
-        raise _timeout(db, timeout, _postgresql_holder(db, key)) from None
-    conn.execute(text("RESET lock_timeout"))  # the wait's limit must not apply to the revisions' statements
-    _settle(conn)
+            raise _timeout(db, timeout, _postgresql_holder(db, key)) from None
+        conn.execute(text("RESET lock_timeout"))  # the wait's limit must not apply to the revisions' statements
+        _settle(conn)
     try:
         yield
     finally:
@@ -239,18 +259,19 @@ def _mysql_lock(db: Database, conn: Any, timeout: float) -> Iterator[None]:
     from sqlalchemy import text
 
     name = _mysql_name(db)
-    got = conn.execute(text("SELECT GET_LOCK(:name, :timeout)"), {"name": name, "timeout": timeout}).scalar()
-    if got != 1:
-        holder = conn.execute(
-            text(
-                "SELECT CONCAT(USER, '@', HOST, ' (connection ', ID, ')') FROM information_schema.PROCESSLIST "
-                "WHERE ID = IS_USED_LOCK(:name)"
-            ),
-            {"name": name},
-        ).scalar()
+    with _lock_errors(db, conn):
+        got = conn.execute(text("SELECT GET_LOCK(:name, :timeout)"), {"name": name, "timeout": timeout}).scalar()
+        if got != 1:
+            holder = conn.execute(
+                text(
+                    "SELECT CONCAT(USER, '@', HOST, ' (connection ', ID, ')') FROM information_schema.PROCESSLIST "
+                    "WHERE ID = IS_USED_LOCK(:name)"
+                ),
+                {"name": name},
+            ).scalar()
+            _settle(conn)
+            raise _timeout(db, timeout, holder)
         _settle(conn)
-        raise _timeout(db, timeout, holder)
-    _settle(conn)
     try:
         yield
     finally:

@@ -667,6 +667,31 @@ def test_lock_timeout_names_the_holder_and_changes_nothing_it_cannot_lock(target
     assert target.versions("catalog") == {CATALOG_HEAD} and target.versions("monitor") == {MONITOR_HEAD}
 
 
+@pytest.mark.postgresql
+def test_server_ending_the_lock_wait_is_one_line_naming_the_holder(pg_target: Target, hold_lock):
+    """The server's own statement_timeout (a role setting, say) cancels the wait for the lock: that is
+    one line naming the database and the holder, not an unexpected error, and nothing changes."""
+    target = pg_target
+    before = target.snapshot("catalog")
+    holder = hold_lock(target, "catalog")
+    impatient = target.env["CATALOG_DATABASE_URL"] + "?options=-c%20statement_timeout%3D300"
+    result = subprocess.run(
+        target.command("upgrade", "--all"),
+        cwd=target.project,
+        env={**target.process_env(), "CATALOG_DATABASE_URL": impatient},
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_BOUND,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    line = one_error_line(result.stderr)
+    assert line.startswith("multidb: error: catalog: could not take the migration lock: "), line
+    assert "statement timeout" in line and f"pid {holder.pid}" in line, line
+    assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
+    assert target.snapshot("catalog") == before
+    holder.release()
+
+
 # --- production guards: lock_timeout with retries, statement_timeout (PostgreSQL) ----------------
 
 GUARDED = """

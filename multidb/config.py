@@ -102,8 +102,11 @@ class Database:
 
         url = make_url(self.url)
         hidden = {k: "***" for k in url.query if k.lower() in SECRET_QUERY_KEYS}
-        shown = url.update_query_dict(hidden).render_as_string(hide_password=True)
-        return shown.replace("%7Btenant%7D", "{tenant}")
+        url = url.update_query_dict(hidden)
+        if url.get_backend_name() == "sqlite" and url.database and not url.password:
+            return _sqlite_as_written(url)  # a file path reads better unquoted (file:..., spaces)
+        shown = url.render_as_string(hide_password=True)
+        return shown.replace("%7Btenant%7D", "{tenant}").replace("=%2A%2A%2A", "=***")
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -134,6 +137,12 @@ class Database:
         if self.batch == "auto":
             return (dialect or self.dialect) == "sqlite"
         return self.batch == "always"
+
+
+def _sqlite_as_written(url: Any) -> str:
+    pairs = [(k, v) for k, values in url.query.items() for v in ([values] if isinstance(values, str) else values)]
+    query = "?" + "&".join(f"{k}={v}" for k, v in pairs) if pairs else ""
+    return f"{url.drivername}:///{url.database}{query}"
 
 
 @dataclass(frozen=True)

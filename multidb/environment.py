@@ -145,22 +145,23 @@ def run_online(
     if not external:
         prepare_session(db, connection, mode.session if isinstance(mode, _LazyCommits) else ())
     if mode is not None:
-        extra["on_version_apply"] = _then(extra.get("on_version_apply"), mode.applied)
+        extra["on_version_apply"] = then(extra.get("on_version_apply"), mode.applied)
     env.configure(connection=connection, **settings, **extra)
     with env.begin_transaction(), mode or nullcontext():
         env.run_migrations()
 
 
-def _then(first: Callable[..., Any] | None, second: Callable[..., Any]) -> Callable[..., Any]:
-    """An ``on_version_apply`` hook calling ``first`` (if any), then ``second``."""
-    if first is None:
-        return second
+def then(*hooks: Callable[..., Any] | None) -> Callable[..., Any]:
+    """One ``on_version_apply`` hook calling each of ``hooks`` in turn (None ones skipped)."""
+    given = [hook for hook in hooks if hook is not None]
+    if len(given) == 1:
+        return given[0]
 
-    def both(**kw: Any) -> None:
-        first(**kw)
-        second(**kw)
+    def each(**kw: Any) -> None:
+        for hook in given:
+            hook(**kw)
 
-    return both
+    return each
 
 
 class _Savepoints:

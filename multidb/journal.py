@@ -7,7 +7,6 @@ statements of the failed revision had already run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 NON_TRANSACTIONAL_DDL = frozenset({"mysql", "mariadb"})
@@ -39,15 +38,9 @@ class StatementJournal:
             return
         self.statements.append(text)
 
-    def chain(self, callback: Callable[..., Any] | None) -> Callable[..., Any]:
-        """An ``on_version_apply`` hook that starts a fresh record after each finished revision."""
-
-        def on_version_apply(**kw: Any) -> None:
-            self.statements.clear()
-            if callback is not None:
-                callback(**kw)
-
-        return on_version_apply
+    def applied(self, **_: Any) -> None:
+        """An ``on_version_apply`` hook: a finished revision starts a fresh record."""
+        self.statements.clear()
 
     def note(self) -> str:
         """The sentence added to a failure on such a dialect."""

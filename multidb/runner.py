@@ -217,7 +217,8 @@ def run(
         journal = None
         if connection is not None and connection.dialect.name in NON_TRANSACTIONAL_DDL:
             journal = StatementJournal(connection, db.version_table)
-            configure_args["on_version_apply"] = journal.chain(configure_args.get("on_version_apply"))
+            hook = configure_args.get("on_version_apply")
+            configure_args["on_version_apply"] = environment.then(journal.applied, hook)
         with migration_errors(db, journal):
             if connection is not None:
                 with journal or nullcontext():

@@ -739,6 +739,24 @@ def test_masked_url_hides_the_password(tmp_path):
     assert load(config).secrets() == (SECRET,)
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("sqlite:///file:../var/ro.db?mode=ro&uri=true", "sqlite:///file:{folder}/var/ro.db?mode=ro&uri=true"),
+        ("sqlite:///../var/with space.db", "sqlite:///{folder}/var/with space.db"),
+        (
+            f"postgresql://app@db.example/catalog?sslpassword={SECRET}",
+            "postgresql://app@db.example/catalog?sslpassword=***",
+        ),
+    ],
+)
+def test_masked_url_reads_as_written(tmp_path, url, shown):
+    """SQLite paths are shown unquoted (no file%3A, no %20); masked query values read ***."""
+    db = load(with_url(tmp_path, url)).databases["catalog"]
+    assert db.masked_url == shown.format(folder=tmp_path.resolve().parent), db.masked_url
+    assert SECRET not in db.masked_url
+
+
 def test_masked_url_without_a_password_is_unchanged(tmp_path):
     db = load(with_url(tmp_path, "postgresql://app@db.example/catalog")).databases["catalog"]
     assert db.masked_url == "postgresql://app@db.example/catalog"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -180,9 +181,7 @@ def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir,
     """
     from ..commands import downgrade
 
-    if not databases:
-        raise UsageError("name the database(s) to downgrade")
-    project = load_project()
+    project, action = _named(databases, "downgrade")
     options = _options(
         project,
         sql=sql,
@@ -191,7 +190,7 @@ def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir,
         lock_timeout=lock_timeout,
         atomic=atomic,
         yes=yes,
-        action="downgrade " + ", ".join(databases),
+        action=action,
     )
     _run_output(downgrade(project, databases, target, options), as_json)
 
@@ -213,18 +212,16 @@ def stamp_cmd(databases, target, purge, lock_timeout, yes, as_json) -> None:
     """
     from ..commands import stamp
 
-    if not databases:
-        raise UsageError("name the database(s) to stamp")
-    project = load_project()
-    options = _options(
-        project,
-        as_json=as_json,
-        lock_timeout=lock_timeout,
-        yes=yes,
-        purge=purge,
-        action="stamp " + ", ".join(databases),
-    )
+    project, action = _named(databases, "stamp")
+    options = _options(project, as_json=as_json, lock_timeout=lock_timeout, yes=yes, purge=purge, action=action)
     _run_output(stamp(project, databases, target, options), as_json)
+
+
+def _named(databases: tuple[str, ...], verb: str) -> tuple[Any, str]:
+    """The project, and what is about to happen, for a command that never defaults to all databases."""
+    if not databases:
+        raise UsageError(f"name the database(s) to {verb}")
+    return load_project(), f"{verb} " + ", ".join(databases)
 
 
 @main.command("adopt")

@@ -22,7 +22,6 @@ the pytest plugin) keeps its own import behaviour.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
@@ -55,8 +54,9 @@ DEFERRED = frozenset([*filter(None, ALEMBIC_DDL.values()), _ALEMBIC_AUTOGENERATE
 )
 
 
-class _DeferringFinder(importlib.abc.MetaPathFinder):
-    """Finds the modules in :data:`DEFERRED` as usual, and hands them out with a lazy loader."""
+class _DeferringFinder:
+    """A meta path finder (``importlib.abc.MetaPathFinder``'s protocol; that module is not imported, to keep
+    ``--help`` light): finds the modules in :data:`DEFERRED` as usual, and hands them out with a lazy loader."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
         if fullname not in DEFERRED:

@@ -20,7 +20,6 @@ that parsed it): a file that changes in any way is a different entry, never a st
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import marshal
 import os
 import re
@@ -63,6 +62,8 @@ def parsed(data: bytes, parse: Callable[[bytes], Any]) -> Any:
 
 
 def _key(data: bytes) -> str:
+    import hashlib  # not at import: `multidb --help` reads no config
+
     digest = hashlib.sha256(_FORMAT)
     digest.update(_parser_stamp())
     digest.update(data)

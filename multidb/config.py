@@ -18,12 +18,12 @@ from typing import Any
 from . import parsed_cache, schema
 from .errors import ConfigError, ConfigProblem, UsageError
 from .interpolate import BadReference, MissingVariable, expand
+from .redact import SECRET_QUERY_KEYS
 
 CONFIG_ENV = "MULTIDB_CONFIG"
 PROFILE_ENV = "MULTIDB_PROFILE"
 DEFAULT_LOCATION = Path("config") / "multidb.yaml"
 
-SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pwd", "sslpassword", "secret", "token", "api_key"})
 
 DEFAULTS: dict[str, Any] = {
     "metadata": None,

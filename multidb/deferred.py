@@ -3,13 +3,12 @@
 Importing Alembic's migration runtime imports ``alembic.ddl``, which imports the DDL module of
 every dialect Alembic knows, and with them SQLAlchemy's PostgreSQL, MySQL, MSSQL and Oracle
 dialects and every async driver module those packages list, and ``alembic.config`` imports
-autogenerate: about 40 ms of a SQLite run that uses none of them, and several ms of a PostgreSQL
-run. The console script (:func:`install`,
-called by ``multidb.cli.run``) defers those modules: on import each one is created empty and
-runs on first attribute access (:class:`importlib.util.LazyLoader`). Code that uses one, from
-SQLAlchemy's dialect registry to a revision file's ``from alembic.ddl.postgresql import ...``,
-touches an attribute and gets the real module, so nothing behaves differently; only the import
-happens later or not at all.
+autogenerate: about 20 ms of a SQLite run that uses none of them, and several ms of a PostgreSQL
+run. The console script (:func:`install`, called by ``multidb.cli.run``) defers those modules:
+on import each one is created empty and runs on first attribute access
+(:class:`importlib.util.LazyLoader`). Code that uses one, from SQLAlchemy's dialect registry to
+a revision file's ``from alembic.ddl.postgresql import ...``, touches an attribute and gets the
+real module, so nothing behaves differently; only the import happens later or not at all.
 
 A deferred Alembic DDL module is what registers that dialect's implementation (Alembic finds it
 by dialect name, in a table, without touching the module), so :func:`load_dialect` loads it
@@ -82,7 +81,7 @@ def installed() -> bool:
 
 
 def load_dialect(dialect: str) -> None:
-    """Make sure Alembic knows ``dialect`` (for a dialect multidb does not know: every deferred one)."""
+    """Make sure Alembic knows ``dialect`` (for a dialect not listed: every deferred Alembic DDL module)."""
     if not installed():
         return
     names = [ALEMBIC_DDL[dialect]] if dialect in ALEMBIC_DDL else list(ALEMBIC_DDL.values())

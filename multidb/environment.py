@@ -164,6 +164,19 @@ def then(*hooks: Callable[..., Any] | None) -> Callable[..., Any]:
     return each
 
 
+def to_driver(connection: Connection, statement: str) -> None:
+    """Send ``statement`` straight to the DBAPI connection, past SQLAlchemy (which need not know of it).
+
+    For the per-revision savepoints and commits: through SQLAlchemy each costs more than the
+    database takes to run it, and one or two per revision add up.
+    """
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
+
+
 class _Savepoints:
     """SQLite, ``per_revision``: one transaction for the run, a savepoint per revision.
 
@@ -182,10 +195,8 @@ class _Savepoints:
         self.connection = connection
         self.outer: Any = None  # the run's transaction, which the open savepoint belongs to
 
-    # The savepoint statements go straight to the driver: through SQLAlchemy each one costs more than
-    # SQLite takes to run it, and 2 per revision add up (SQLAlchemy does not need to know of them).
     def _driver(self, statement: str) -> None:
-        self.connection.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
+        to_driver(self.connection, statement)
 
     def _open(self) -> None:
         self.outer = self.connection.get_transaction()
@@ -242,8 +253,8 @@ class _LazyCommits:
     then lost, except when the run fails: the revisions before the failure are flushed by the
     server's WAL writer within a fraction of a second (3 x ``wal_writer_delay`` at most).
 
-    This is the mode for any PostgreSQL driver: Alembic runs each revision in a transaction of its
-    own (``transaction_per_migration``). With psycopg2, :class:`_GluedCommits` does the same in
+    This is the mode for PostgreSQL drivers other than psycopg2: Alembic runs each revision in a
+    transaction of its own (``transaction_per_migration``). With psycopg2, :class:`_GluedCommits` does the same in
     half the round trips.
     """
 
@@ -297,11 +308,7 @@ class _GluedCommits(_LazyCommits):
             self._driver("COMMIT; BEGIN")
 
     def _driver(self, statement: str) -> None:
-        cursor = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(statement)
-        finally:
-            cursor.close()
+        to_driver(self.connection, statement)
 
 
 def run_offline(env: EnvironmentContext, db: Database, buffer: TextIO, **extra: Any) -> None:

@@ -27,13 +27,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .redact import SECRET_QUERY_KEYS
+
 CACHE_ENV = "MULTIDB_CACHE_DIR"
 _FORMAT = b"multidb-parsed-1"
 _PLAIN = (str, int, float, bool, type(None))
 KEEP = 100
 # a password in a URL's user info (unless it is a ${VAR} reference), or a secret query parameter
 _SECRET = re.compile(
-    r"://[^/\s@]*:(?!\$\{[^}]*\}@)[^/\s@]+@|[?&](?:password|passwd|pwd|sslpassword|secret|token|api_key)=",
+    r"://[^/\s@]*:(?!\$\{[^}]*\}@)[^/\s@]+@|[?&](?:" + "|".join(sorted(SECRET_QUERY_KEYS)) + ")=",
     re.IGNORECASE,
 )
 

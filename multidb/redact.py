@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 MASK = "***"
+# URL query parameters whose values are secrets (masked when shown, never cached)
+SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pwd", "sslpassword", "secret", "token", "api_key"})
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:

@@ -113,20 +113,22 @@ def _one_database_project(tmp_path: Path, url: str, impl: str) -> Path:
     return tmp_path
 
 
-@pytest.mark.postgresql
-def test_postgresql_run_loads_its_dialect_first(tmp_path: Path, pg_database) -> None:
-    root = _one_database_project(tmp_path, pg_database(), "PostgresqlImpl")
-    done, loaded = probe(root, ["alembic.ddl.postgresql", "alembic.ddl.mssql"], "-c", "multidb.yaml", "upgrade", "app")
+@pytest.mark.parametrize(
+    ("server", "impl", "used", "unused"),
+    [
+        pytest.param(
+            "pg_database", "PostgresqlImpl", "alembic.ddl.postgresql", "alembic.ddl.mssql", marks=pytest.mark.postgresql
+        ),
+        pytest.param(
+            "mariadb_database", "MySQLImpl", "alembic.ddl.mysql", "alembic.ddl.postgresql", marks=pytest.mark.mariadb
+        ),
+    ],
+)
+def test_server_run_loads_its_dialect_first(tmp_path: Path, request, server, impl, used, unused) -> None:
+    root = _one_database_project(tmp_path, request.getfixturevalue(server)(), impl)
+    done, loaded = probe(root, [used, unused], "-c", "multidb.yaml", "upgrade", "app")
     assert done.returncode == 0, done.stderr
-    assert loaded == {"alembic.ddl.postgresql": True, "alembic.ddl.mssql": False}
-
-
-@pytest.mark.mariadb
-def test_mariadb_run_loads_its_dialect_first(tmp_path: Path, mariadb_database) -> None:
-    root = _one_database_project(tmp_path, mariadb_database(), "MySQLImpl")
-    done, loaded = probe(root, ["alembic.ddl.mysql", "alembic.ddl.postgresql"], "-c", "multidb.yaml", "upgrade", "app")
-    assert done.returncode == 0, done.stderr
-    assert loaded == {"alembic.ddl.mysql": True, "alembic.ddl.postgresql": False}
+    assert loaded == {used: True, unused: False}
 
 
 @pytest.mark.parametrize(

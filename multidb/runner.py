@@ -5,6 +5,8 @@ multidb errors that carry the database's name (and the revision file, when one f
 
 from __future__ import annotations
 
+import errno
+import os
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import engines, environment
-from .alembic_config import alembic_config, script_directory
+from .alembic_config import FolderState, alembic_config, folder_state, forget_scripts, script_directory
 from .config import Database, Project
 from .errors import ConfigError, ConfigProblem, DatabaseError, MigrationError, MultiDBError, RevisionNotFound
 from .journal import NON_TRANSACTIONAL_DDL, StatementJournal
@@ -32,33 +34,66 @@ class RevisionUsageError(DatabaseError):
 
 def load_history(project: Project, db: Database) -> ScriptDirectory:
     """The database's ScriptDirectory with its revision map built and checked."""
-    _check_folders(project, db)
+    state = _check_folders(project, db)
     environment.ensure_python_path(project)
-    script = script_directory(project, db)
+    script = script_directory(project, db, state)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             script.revision_map.heads  # noqa: B018 - builds the map once
         except MultiDBError:
+            forget_scripts(db)
             raise
         except Exception as e:
+            forget_scripts(db)
             raise DatabaseError(db.name, _load_failure(db, e)) from e
     for w in caught:
         text = str(w.message)
         if "present more than once" in text:
-            script.revision_map = type(script.revision_map)(script._load_revisions)
+            forget_scripts(db)  # the next load reads the files again, and warns again
             raise DatabaseError(db.name, f"two revision files share an id: {text}")
     return script
 
 
-def _check_folders(project: Project, db: Database) -> None:
-    problems = [
-        ConfigProblem(str(project.path), f"databases.{db.name}.bases[{i}].path", f"folder {b.path} does not exist")
-        for i, b in enumerate(db.bases)
-        if not b.path.is_dir()
-    ]
-    if problems:
-        raise ConfigError(problems)
+def _check_folders(project: Project, db: Database) -> FolderState:
+    """Every version folder exists and can be read (Alembic's walk skips one it cannot read, which
+    would look like an empty history); returns what the history cache is keyed on."""
+    try:
+        return folder_state(db.version_paths)
+    except OSError as e:
+        problems = [
+            ConfigProblem(str(project.path), f"databases.{db.name}.bases[{i}].path", problem)
+            for i, base in enumerate(db.bases)
+            if (problem := _folder_problem(base.path))
+        ]
+        if problems:
+            raise ConfigError(problems) from e
+        # an entry inside a folder: a symlink loop, or a file that cannot be read
+        raise DatabaseError(db.name, f"cannot read {e.filename or 'a version folder'}: {_os_reason(e)}") from e
+
+
+def _folder_problem(folder: Path) -> str | None:
+    try:
+        os.stat(folder)
+    except FileNotFoundError:
+        return f"folder {folder} does not exist"
+    except OSError as e:
+        return f"folder {folder} cannot be read: {_os_reason(e)}"
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    try:
+        os.scandir(folder).close()
+    except OSError as e:
+        return f"folder {folder} cannot be read: {_os_reason(e)}"
+    return None
+
+
+def _os_reason(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "a symlink loop"
+    if isinstance(error, PermissionError):
+        return "permission denied (check the folder's permissions for the user running multidb)"
+    return error.strerror or str(error)
 
 
 def _load_failure(db: Database, exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ def revision(
     """
     from alembic.autogenerate.api import RevisionContext
 
+    _check_rev_id(rev_id)
     if version_path:
         version_path = _configured_folder(db, version_path)
     post_write = hooks.commands(project)  # a missing formatter stops us before anything is written
@@ -113,6 +115,18 @@ def _data_revision(
     return written
 
 
+REV_ID = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _check_rev_id(rev_id: str | None) -> None:
+    """A rev id becomes the start of a file name: a path or anything but a plain token is refused."""
+    if rev_id is not None and not REV_ID.fullmatch(rev_id):
+        raise UsageError(
+            f"--rev-id {rev_id!r} is not a plain revision id: use ASCII letters, digits and _ only "
+            "(it starts the file name)"
+        )
+
+
 def _configured_folder(db: Database, version_path: str) -> str:
     wanted = Path(version_path).resolve()
     if wanted not in db.version_paths:
@@ -165,6 +179,7 @@ def merge(
     """Write a revision that joins ``revisions`` (e.g. ``heads``) into one."""
     from alembic.util import rev_id as new_rev_id
 
+    _check_rev_id(rev_id)
     post_write = hooks.commands(project)
     script = load_history(project, db)
     with revision_errors(db):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from . import engines, environment
 from .alembic_config import FolderState, alembic_config, folder_state, forget_scripts, script_directory
+from .alembic_private import AlembicAssertion
 from .config import Database, Project
 from .errors import ConfigError, ConfigProblem, DatabaseError, MigrationError, MultiDBError, RevisionNotFound
 from .journal import NON_TRANSACTIONAL_DDL, StatementJournal
@@ -116,25 +117,60 @@ def revision_file(db: Database, exc: BaseException) -> str | None:
     return found
 
 
+class BadTarget(ValueError):
+    """A revision target refused before Alembic sees it, or one of Alembic's refusals with the next step
+    spelled out; :func:`revision_errors` names the database."""
+
+
+TARGET_HINT = "try heads, base, +1, -1, LABEL@head or a revision id"
+
+
+def check_target(target: str) -> str:
+    """Refuse what Alembic cannot parse: an empty part ('', 'a,') or an '@' with nothing on a side
+    ('@', 'catalog@', '@head'), which reach an internal assert in Alembic's revision map."""
+    for part in target.split(","):
+        if not part.strip() or ("@" in part and not all(side.strip() for side in part.split("@"))):
+            raise BadTarget(f"'{target}' is not a revision target ({TARGET_HINT})")
+    return target
+
+
 @contextmanager
 def revision_errors(db: Database) -> Iterator[None]:
-    """Turn Alembic's revision-resolution errors into RevisionNotFound / RevisionUsageError."""
+    """Turn Alembic's revision-resolution errors into RevisionNotFound / RevisionUsageError, with the
+    next step where Alembic's own message has none that works with multidb."""
     from alembic.script.revision import ResolutionError, RevisionError
     from alembic.util import CommandError
 
     try:
         yield
+    except (BadTarget, AlembicAssertion) as e:
+        raise RevisionUsageError(db.name, f"{e} ({TARGET_HINT})" if isinstance(e, AlembicAssertion) else str(e)) from e
     except ResolutionError as e:
         raise _not_found(db, e) from e
     except CommandError as e:
         cause = e.__cause__
         if isinstance(cause, ResolutionError):
             raise _not_found(db, cause) from e
-        raise RevisionUsageError(db.name, str(e)) from e
+        raise RevisionUsageError(db.name, _next_step(db, str(e), cause)) from e
     except RevisionError as e:
-        raise RevisionUsageError(db.name, str(e)) from e
-    except AssertionError as e:  # Alembic asserts on targets like '', '@' or ','
-        raise RevisionUsageError(db.name, "that is not a revision target (try heads, base, +1, an id)") from e
+        raise RevisionUsageError(db.name, _next_step(db, str(e), e)) from e
+
+
+def _next_step(db: Database, message: str, cause: BaseException | None) -> str:
+    from alembic.script.revision import MultipleHeads
+
+    if isinstance(cause, MultipleHeads):
+        heads = ", ".join(cause.heads)
+        if message.startswith("Multiple heads are present; please specify the head revision"):  # revision
+            return (
+                f"multiple heads ({heads}): choose the parent with --head LABEL@head (or a head's id), "
+                f"or join them first with 'multidb merge {db.name} heads -m MESSAGE'"
+            )
+        wanted = cause.argument or "head"
+        return f"multiple heads ({heads}) match '{wanted}': use --to LABEL@{wanted} or a head's id (heads: all of them)"
+    if message == "Target database is not up to date.":  # autogenerate
+        return f"the database is not at head: run 'multidb upgrade {db.name}' first, then autogenerate"
+    return message
 
 
 def _not_found(db: Database, error: Any) -> DatabaseError:
@@ -183,7 +219,17 @@ def current_heads(db: Database) -> tuple[str, ...]:
 
 def unknown_heads(script: ScriptDirectory, heads: tuple[str, ...]) -> list[str]:
     """Stamped revisions that the version folders do not hold (the database is ahead of the code)."""
-    return [h for h in heads if h not in script.revision_map._revision_map]
+    return [h for h in heads if not _holds(script, h)]
+
+
+def _holds(script: ScriptDirectory, revision: str) -> bool:
+    from alembic.script.revision import RevisionError
+
+    try:  # get_revision also takes a unique prefix: only the exact id counts
+        found = script.revision_map.get_revision(revision)
+    except RevisionError:
+        return False
+    return found is not None and found.revision == revision
 
 
 def check_known(db: Database, script: ScriptDirectory, heads: tuple[str, ...]) -> None:

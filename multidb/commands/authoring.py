@@ -6,14 +6,23 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .. import drift, engines, hooks
+from .. import alembic_private, drift, engines, hooks
 from ..alembic_config import alembic_config
 from ..config import Database, Project
 from ..environment import include_name_for, load_metadata, options, search_path
 from ..errors import DatabaseError, DriftDetected, UsageError
 from ..fleet import select_targets
 from ..results import Drift, RevisionInfo
-from ..runner import check_known, current_heads, database_errors, load_history, read_heads, revision_errors, run
+from ..runner import (
+    check_known,
+    check_target,
+    current_heads,
+    database_errors,
+    load_history,
+    read_heads,
+    revision_errors,
+    run,
+)
 from .inspect import describe, pending_revisions
 
 
@@ -35,9 +44,10 @@ def revision(
     An autogenerate run that finds no difference writes nothing and returns an empty list. With
     ``data_tables``, the revision is a data step carrying frozen copies of those tables.
     """
-    from alembic.autogenerate.api import RevisionContext
-
     _check_rev_id(rev_id)
+    with revision_errors(db):
+        for target in (head, *depends_on):
+            check_target(target)
     if version_path:
         version_path = _configured_folder(db, version_path)
     post_write = hooks.commands(project)  # a missing formatter stops us before anything is written
@@ -60,7 +70,7 @@ def revision(
         "rev_id": rev_id,
         "depends_on": list(depends_on) or None,
     }
-    context = RevisionContext(alembic_config(project, db), script, args, process_revision_directives=_skip_empty)
+    context = alembic_private.revision_context(alembic_config(project, db), script, args, _skip_empty)
     if autogenerate:
         _autogenerate(project, db, context)
     with revision_errors(db):
@@ -183,6 +193,8 @@ def merge(
     post_write = hooks.commands(project)
     script = load_history(project, db)
     with revision_errors(db):
+        for target in revisions:
+            check_target(target)
         written = script.generate_revision(
             rev_id or new_rev_id(),
             message,

@@ -66,7 +66,7 @@ def _steps(action: str, script: Any, target: str, heads: Any) -> list:
 
 def _one_head_to_step_down(script: Any, target: str, heads: Any) -> None:
     """``-N`` from several heads: Alembic warns and steps down whichever head it picks; refuse instead."""
-    heads = tuple(heads or ())
+    heads = tuple(sorted(heads or ()))
     if len(heads) > 1 and target.strip().startswith("-"):
         step = target.strip()
         raise BadTarget(

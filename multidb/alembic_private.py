@@ -66,6 +66,8 @@ def revision_context(config: Any, script: ScriptDirectory, args: dict[str, Any],
     command_args, process_revision_directives=None)`` with ``template_args``, ``run_autogenerate(rev,
     migration_context)`` and ``generate_scripts()``; ``command_args`` keys as ``command.revision``
     passes them (message, autogenerate, sql, head, splice, branch_label, version_path, rev_id, depends_on).
+    An autogenerate run hands it to ``EnvironmentContext(..., template_args=context.template_args,
+    revision_context=context)``, as ``command.revision`` does.
     """
     from alembic.autogenerate.api import RevisionContext
 

@@ -86,6 +86,8 @@ def _folder_problem(folder: Path) -> str | None:
         os.scandir(folder).close()
     except OSError as e:
         return f"folder {folder} cannot be read: {_os_reason(e)}"
+    if not os.access(folder, os.R_OK | os.X_OK):  # listed, but its files cannot be opened
+        return f"folder {folder} cannot be read: {_os_reason(PermissionError())}"
     return None
 
 

@@ -67,12 +67,15 @@ def _as_unprivileged(project: Path) -> tuple[list[str], dict[str, str]]:
     return [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"], env
 
 
+@pytest.mark.parametrize("mode", [0o000, 0o644], ids=["no-access", "listable-only"])
 @pytest.mark.parametrize("command", [["upgrade", "--all"], ["status", "--check"], ["history", "monitor"]])
-def test_an_unreadable_version_folder_is_an_error_in_every_command(shared_project: Path, command: list[str]) -> None:
+def test_an_unreadable_version_folder_is_an_error_in_every_command(
+    shared_project: Path, command: list[str], mode: int
+) -> None:
     prefix, env = _as_unprivileged(shared_project)
     folder = shared_project / "monitor_versions"
-    os.chmod(folder, 0)
-    if os.geteuid() != 0 and os.access(folder, os.R_OK):
+    os.chmod(folder, mode)
+    if os.geteuid() != 0 and os.access(folder, os.R_OK | os.X_OK):
         pytest.skip("file permissions are not enforced here")
     done = subprocess.run(
         [*prefix, sys.executable, "-m", "multidb", *command],

@@ -2,11 +2,13 @@
 
 ``script_directory`` caches one :class:`ScriptDirectory` per set of version folders per process,
 so the revision files are read and the revision map is built once, however many commands or
-fleet targets use them.
+fleet targets use them. The cache is keyed on every file of those folders (path, modification
+time in ns, size), so a revision file edited in place is read again in a long-lived process.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +22,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 DATABASE_KEY = "multidb.database"
 PROJECT_KEY = "multidb.project"
 
-_scripts: dict[tuple[Path, tuple[Path, ...]], tuple[ScriptDirectory, tuple[int, ...]]] = {}
+FolderState = tuple[tuple[str, int, int], ...]
+_scripts: dict[tuple[Path, tuple[Path, ...]], tuple[ScriptDirectory, FolderState]] = {}
 
 
 def template_dir(project: Project) -> Path:
@@ -47,32 +50,54 @@ def alembic_config(project: Project, db: Database) -> Config:
     return cfg
 
 
-def script_directory(project: Project, db: Database) -> ScriptDirectory:
+def script_directory(project: Project, db: Database, state: FolderState | None = None) -> ScriptDirectory:
     """The cached ScriptDirectory for this database's version folders.
 
-    A folder whose modification time changed (a revision file added or removed, e.g. by
-    ``multidb revision`` in the same process) is read again.
+    Read again when any file in them was added, removed or changed (``state``: their
+    :func:`folder_state`, when the caller has it already).
     """
     from alembic.script import ScriptDirectory
 
     key = (template_dir(project), db.version_paths)
-    stamp = _stamp(db.version_paths)
+    if state is None:
+        state = folder_state(db.version_paths)
     cached = _scripts.get(key)
-    if cached is not None and cached[1] == stamp:
+    if cached is not None and cached[1] == state:
         return cached[0]
     script = ScriptDirectory(
         str(key[0]),
         version_locations=[str(p) for p in db.version_paths],
         messaging_opts={"quiet": True},
     )
-    _scripts[key] = (script, stamp)
+    _scripts[key] = (script, state)
     return script
 
 
-def _stamp(folders: tuple[Path, ...]) -> tuple[int, ...]:
-    return tuple(f.stat().st_mtime_ns if f.is_dir() else -1 for f in folders)
+def folder_state(folders: tuple[Path, ...]) -> FolderState:
+    """Each file of the folders (Alembic reads no subfolder) with its modification time and size.
+
+    Raises OSError when a folder cannot be listed or an entry cannot be followed (a symlink loop,
+    no permission): Alembic's own walk would skip such a folder silently.
+    """
+    state = []
+    for folder in folders:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir():  # __pycache__ and the like
+                    continue
+                try:
+                    st = entry.stat()  # follows a symlink: a loop raises
+                except FileNotFoundError:  # a dangling symlink
+                    state.append((entry.path, -1, -1))
+                    continue
+                state.append((entry.path, st.st_mtime_ns, st.st_size))
+    return tuple(sorted(state))
 
 
-def forget_scripts() -> None:
-    """Drop the cache, e.g. after revision files were written by another process."""
-    _scripts.clear()
+def forget_scripts(db: Database | None = None) -> None:
+    """Drop the cache (or one database's entries), e.g. after a history failed to load."""
+    if db is None:
+        _scripts.clear()
+        return
+    for key in [k for k in _scripts if k[1] == db.version_paths]:
+        del _scripts[key]

@@ -446,7 +446,7 @@ def _build_database(
     url = _resolve_url(values["url"], root, merged["url"][1], problems)
     if url is None:
         return None
-    bases = tuple(Base(b["label"], (root / b["path"]).resolve()) for b in values["bases"])
+    bases = tuple(Base(b["label"], _folder(root / b["path"])) for b in values["bases"])
     return Database(
         name=name,
         url=url,
@@ -464,6 +464,13 @@ def _build_database(
         lock_retries=values["lock_retries"],
         fleet=_build_fleet(values.get("fleet"), merged.get("fleet", (None, ""))[1], root, problems),
     )
+
+
+def _folder(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # a symlink loop: reported, naming the folder, when its history loads
+        return Path(os.path.abspath(path))
 
 
 def _build_fleet(raw: dict | None, where: str, root: Path, problems: schema.Problems) -> Fleet | None:

@@ -18,19 +18,40 @@ def is_contract(script: Any) -> bool:
     return getattr(getattr(script, "module", None), "phase", None) == "contract"
 
 
-def held_back(steps: list) -> set[str]:
+def held_back(steps: list, script: Any) -> set[str]:
     """Revision ids among ``steps`` that ``--phase expand`` leaves for later: contract steps and
     every pending revision that depends on one."""
     blocked: set[str] = set()
     for step in steps:  # Alembic orders upgrade steps so that parents come first
-        script = step.revision
-        parents = set(script._all_down_revisions)  # down revisions and depends_on, resolved
-        if is_contract(script) or parents & blocked:
-            blocked.add(script.revision)
+        rev = step.revision
+        if is_contract(rev) or set(requires(script, rev)) & blocked:
+            blocked.add(rev.revision)
     return blocked
 
 
-def expand_only(steps: list) -> list:
+def expand_only(steps: list, script: Any) -> list:
     """The upgrade steps ``--phase expand`` runs."""
-    blocked = held_back(steps)
+    blocked = held_back(steps, script)
     return [s for s in steps if s.revision.revision not in blocked]
+
+
+def down_revisions(rev: Any) -> tuple[str, ...]:
+    """The revisions ``rev`` revises (its ``down_revision``: none, one or several)."""
+    down = rev.down_revision
+    if down is None:
+        return ()
+    return (down,) if isinstance(down, str) else tuple(down)
+
+
+def requires(script: Any, rev: Any) -> tuple[str, ...]:
+    """What must be applied before ``rev``: the revisions it revises and those its ``depends_on`` names
+    (a revision id, or a branch label standing for the revision that declares it), as ids."""
+    found = list(down_revisions(rev))
+    dependencies = rev.dependencies
+    if isinstance(dependencies, str):
+        dependencies = (dependencies,)
+    for name in dependencies or ():
+        dependency = script.get_revision(name)
+        if dependency is not None and dependency.revision not in found:
+            found.append(dependency.revision)
+    return tuple(found)

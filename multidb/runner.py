@@ -5,6 +5,8 @@ multidb errors that carry the database's name (and the revision file, when one f
 
 from __future__ import annotations
 
+import errno
+import os
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
@@ -13,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import engines, environment
-from .alembic_config import alembic_config, script_directory
+from .alembic_config import FolderState, alembic_config, folder_state, forget_scripts, script_directory
+from .alembic_private import AlembicAssertion
 from .config import Database, Project
 from .errors import ConfigError, ConfigProblem, DatabaseError, MigrationError, MultiDBError, RevisionNotFound
 from .journal import NON_TRANSACTIONAL_DDL, StatementJournal
@@ -32,33 +35,68 @@ class RevisionUsageError(DatabaseError):
 
 def load_history(project: Project, db: Database) -> ScriptDirectory:
     """The database's ScriptDirectory with its revision map built and checked."""
-    _check_folders(project, db)
+    state = _check_folders(project, db)
     environment.ensure_python_path(project)
-    script = script_directory(project, db)
+    script = script_directory(project, db, state)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             script.revision_map.heads  # noqa: B018 - builds the map once
         except MultiDBError:
+            forget_scripts(db)
             raise
         except Exception as e:
+            forget_scripts(db)
             raise DatabaseError(db.name, _load_failure(db, e)) from e
     for w in caught:
         text = str(w.message)
         if "present more than once" in text:
-            script.revision_map = type(script.revision_map)(script._load_revisions)
+            forget_scripts(db)  # the next load reads the files again, and warns again
             raise DatabaseError(db.name, f"two revision files share an id: {text}")
     return script
 
 
-def _check_folders(project: Project, db: Database) -> None:
-    problems = [
-        ConfigProblem(str(project.path), f"databases.{db.name}.bases[{i}].path", f"folder {b.path} does not exist")
-        for i, b in enumerate(db.bases)
-        if not b.path.is_dir()
-    ]
-    if problems:
-        raise ConfigError(problems)
+def _check_folders(project: Project, db: Database) -> FolderState:
+    """Every version folder exists and can be read (Alembic's walk skips one it cannot read, which
+    would look like an empty history); returns what the history cache is keyed on."""
+    try:
+        return folder_state(db.version_paths)
+    except OSError as e:
+        problems = [
+            ConfigProblem(str(project.path), f"databases.{db.name}.bases[{i}].path", problem)
+            for i, base in enumerate(db.bases)
+            if (problem := _folder_problem(base.path))
+        ]
+        if problems:
+            raise ConfigError(problems) from e
+        # an entry inside a folder: a symlink loop, or a file that cannot be read
+        raise DatabaseError(db.name, f"cannot read {e.filename or 'a version folder'}: {_os_reason(e)}") from e
+
+
+def _folder_problem(folder: Path) -> str | None:
+    try:
+        os.stat(folder)
+    except FileNotFoundError:
+        return f"folder {folder} does not exist"
+    except OSError as e:
+        return f"folder {folder} cannot be read: {_os_reason(e)}"
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    try:
+        os.scandir(folder).close()
+    except OSError as e:
+        return f"folder {folder} cannot be read: {_os_reason(e)}"
+    if not os.access(folder, os.R_OK | os.X_OK):  # listed, but its files cannot be opened
+        return f"folder {folder} cannot be read: {_os_reason(PermissionError())}"
+    return None
+
+
+def _os_reason(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "a symlink loop"
+    if isinstance(error, PermissionError):
+        return "permission denied (check the folder's permissions for the user running multidb)"
+    return error.strerror or str(error)
 
 
 def _load_failure(db: Database, exc: BaseException) -> str:
@@ -81,25 +119,60 @@ def revision_file(db: Database, exc: BaseException) -> str | None:
     return found
 
 
+class BadTarget(ValueError):
+    """A revision target refused before Alembic sees it, or one of Alembic's refusals with the next step
+    spelled out; :func:`revision_errors` names the database."""
+
+
+TARGET_HINT = "try heads, base, +1, -1, LABEL@head or a revision id"
+
+
+def check_target(target: str) -> str:
+    """Refuse what Alembic cannot parse: an empty part ('', 'a,') or an '@' with nothing on a side
+    ('@', 'catalog@', '@head'), which reach an internal assert in Alembic's revision map."""
+    for part in target.split(","):
+        if not part.strip() or ("@" in part and not all(side.strip() for side in part.split("@"))):
+            raise BadTarget(f"'{target}' is not a revision target ({TARGET_HINT})")
+    return target
+
+
 @contextmanager
 def revision_errors(db: Database) -> Iterator[None]:
-    """Turn Alembic's revision-resolution errors into RevisionNotFound / RevisionUsageError."""
+    """Turn Alembic's revision-resolution errors into RevisionNotFound / RevisionUsageError, with the
+    next step where Alembic's own message has none that works with multidb."""
     from alembic.script.revision import ResolutionError, RevisionError
     from alembic.util import CommandError
 
     try:
         yield
+    except (BadTarget, AlembicAssertion) as e:
+        raise RevisionUsageError(db.name, f"{e} ({TARGET_HINT})" if isinstance(e, AlembicAssertion) else str(e)) from e
     except ResolutionError as e:
         raise _not_found(db, e) from e
     except CommandError as e:
         cause = e.__cause__
         if isinstance(cause, ResolutionError):
             raise _not_found(db, cause) from e
-        raise RevisionUsageError(db.name, str(e)) from e
+        raise RevisionUsageError(db.name, _next_step(db, str(e), cause)) from e
     except RevisionError as e:
-        raise RevisionUsageError(db.name, str(e)) from e
-    except AssertionError as e:  # Alembic asserts on targets like '', '@' or ','
-        raise RevisionUsageError(db.name, "that is not a revision target (try heads, base, +1, an id)") from e
+        raise RevisionUsageError(db.name, _next_step(db, str(e), e)) from e
+
+
+def _next_step(db: Database, message: str, cause: BaseException | None) -> str:
+    from alembic.script.revision import MultipleHeads
+
+    if isinstance(cause, MultipleHeads):
+        heads = ", ".join(cause.heads)
+        if message.startswith("Multiple heads are present; please specify the head revision"):  # revision
+            return (
+                f"multiple heads ({heads}): choose the parent with --head LABEL@head (or a head's id), "
+                f"or join them first with 'multidb merge {db.name} heads -m MESSAGE'"
+            )
+        wanted = cause.argument or "head"
+        return f"multiple heads ({heads}) match '{wanted}': use --to LABEL@{wanted} or a head's id (heads: all of them)"
+    if message == "Target database is not up to date.":  # autogenerate
+        return f"the database is not at head: run 'multidb upgrade {db.name}' first, then autogenerate"
+    return message
 
 
 def _not_found(db: Database, error: Any) -> DatabaseError:
@@ -148,7 +221,17 @@ def current_heads(db: Database) -> tuple[str, ...]:
 
 def unknown_heads(script: ScriptDirectory, heads: tuple[str, ...]) -> list[str]:
     """Stamped revisions that the version folders do not hold (the database is ahead of the code)."""
-    return [h for h in heads if h not in script.revision_map._revision_map]
+    return [h for h in heads if not _holds(script, h)]
+
+
+def _holds(script: ScriptDirectory, revision: str) -> bool:
+    from alembic.script.revision import RevisionError
+
+    try:  # get_revision also takes a unique prefix: only the exact id counts
+        found = script.revision_map.get_revision(revision)
+    except RevisionError:
+        return False
+    return found is not None and found.revision == revision
 
 
 def check_known(db: Database, script: ScriptDirectory, heads: tuple[str, ...]) -> None:

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from .. import drift, engines, hooks
+from .. import alembic_private, drift, engines, hooks
 from ..alembic_config import alembic_config
 from ..config import Database, Project
 from ..environment import include_name_for, load_metadata, options, search_path
 from ..errors import DatabaseError, DriftDetected, UsageError
 from ..fleet import select_targets
 from ..results import Drift, RevisionInfo
-from ..runner import check_known, current_heads, database_errors, load_history, read_heads, revision_errors, run
+from ..runner import (
+    check_known,
+    check_target,
+    current_heads,
+    database_errors,
+    load_history,
+    read_heads,
+    revision_errors,
+    run,
+)
 from .inspect import describe, pending_revisions
 
 
@@ -34,8 +44,10 @@ def revision(
     An autogenerate run that finds no difference writes nothing and returns an empty list. With
     ``data_tables``, the revision is a data step carrying frozen copies of those tables.
     """
-    from alembic.autogenerate.api import RevisionContext
-
+    _check_rev_id(rev_id)
+    with revision_errors(db):
+        for target in (head, *depends_on):
+            check_target(target)
     if version_path:
         version_path = _configured_folder(db, version_path)
     post_write = hooks.commands(project)  # a missing formatter stops us before anything is written
@@ -58,7 +70,7 @@ def revision(
         "rev_id": rev_id,
         "depends_on": list(depends_on) or None,
     }
-    context = RevisionContext(alembic_config(project, db), script, args, process_revision_directives=_skip_empty)
+    context = alembic_private.revision_context(alembic_config(project, db), script, args, _skip_empty)
     if autogenerate:
         _autogenerate(project, db, context)
     with revision_errors(db):
@@ -113,6 +125,18 @@ def _data_revision(
     return written
 
 
+REV_ID = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _check_rev_id(rev_id: str | None) -> None:
+    """A rev id becomes the start of a file name: a path or anything but a plain token is refused."""
+    if rev_id is not None and not REV_ID.fullmatch(rev_id):
+        raise UsageError(
+            f"--rev-id {rev_id!r} is not a plain revision id: use ASCII letters, digits and _ only "
+            "(it starts the file name)"
+        )
+
+
 def _configured_folder(db: Database, version_path: str) -> str:
     wanted = Path(version_path).resolve()
     if wanted not in db.version_paths:
@@ -165,9 +189,12 @@ def merge(
     """Write a revision that joins ``revisions`` (e.g. ``heads``) into one."""
     from alembic.util import rev_id as new_rev_id
 
+    _check_rev_id(rev_id)
     post_write = hooks.commands(project)
     script = load_history(project, db)
     with revision_errors(db):
+        for target in revisions:
+            check_target(target)
         written = script.generate_revision(
             rev_id or new_rev_id(),
             message,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import engines
+from .. import alembic_private, engines
 from ..config import Database, Project
 from ..errors import DatabaseError
 from ..fleet import in_shard, select_targets
 from ..phases import held_back
 from ..results import DatabaseInfo, RevisionInfo, Status
-from ..runner import current_heads, load_history, relative, revision_errors, unknown_heads
+from ..runner import check_target, current_heads, load_history, relative, revision_errors, unknown_heads
 from .scheduler import Outcome, reading_jobs, run_jobs
 
 if TYPE_CHECKING:
@@ -69,9 +69,9 @@ def database_status(project: Project, db: Database) -> Status:
     if unknown_heads(script, current):
         return Status(db.name, db.masked_url, current, heads, (), "ahead of code")
     with revision_errors(db):
-        steps = script._upgrade_revs("heads", current)  # the same step computation Alembic's upgrade uses
+        steps = alembic_private.upgrade_steps(script, "heads", current)  # as Alembic's upgrade computes them
     pending = tuple(step.revision.revision for step in steps)
-    waiting = tuple(r for r in pending if r in held_back(steps))
+    waiting = tuple(r for r in pending if r in held_back(steps, script))
     if not pending:
         state = "at head"
     elif not current:
@@ -92,7 +92,7 @@ def pending_revisions(db: Database, script: ScriptDirectory, current: tuple[str,
     """The revisions ``upgrade heads`` would apply, in order."""
     with revision_errors(db):
         # the same step computation Alembic's own upgrade command uses
-        steps = script._upgrade_revs("heads", current)  # type: ignore[arg-type]
+        steps = alembic_private.upgrade_steps(script, "heads", current)
     return tuple(step.revision.revision for step in steps)
 
 
@@ -146,6 +146,8 @@ def history(project: Project, db: Database, rev_range: str | None = None) -> lis
         lower, upper = rev_range.split(":", 1)
         base, head = lower or "base", upper or "heads"
     with revision_errors(db):
+        check_target(base)
+        check_target(head)
         return [describe(s) for s in script.walk_revisions(base, head)]
 
 
@@ -159,5 +161,5 @@ def show(project: Project, db: Database, rev: str) -> list[RevisionInfo]:
     """The revision(s) ``rev`` names, with their full docstrings."""
     script = load_history(project, db)
     with revision_errors(db):
-        found = script.get_revisions(rev)
+        found = script.get_revisions(check_target(rev))
     return [describe(s, doc=True) for s in found if s is not None]

@@ -6,10 +6,11 @@ import sys
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from .. import alembic_private
 from ..config import Database, Project
 from ..phases import expand_only
 from ..results import RunResult
-from ..runner import load_history, revision_errors, run
+from ..runner import BadTarget, check_target, load_history, revision_errors, run
 
 
 class Reporter(Protocol):
@@ -38,13 +39,53 @@ DONE = {"upgrade": "upgraded", "expand": "upgraded", "downgrade": "downgraded", 
 
 def step_fn(action: str) -> Callable[[Any, str, Any], list]:
     """Alembic's own way of computing the steps of each command (what alembic.command uses)."""
+
+    def steps(script: Any, target: str, heads: Any) -> list:
+        check_target(target)
+        if action == "downgrade":
+            _one_head_to_step_down(script, target, heads)
+        try:
+            return _steps(action, script, target, heads)
+        except Exception as e:  # Alembic's RevisionError / CommandError
+            if "didn't produce" not in str(e):
+                raise
+            raise BadTarget(_too_far(action, script, target, heads)) from e
+
+    return steps
+
+
+def _steps(action: str, script: Any, target: str, heads: Any) -> list:
     if action == "upgrade":
-        return lambda script, target, heads: script._upgrade_revs(target, heads)
+        return alembic_private.upgrade_steps(script, target, heads)
     if action == "expand":  # upgrade --phase expand: contract steps wait for the next release
-        return lambda script, target, heads: expand_only(script._upgrade_revs(target, heads))
+        return expand_only(alembic_private.upgrade_steps(script, target, heads), script)
     if action == "downgrade":
-        return lambda script, target, heads: script._downgrade_revs(target, heads)
-    return lambda script, target, heads: script._stamp_revs(tuple(target.split(",")), heads)
+        return alembic_private.downgrade_steps(script, target, heads)
+    return alembic_private.stamp_steps(script, tuple(target.split(",")), heads)
+
+
+def _one_head_to_step_down(script: Any, target: str, heads: Any) -> None:
+    """``-N`` from several heads: Alembic warns and steps down whichever head it picks; refuse instead."""
+    heads = tuple(sorted(heads or ()))
+    if len(heads) > 1 and target.strip().startswith("-"):
+        step = target.strip()
+        raise BadTarget(
+            f"the database has {len(heads)} heads ({', '.join(heads)}); '{step}' would pick one of them: "
+            f"name the branch, e.g. --to {heads[0]}@{step} or --to LABEL@{step}"
+        )
+
+
+def _too_far(action: str, script: Any, target: str, heads: Any) -> str:
+    """Alembic's 'Relative revision +3 didn't produce 3 migrations', with how far the database can go."""
+    if action == "downgrade":
+        left = len(alembic_private.downgrade_steps(script, "base", heads))
+        if not left:
+            return f"'{target}': the database is at base already; nothing to downgrade"
+        return f"'{target}' goes past base: {left} revision(s) can be downgraded (--to -{left} or --to base)"
+    left = len(alembic_private.upgrade_steps(script, "heads", heads))
+    if not left:
+        return f"'{target}': the database is at head already; nothing to upgrade"
+    return f"'{target}' goes past head: {left} revision(s) are pending (--to +{left} or --to heads)"
 
 
 def execute(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Database
+from ..phases import down_revisions, requires
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
@@ -25,7 +26,7 @@ def upgrade_order(script: ScriptDirectory) -> list[Script]:
     order = list(reversed(list(script.walk_revisions())))
     seen: set[str] = set()
     for rev in order:
-        missing = [r for r in rev._all_down_revisions if r not in seen]
+        missing = [r for r in requires(script, rev) if r not in seen]
         if missing:  # pragma: no cover - Alembic's walk is topological; this guards the assumption
             raise RuntimeError(f"revision {rev.revision} is ordered before its parent {missing[0]}")
         seen.add(rev.revision)
@@ -34,7 +35,7 @@ def upgrade_order(script: ScriptDirectory) -> list[Script]:
 
 def parents(rev: Script) -> tuple[str, ...]:
     """The revisions ``rev`` revises (not its ``depends_on``)."""
-    return tuple(rev._versioned_down_revisions)
+    return down_revisions(rev)
 
 
 def step_down_target(rev: Script) -> str:

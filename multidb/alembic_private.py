@@ -1,0 +1,92 @@
+"""Every use of a private Alembic or SQLAlchemy name, in one module.
+
+multidb drives Alembic through its public API wherever one exists (``ScriptDirectory.get_revision``,
+``walk_revisions``, ``generate_revision``, the revision map's ``get_revisions``, ``Revision.down_revision``
+and ``dependencies``, ``ResolutionError``, ``Config.attributes``). What has none lives here, each use
+with the Alembic / SQLAlchemy releases it was read against; tests/test_foundation.py exercises each one,
+so an upgrade that changes one fails there first, not in a user's deploy.
+
+Checked against Alembic 1.13.0 and 1.20.1, SQLAlchemy 2.1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
+
+
+class AlembicAssertion(ValueError):
+    """Alembic failed one of its internal asserts on a revision target (see :func:`_target_asserts`)."""
+
+
+@contextmanager
+def _target_asserts(target: Any) -> Iterator[None]:
+    """Alembic 1.13.0 and 1.20.1 reach ``assert isinstance(rev, Revision)`` (``revision.is_revision``) when a
+    walk from a named revision runs past the end of the history (``head+1`` at head, ``catalog-1`` as an
+    upgrade target), and other asserts for empty parts ('', 'a@'; multidb refuses those before Alembic sees
+    them): a target Alembic cannot use, not a bug."""
+    try:
+        yield
+    except AssertionError as e:
+        raise AlembicAssertion(f"'{target}' is not a revision target Alembic can follow from here") from e
+
+
+def upgrade_steps(script: ScriptDirectory, target: str, heads: Any) -> list:
+    """The steps ``alembic upgrade TARGET`` runs from ``heads``: the computation ``alembic.command.upgrade``
+    hands to its environment. Alembic 1.13.0 and 1.20.1: ``ScriptDirectory._upgrade_revs(destination,
+    current_rev)`` returning ``RevisionStep`` objects (``.revision`` is the Script; ``.up_revision_id``)."""
+    with _target_asserts(target):
+        return script._upgrade_revs(target, heads)
+
+
+def downgrade_steps(script: ScriptDirectory, target: str, heads: Any) -> list:
+    """The steps ``alembic downgrade TARGET`` runs. Alembic 1.13.0 and 1.20.1:
+    ``ScriptDirectory._downgrade_revs(destination, current_rev)``."""
+    with _target_asserts(target):
+        return script._downgrade_revs(target, heads)
+
+
+def stamp_steps(script: ScriptDirectory, targets: tuple[str, ...], heads: Any) -> list:
+    """The steps ``alembic stamp TARGETS`` records. Alembic 1.13.0 and 1.20.1:
+    ``ScriptDirectory._stamp_revs(revision, heads)`` returning ``StampStep`` objects (``.up_revision_ids``)."""
+    with _target_asserts(",".join(targets)):
+        return script._stamp_revs(targets, heads)
+
+
+def revision_context(config: Any, script: ScriptDirectory, args: dict[str, Any], directives: Any) -> Any:
+    """Alembic's revision-writing state, as ``alembic.command.revision`` builds it. That command would
+    run an ``env.py`` from the template folder (a project's own ``script.py.mako`` folder has none), so
+    multidb builds the context itself and runs autogenerate in its own environment.
+
+    Alembic 1.13.0 and 1.20.1: ``alembic.autogenerate.api.RevisionContext(config, script_directory,
+    command_args, process_revision_directives=None)`` with ``template_args``, ``run_autogenerate(rev,
+    migration_context)`` and ``generate_scripts()``; ``command_args`` keys as ``command.revision``
+    passes them (message, autogenerate, sql, head, splice, branch_label, version_path, rev_id, depends_on).
+    An autogenerate run hands it to ``EnvironmentContext(..., template_args=context.template_args,
+    revision_context=context)``, as ``command.revision`` does.
+    """
+    from alembic.autogenerate.api import RevisionContext
+
+    return RevisionContext(config, script, args, process_revision_directives=directives)
+
+
+def ddl_impl_registered(dialect: str) -> bool:
+    """Whether Alembic knows its DDL implementation for ``dialect``. Alembic registers one as a side effect
+    of importing its module (``alembic.ddl.postgresql`` & co.), through ``ImplMeta`` into the table
+    ``alembic.ddl.impl._impls`` that ``DefaultImpl.get_by_dialect`` reads (Alembic 1.13.0 and 1.20.1):
+    a deferred module must have run before a migration context is made for its dialect."""
+    from alembic.ddl import impl
+
+    return dialect in impl._impls
+
+
+def binary_type() -> type:
+    """SQLAlchemy's common base of every binary type (``LargeBinary``, ``BINARY``, MySQL's ``*BLOB``):
+    ``sqlalchemy.sql.sqltypes._Binary`` (SQLAlchemy 2.0 and 2.1; no public base covers MySQL's BLOBs)."""
+    from sqlalchemy.sql import sqltypes
+
+    return sqltypes._Binary

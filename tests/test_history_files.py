@@ -1,0 +1,134 @@
+"""Version folders on disk: the history cache sees in-place edits; unreadable folders, symlink loops and
+rev ids that would write elsewhere are one-line errors naming the path; Alembic's messages get a next step."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from assertions import assert_one_clean_error
+from conftest import EXAMPLE_PARTS, ROOT
+
+# --- the history cache ------------------------------------------------------------------------------------------
+
+
+def test_a_revision_file_edited_in_place_is_read_again(project: Path) -> None:
+    from multidb.config import load_config
+    from multidb.runner import load_history
+
+    config = load_config(project / "config" / "multidb.yaml")
+    db = config.databases["catalog"]
+    folder = project / "catalog_versions"
+    assert load_history(config, db).get_revision("c1a0f0a1b007").doc.startswith("contract")
+    stat = folder.stat()
+    path = next(folder.glob("c1a0f0a1b007_*.py"))
+    text = path.read_text()
+    path.write_text(text.replace('"""contract', '"""edited in place: contract', 1))
+    os.utime(folder, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the folder looks untouched
+    assert folder.stat().st_mtime_ns == stat.st_mtime_ns
+    assert load_history(config, db).get_revision("c1a0f0a1b007").doc.startswith("edited in place")
+
+
+# --- folders that cannot be read -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shared_project() -> Iterator[Path]:
+    """A copy of the example project that an unprivileged user can read and write (tmp_path is root-only)."""
+    top = Path(tempfile.mkdtemp(prefix="multidb-perm-"))
+    os.chmod(top, 0o755)
+    for part in EXAMPLE_PARTS:
+        shutil.copytree(ROOT / part, top / part, ignore=shutil.ignore_patterns("__pycache__"))
+    yield top
+    subprocess.run(["chmod", "-R", "u+rwx", str(top)], check=False)
+    shutil.rmtree(top, ignore_errors=True)
+
+
+def _as_unprivileged(project: Path) -> tuple[list[str], dict[str, str]]:
+    """(command prefix, env) running a process as 'nobody' when we are root (root reads any folder)."""
+    if os.geteuid() != 0:
+        return [], dict(os.environ)
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no 'nobody' user to run as")
+    subprocess.run(["chown", "-R", f"{nobody.pw_uid}:{nobody.pw_gid}", str(project)], check=True)
+    env = {**os.environ, "HOME": str(project), "XDG_CACHE_HOME": str(project / ".cache")}
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) runs the CLI as an unprivileged user"
+    return [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"], env
+
+
+@pytest.mark.parametrize("mode", [0o000, 0o644], ids=["no-access", "listable-only"])
+@pytest.mark.parametrize("command", [["upgrade", "--all"], ["status", "--check"], ["history", "monitor"]])
+def test_an_unreadable_version_folder_is_an_error_in_every_command(
+    shared_project: Path, command: list[str], mode: int
+) -> None:
+    prefix, env = _as_unprivileged(shared_project)
+    folder = shared_project / "monitor_versions"
+    os.chmod(folder, mode)
+    if os.geteuid() != 0 and os.access(folder, os.R_OK | os.X_OK):
+        pytest.skip("file permissions are not enforced here")
+    done = subprocess.run(
+        [*prefix, sys.executable, "-m", "multidb", *command],
+        cwd=shared_project / "config",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    result = SimpleNamespace(stdout=done.stdout, stderr=done.stderr, output=done.stdout + done.stderr)
+    assert_one_clean_error(result, str(folder), "cannot be read", "permission denied")
+    assert "no change" not in done.stdout and "at head" not in done.stdout
+
+
+# --- symlink loops -----------------------------------------------------------------------------------------------
+
+
+def test_a_version_folder_that_is_a_symlink_loop_is_one_line(cli, project: Path) -> None:
+    folder = project / "monitor_versions"
+    shutil.rmtree(folder)
+    folder.symlink_to(folder.name)  # ln -s monitor_versions monitor_versions
+    for command in (["history", "monitor"], ["status"], ["upgrade", "--all"]):
+        result = cli(*command)
+        assert result.exit_code == 2, result.output
+        assert_one_clean_error(result, str(folder), "symlink loop")
+
+
+def test_a_symlink_loop_inside_a_version_folder_is_one_line(cli, project: Path) -> None:
+    loop = project / "monitor_versions" / "loop.py"
+    loop.symlink_to(loop.name)
+    result = cli("history", "monitor")
+    assert result.exit_code == 1, result.output
+    assert_one_clean_error(result, "monitor:", str(loop), "symlink loop")
+
+
+# --- rev ids -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rev_id", ["../../x", "a/b", "x.y", "", "-x", "a b", "é"])
+@pytest.mark.parametrize("command", ["revision", "merge"])
+def test_a_rev_id_that_is_not_a_plain_token_is_refused(cli, project: Path, rev_id: str, command: str) -> None:
+    before = sorted(str(p) for p in project.rglob("*"))
+    if command == "revision":
+        result = cli("revision", "catalog", "--rev-id", rev_id, "-m", "m")
+    else:
+        result = cli("merge", "catalog", "heads", "--rev-id", rev_id, "-m", "m")
+    assert result.exit_code == 2, result.output
+    assert_one_clean_error(result, "--rev-id", "letters, digits")
+    assert sorted(str(p) for p in project.rglob("*")) == before
+
+
+def test_a_plain_rev_id_is_used(cli, project: Path) -> None:
+    result = cli("revision", "catalog", "--rev-id", "Abc_123", "-m", "m")
+    assert result.exit_code == 0, result.output
+    assert list((project / "catalog_versions").glob("Abc_123_*.py"))

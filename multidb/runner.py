@@ -12,7 +12,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import engines, environment
+from . import engines, environment, running
 from .alembic_config import alembic_config, script_directory
 from .config import Database, Project
 from .errors import ConfigError, ConfigProblem, DatabaseError, MigrationError, MultiDBError, RevisionNotFound
@@ -207,7 +207,7 @@ def run(
     with EnvironmentContext(
         cfg,
         script,
-        fn=steps,
+        fn=running.announcing(steps),  # the data helpers learn which revision runs
         as_sql=connection is None,
         starting_rev=starting_rev,
         destination_rev=destination_rev,

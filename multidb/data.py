@@ -58,7 +58,7 @@ def _bind(bind: Any) -> Any:
     return op.get_bind()
 
 
-KEY_HINT = "pass key= a unique, NOT NULL column"
+_KEY_HINT = "pass key= a unique, NOT NULL column"
 
 
 def _key(table: Any, key: str | None) -> sa.Column:
@@ -67,7 +67,7 @@ def _key(table: Any, key: str | None) -> sa.Column:
     pk = list(table.primary_key.columns)
     if len(pk) != 1:
         has = f"its primary key is {', '.join(c.name for c in pk)}" if pk else "it has no primary key"
-        raise ValueError(f"table {table.name}: batching needs a single-column key, and {has}; {KEY_HINT}")
+        raise ValueError(f"table {table.name}: batching needs a single-column key, and {has}; {_KEY_HINT}")
     return pk[0]
 
 
@@ -85,13 +85,13 @@ def _refuse_bad_key(table: Any, column: Any, conn: Any) -> None:
         column = table.c[column.name]
     where = f"{table.name}.{column.name}"
     if column.nullable:
-        raise ValueError(f"batch key {where} can be NULL, and rows with a NULL key would be skipped; {KEY_HINT}")
+        raise ValueError(f"batch key {where} can be NULL, and rows with a NULL key would be skipped; {_KEY_HINT}")
     alone = [column.name]
     unique = [list(table.primary_key.columns)]
     unique += [list(c.columns) for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
     unique += [list(i.expressions) for i in table.indexes if i.unique]
     if not column.unique and not any([getattr(c, "name", None) for c in cols] == alone for cols in unique):
-        raise ValueError(f"batch key {where} is not unique on its own, so batches could skip rows; {KEY_HINT}")
+        raise ValueError(f"batch key {where} is not unique on its own, so batches could skip rows; {_KEY_HINT}")
 
 
 def _boundaries(

@@ -230,6 +230,16 @@ def test_a_reflected_nullable_key_is_refused_too(keyed: sa.Engine) -> None:
         assert data.update_in_batches(reflected, {"v": 1}, key="slug", batch_size=5, bind=conn) == 12
 
 
+def test_a_lightweight_table_is_checked_against_the_database(keyed: sa.Engine) -> None:
+    """``sa.table()`` declares no nullability or keys: the database's own definition decides."""
+    light = sa.table("things", sa.column("id"), sa.column("code"), sa.column("slug"), sa.column("v"))
+    with keyed.begin() as conn, pytest.raises(ValueError, match=r"things\.code can be NULL"):
+        data.update_in_batches(light, {"v": 1}, key="code", batch_size=4, bind=conn)
+    assert untouched(keyed, things)
+    with keyed.begin() as conn:
+        assert data.update_in_batches(light, {"v": 1}, key="slug", batch_size=5, bind=conn) == 12
+
+
 def test_a_unique_not_null_key_batches_every_row(keyed: sa.Engine) -> None:
     with keyed.begin() as conn:
         assert data.update_in_batches(things, {"v": 1}, key="slug", batch_size=5, bind=conn) == 12

@@ -18,8 +18,12 @@ writes them), never with the live models::
   row in ``multidb_data_progress``; a step interrupted at row k continues from there on the next
   run. The revision is marked applied only after the step has finished. Put such a step in a
   revision of its own (no schema changes), since the revision's earlier work is committed first.
-* A progress bar on a terminal; nothing when output is not a TTY, under ``multidb --quiet`` or with
-  ``MULTIDB_QUIET`` set.
+* **Keys that reach every row.** The batch key must be unique and NOT NULL (the primary key by
+  default): a NULL key is in no key range, so its row would be skipped. Anything else is refused
+  before a row changes.
+* **Progress goes to a reporter, never to the screen.** The helpers print nothing; they report to
+  :func:`multidb.reporting.current`, which the ``multidb`` command sets to draw a progress bar on a
+  terminal (none in a pipe, under ``multidb --quiet`` or with ``MULTIDB_QUIET`` set).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
+
+from . import reporting, running
 
 DEFAULT_BATCH_SIZE = 10_000
 PROGRESS_TABLE = "multidb_data_progress"
@@ -52,13 +58,40 @@ def _bind(bind: Any) -> Any:
     return op.get_bind()
 
 
-def _key(table: sa.Table, key: str | None) -> sa.Column:
+_KEY_HINT = "pass key= a unique, NOT NULL column"
+
+
+def _key(table: Any, key: str | None) -> sa.Column:
     if key is not None:
         return table.c[key]
     pk = list(table.primary_key.columns)
     if len(pk) != 1:
-        raise ValueError(f"table {table.name}: batches need a single-column key; pass key='column'")
+        has = f"its primary key is {', '.join(c.name for c in pk)}" if pk else "it has no primary key"
+        raise ValueError(f"table {table.name}: batching needs a single-column key, and {has}; {_KEY_HINT}")
     return pk[0]
+
+
+def _refuse_bad_key(table: Any, column: Any, conn: Any) -> None:
+    """Raise ValueError unless ``column`` is NOT NULL and unique on its own (a primary key, a unique
+    constraint or a unique index of that one column): keyset batches would skip rows otherwise.
+
+    The table's own definition tells (a frozen copy, or a reflected table); a lightweight
+    ``sa.table()`` has none, so the database's is read (not under ``--sql``, where ``conn`` is None).
+    """
+    if not isinstance(table, sa.Table):
+        if conn is None:
+            return
+        table = sa.Table(table.name, sa.MetaData(), schema=table.schema, autoload_with=conn)
+        column = table.c[column.name]
+    where = f"{table.name}.{column.name}"
+    if column.nullable:
+        raise ValueError(f"batch key {where} can be NULL, and rows with a NULL key would be skipped; {_KEY_HINT}")
+    alone = [column.name]
+    unique = [list(table.primary_key.columns)]
+    unique += [list(c.columns) for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
+    unique += [list(i.expressions) for i in table.indexes if i.unique]
+    if not column.unique and not any([getattr(c, "name", None) for c in cols] == alone for cols in unique):
+        raise ValueError(f"batch key {where} is not unique on its own, so batches could skip rows; {_KEY_HINT}")
 
 
 def _boundaries(
@@ -116,7 +149,10 @@ def update_in_batches(
     """``UPDATE table SET values [WHERE where]`` in key ranges of ``batch_size`` rows; returns rows changed.
 
     ``values`` may hold SQL expressions over the table's columns. With ``online=True`` each batch
-    commits with a checkpoint, and a re-run continues after the last committed batch.
+    commits with a checkpoint, and a re-run continues after the last committed batch. The checkpoint
+    is named ``step``, by default ``"<revision>:<table>"`` (``#2``, ``#3`` for a revision's further
+    online steps on the table). ``key`` (default: the single-column primary key) must be unique and
+    NOT NULL, else ValueError before any change.
     """
     column = _key(table, key)
 
@@ -159,9 +195,11 @@ def _batched(table, column, where, batch_size, online, step, bind, statement) ->
     if _offline():  # --sql: one set-based statement over the whole range is the SQL to hand over
         from alembic import op
 
+        _refuse_bad_key(table, column, None)
         op.execute(statement(None, None))
         return 0
     conn = _bind(bind)
+    _refuse_bad_key(table, column, conn)
 
     def run_batch(connection: Any, low: Any, high: Any) -> int:
         return connection.execute(statement(low, high)).rowcount
@@ -174,7 +212,7 @@ def _batched(table, column, where, batch_size, online, step, bind, statement) ->
         batch_size = DEFAULT_BATCH_SIZE
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    name = step or f"{_calling_revision()}:{table.name}"
+    name = _step_name(table, step, online)
     with _progress(conn, table, where, name) as advance:
         if whole:
             count = run_batch(conn, None, None)
@@ -287,30 +325,57 @@ def _write_checkpoint(conn: Any, name: str, last: Any, done: int) -> None:
         conn.execute(sa.insert(table).values(step=name, last_key=value, rows_done=done))
 
 
-def _calling_revision() -> str:
-    """The ``revision`` id of the revision file that called us (for naming checkpoints)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        rev = frame.f_globals.get("revision")
-        if isinstance(rev, str) and frame.f_globals.get("__name__") != __name__:
-            return rev
-        frame = frame.f_back  # type: ignore[assignment]
-    return "data"
+def _step_name(table: Any, step: str | None, online: bool) -> str:
+    """The step's name: its checkpoint's, for an online step, and its progress bar's label.
+
+    ``"<revision>:<table>"`` for the first online step on a table in a revision, ``...#2``, ``#3``
+    for the next ones (in the order the revision runs them, which is the same on every run, so a
+    resumed revision finds each step's own checkpoint). The revision is the one multidb runs now.
+    """
+    run = running.current()
+    if not online:
+        return step or f"{run.revision if run else 'data'}:{table.name}"
+    if run is None:
+        if step is None:
+            raise ValueError(
+                f"table {table.name}: online=True outside a multidb run needs step='...', "
+                "the name of its checkpoint (unique among the online steps you run)"
+            )
+        return step
+    name = step
+    if name is None:
+        count = run.online_steps[table.name] = run.online_steps.get(table.name, 0) + 1
+        name = f"{run.revision}:{table.name}" + (f"#{count}" if count > 1 else "")
+    if name in run.step_names:
+        raise ValueError(
+            f"revision {run.revision}: a second online step named {name!r} (table {table.name}) would "
+            "share the first one's checkpoint; pass a distinct step='...' to each"
+        )
+    run.step_names.add(name)
+    return name
 
 
 @contextmanager
-def _progress(conn: Any, table: sa.Table, where: Any, name: str) -> Iterator[Any]:
-    from .progress import wanted
-
-    if not wanted(sys.stderr):
+def _progress(conn: Any, table: Any, where: Any, name: str) -> Iterator[Any]:
+    """``advance(rows)`` for the step's batches, told to the current reporter (rows counted only if shown)."""
+    reporter = reporting.current()
+    if not reporter.wants_progress():
         yield lambda _n: None
         return
-    import click
-
     query = sa.select(sa.func.count()).select_from(table)
     total = conn.execute(query.where(where) if where is not None else query).scalar() or 0
-    with click.progressbar(length=total, label=f"  {name}", file=sys.stderr, show_pos=True) as bar:
-        yield lambda n: bar.update(max(n, 0))
+    done = 0
+
+    def advance(rows: int) -> None:
+        nonlocal done
+        done += max(rows, 0)
+        reporter.progress(name, done, total)
+
+    reporter.progress(name, 0, total)
+    try:
+        yield advance
+    finally:
+        reporter.finished(name)
 
 
 def upsert(

@@ -21,7 +21,9 @@ Adding, renaming and removing values is one operation: say which values the colu
   with ``USING (CASE ...)``, drops the old type and renames the new one. All of it is transactional.
 * **SQLite** (``VARCHAR``, with a ``CHECK`` when the Enum had ``create_constraint=True``): rows are
   updated through the mapping; a CHECK constraint is rebuilt in batch mode, first widened to old and
-  new values, then narrowed to the new ones. Never ``DROP TYPE``.
+  new values, then narrowed to the new ones. Without a CHECK, a ``VARCHAR`` as long as the longest
+  old value becomes as long as the longest new one (what the models' Enum declares), in batch mode.
+  Never ``DROP TYPE``.
 * **MariaDB/MySQL** (a native ``ENUM`` column): ``MODIFY`` to old and new values, update the rows,
   ``MODIFY`` to the new values, restating nullability and default. MariaDB commits DDL at once, so
   a failure after the first ``MODIFY`` leaves the column widened.
@@ -319,25 +321,45 @@ def _modify(change: _Change, values: Sequence[str]) -> None:
 
 def _sqlite(change: _Change, online: bool) -> None:
     """A CHECK constraint: widen it, update the rows, narrow it (batch mode). Plain strings: update the
-    rows, and rebuild the table only if its default is not ``default`` already.
+    rows, and rebuild the table only if its default is not ``default`` already or its ``VARCHAR`` was
+    sized by the old values (see :func:`_resized`).
 
-    Offline there is no table to read, so the column is taken to hold plain strings, default untouched.
+    Offline there is no table to read, so the column is taken to hold plain strings, left as it is.
     """
     check = _check_constraint(op.get_bind(), change) if online else None
     if check is None:
         _remap(change)
-        if online and _default_of(op.get_bind(), change) != _sql_default(change):
+        if not online:
+            return
+        column = _reflected(op.get_bind(), change)
+        resized = _resized(column.get("type"), change)
+        if resized is not None or column.get("default") != _sql_default(change):
             with op.batch_alter_table(change.table, schema=change.schema) as batch:
-                batch.alter_column(change.column, existing_nullable=change.nullable, server_default=change.default)
+                batch.alter_column(
+                    change.column,
+                    existing_nullable=change.nullable,
+                    server_default=change.default,
+                    **({"type_": resized} if resized is not None else {}),
+                )
         return
     _retype(change, change.widened, check.get("name"))
     _remap(change)
     _retype(change, change.new, check.get("name"))
 
 
-def _default_of(conn: Any, change: _Change) -> str | None:
+def _reflected(conn: Any, change: _Change) -> dict[str, Any]:
     columns = sa.inspect(conn).get_columns(change.table, schema=change.schema)
-    return next((c.get("default") for c in columns if c["name"] == change.column), None)
+    return next((c for c in columns if c["name"] == change.column), {})
+
+
+def _resized(current: Any, change: _Change) -> sa.String | None:
+    """The column's new type when its ``VARCHAR(n)`` is what a non-native Enum of the old values makes
+    (n = the longest old value) and the new values make another n; else None (a length the models
+    chose, or no length, stays as it is)."""
+    old, new = (max(len(v) for v in values) for values in (change.old, change.new))
+    if isinstance(current, sa.String) and current.length == old != new:
+        return sa.String(new)
+    return None
 
 
 def _sql_default(change: _Change) -> str | None:

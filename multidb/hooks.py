@@ -3,7 +3,8 @@
 Alembic has post-write hooks too, but they print to stdout (which would break ``--json``), ignore a
 failing command silently and end in a traceback when the program is missing. Here every program is
 found before a file is written, output is captured, and a command that fails is reported as a
-warning: the revision file exists either way.
+warning (to :mod:`multidb.reporting`'s current reporter: the CLI prints it): the revision file exists
+either way.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from . import reporting
 from .config import Project
 from .errors import UsageError
 from .redact import first_line
@@ -43,14 +45,17 @@ def commands(project: Project) -> list[tuple[str, list[str]]]:
     return found
 
 
-def to_stderr(message: str) -> None:
-    print(f"multidb: warning: {message}", file=sys.stderr)
-
-
 def run(
-    project: Project, hooks: list[tuple[str, list[str]]], written: list[str], warn: Callable[[str], None] = to_stderr
+    project: Project,
+    hooks: list[tuple[str, list[str]]],
+    written: list[str],
+    warn: Callable[[str], None] | None = None,
 ) -> None:
-    """Run ``hooks`` (from :func:`commands`) on every written file, in order, from the config file's folder."""
+    """Run ``hooks`` (from :func:`commands`) on every written file, in order, from the config file's folder.
+
+    A hook that fails is a warning, given to ``warn`` (default: the current reporter's; the CLI prints it).
+    """
+    warn = warn or reporting.current().warning
     for path in written:
         shown = relative(path)
         for hook, argv in hooks:

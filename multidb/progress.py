@@ -1,8 +1,11 @@
-"""A progress bar for long runs, shown only on a terminal, and never under ``--quiet``."""
+"""The CLI's progress bars (only on a terminal, never under ``--quiet``) and its reporter for library code."""
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 _quiet = False
@@ -48,3 +51,41 @@ def reporter_for(stream: TextIO) -> Any:
     from .commands.steps import Quiet
 
     return BarReporter(stream) if wanted(stream) else Quiet()
+
+
+class Terminal:
+    """The CLI's :class:`multidb.reporting.Reporter`: a click progress bar per data step (when
+    :func:`wanted`), warnings as ``multidb: warning: ...`` lines, all on ``stream``."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.bars: dict[str, Any] = {}
+
+    def wants_progress(self) -> bool:
+        return wanted(self.stream)
+
+    def progress(self, step: str, done: int, total: int) -> None:
+        bar = self.bars.get(step)
+        if bar is None:
+            import click
+
+            bar = self.bars[step] = click.progressbar(length=total, label=f"  {step}", file=self.stream, show_pos=True)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    def finished(self, step: str) -> None:
+        bar = self.bars.pop(step, None)
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+    def warning(self, text: str) -> None:
+        print(f"multidb: warning: {text}", file=self.stream)
+
+
+@contextmanager
+def reporting_to_stderr() -> Iterator[None]:
+    """For the duration of a command: library code reports to a :class:`Terminal` on stderr."""
+    from .reporting import using
+
+    with using(Terminal(sys.stderr)):
+        yield

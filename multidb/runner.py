@@ -14,7 +14,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import engines, environment
+from . import engines, environment, running
 from .alembic_config import FolderState, alembic_config, folder_state, forget_scripts, script_directory
 from .alembic_private import AlembicAssertion
 from .config import Database, Project
@@ -290,7 +290,7 @@ def run(
     with EnvironmentContext(
         cfg,
         script,
-        fn=steps,
+        fn=running.announcing(steps),  # the data helpers learn which revision runs
         as_sql=connection is None,
         starting_rev=starting_rev,
         destination_rev=destination_rev,

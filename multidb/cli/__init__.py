@@ -54,11 +54,12 @@ class Group(click.Group):
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from ..progress import set_quiet
+        from ..progress import reporting_to_stderr, set_quiet
 
         set_quiet(bool(ctx.meta.get("multidb.quiet")))  # a subcommand's own --quiet may still set it
         try:
-            return super().invoke(ctx)
+            with reporting_to_stderr():  # library code (data steps, post-write hooks) reports; we print
+                return super().invoke(ctx)
         except MultiDBError as e:
             _report(ctx, e, e.lines(), e.exit_code)
         except click.UsageError as e:  # one line like every other error, not click's usage block

@@ -210,7 +210,7 @@ def _postgresql_lock(db: Database, conn: Any, timeout: float) -> Iterator[None]:
         try:
             conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
         except OperationalError as e:
-            if getattr(e.orig, "pgcode", None) != "55P03":  # lock_not_available
+            if engines.sqlstate(e.orig) != "55P03":  # lock_not_available
                 raise  # e.g. the server's own statement_timeout ended the wait
             conn.rollback()
             raise _timeout(db, timeout, _postgresql_holder(db, key)) from None

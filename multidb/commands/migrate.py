@@ -275,7 +275,7 @@ def _apply_with_retries(
 def is_lock_timeout(exc: BaseException | None) -> bool:
     """A statement that gave up waiting for a lock: PostgreSQL 55P03, MariaDB/MySQL 1205."""
     orig = getattr(exc, "orig", None)
-    if getattr(orig, "pgcode", None) == "55P03":
+    if engines.sqlstate(orig) == "55P03":
         return True
     args = getattr(orig, "args", ())
     return bool(args) and args[0] == 1205

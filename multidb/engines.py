@@ -45,6 +45,16 @@ def sqlite_path(db: Database) -> Path | None:
     return None if name is None else Path(name)
 
 
+def database_identity(db: Database) -> tuple[str, ...]:
+    """Which database ``db`` is in: entries with the same identity share one file or server database."""
+    path = sqlite_path(db)
+    if path is not None:
+        return ("sqlite", str(path.resolve()))
+    if db.dialect == "sqlite":  # in memory: each entry's own
+        return ("memory", db.name)
+    return (_with_driver(db.url).render_as_string(hide_password=False),)
+
+
 def exists(db: Database) -> bool:
     """False only for a SQLite file that has not been created yet (no connection is made)."""
     check_driver(db)

@@ -164,7 +164,8 @@ def _driver_of(db: Database, url: Any) -> Driver:
     found = DRIVERS.get((dialect, driver))
     if found is not None:
         return found
-    supported = ", ".join(f"{d}+{n}" for d, n in DRIVERS if d == dialect) or ", ".join(sorted({d for d, _ in DRIVERS}))
+    known = [f"{d}+{n}" for d, n in DRIVERS if d == dialect] or [f"{d}+{n}" for d, n in DRIVERS]
+    supported = ", ".join(known)
     is_async = getattr(url.get_dialect(), "is_async", False)
     why = "is asynchronous, which multidb does not support yet" if is_async else "is not supported by multidb"
     raise DriverRefused(f"{db.name}: the driver '{dialect}+{driver}' {why}; use one of: {supported}")

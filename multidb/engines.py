@@ -109,6 +109,8 @@ def create_engine(db: Database, **connect_args: Any) -> Engine:
         _make_sqlite_transactional(engine)
     if driver.lift is not None:
         _lift_timeout(engine, driver.lift)
+    if url.get_driver_name() == "pg8000":
+        _readable_pg8000_errors(engine)
     return engine
 
 
@@ -182,6 +184,20 @@ def _lift_timeout(engine: Engine, lift: Callable[[Any], None]) -> None:
     @event.listens_for(engine, "connect")
     def _connected(dbapi_connection, _record):  # pragma: no cover - trivial
         lift(dbapi_connection)
+
+
+def _readable_pg8000_errors(engine: Engine) -> None:
+    """pg8000 raises its errors with the server's fields as a dict (shown as such in messages): keep the
+    message as the error's text and the SQLSTATE as ``sqlstate``, as psycopg 3 has them."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "handle_error")
+    def _readable(context):  # pragma: no cover - trivial
+        orig = context.original_exception
+        fields = orig.args[0] if orig.args and isinstance(orig.args[0], dict) else None
+        if fields is not None:
+            orig.sqlstate = fields.get("C")
+            orig.args = (fields.get("M") or str(fields), *orig.args[1:])
 
 
 def sqlstate(orig: Any) -> str | None:

@@ -272,7 +272,7 @@ def _lock_errors(db: Database, conn: Any, holder: Any = None) -> Iterator[None]:
 @contextmanager
 def _postgresql_lock(db: Database, conn: Any, timeout: float) -> Iterator[None]:
     from sqlalchemy import text
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DBAPIError
 
     key = _advisory_key(db)
     with _lock_errors(db, conn, lambda: _postgresql_holder(db, key)):
@@ -282,7 +282,7 @@ def _postgresql_lock(db: Database, conn: Any, timeout: float) -> Iterator[None]:
         )
         try:
             conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-        except OperationalError as e:
+        except DBAPIError as e:  # OperationalError with psycopg, a plain DatabaseError with pg8000
             if engines.sqlstate(e.orig) != "55P03":  # lock_not_available
                 raise  # e.g. the server's own statement_timeout ended the wait
             conn.rollback()

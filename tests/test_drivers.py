@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from assertions import assert_one_clean_error
+from assertions import assert_one_clean_error, one_error_line
 from sqlalchemy.engine import make_url
 
 SLEEPING_REVISION = '''"""a table, then a statement longer than connect_timeout
@@ -109,3 +109,33 @@ def test_unsupported_drivers_are_refused_in_one_line(tmp_path: Path, run, url: s
     assert result.exit_code == 2, result.output
     assert_one_clean_error(result, "app: the driver", "use one of:", *fragments)
     assert not (tmp_path / "app.db").exists()
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("driver", ["psycopg", "pg8000"])
+def test_postgresql_drivers_name_the_holder_of_the_migration_lock(driver: str, tmp_path: Path, run, pg_database):
+    """The lock wait's timeout (SQLSTATE 55P03) is recognized whatever the driver, so the holder is named."""
+    import os
+
+    from multidb.config import load_config
+    from multidb.locking import migration_lock
+
+    url = make_url(pg_database()).set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
+    one_entry(tmp_path, url, "SELECT 1")
+    db = load_config(tmp_path / "multidb.yaml").databases["app"]
+    with migration_lock(db, 5):
+        result = run("upgrade", "--all", "--lock-timeout", "1")
+    assert result.exit_code == 1, result.output
+    line = one_error_line(result.stderr)
+    assert "app: could not get the migration lock within 1 s" in line and f"pid {os.getpid()}" in line, line
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("driver", ["psycopg2", "psycopg", "pg8000"])
+def test_postgresql_driver_errors_are_one_readable_line(driver: str, tmp_path: Path, run, pg_database):
+    url = make_url(pg_database()).set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
+    one_entry(tmp_path, url, "SELECT no_such_column FROM no_such_table")
+    result = run("upgrade", "--all")
+    assert result.exit_code == 1, result.output
+    line = one_error_line(result.stderr)
+    assert 'relation "no_such_table" does not exist' in line and "{" not in line, line

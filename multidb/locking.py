@@ -125,7 +125,7 @@ def _timeout(db: Database, waited: float, holder: str | None) -> LockTimeout:
 def _lock_path(db: Database) -> Path | None:
     """``<database file>.multidb-lock``, beside a SQLite file (None for an in-memory database)."""
     path = engines.sqlite_path(db)
-    return None if path is None else path.resolve().with_name(path.name + ".multidb-lock")
+    return None if path is None else path.with_name(path.name + ".multidb-lock")
 
 
 # Lock files this process holds (how many times each): entries that share a SQLite file share its

@@ -9,22 +9,29 @@
 from __future__ import annotations
 
 import atexit
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Database, sqlite_file
-from .errors import ConnectionFailed
+from .errors import ConnectionFailed, UsageError
 from .redact import first_line
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
+
+class DriverRefused(UsageError):
+    """The URL names a driver multidb does not run migrations with (exit 2, also from ``status``)."""
+
+
 _DRIVER_HINTS = {
     "pymysql": "pip install 'multidb-migrate[mysql]'",
     "MySQLdb": "pip install 'multidb-migrate[mysql]'",
     "psycopg2": "pip install psycopg2-binary",
+    "psycopg": "pip install 'psycopg[binary]'",
 }
 
 
@@ -38,8 +45,19 @@ def sqlite_path(db: Database) -> Path | None:
     return None if name is None else Path(name)
 
 
+def database_identity(db: Database) -> tuple[str, ...]:
+    """Which database ``db`` is in: entries with the same identity share one file or server database."""
+    path = sqlite_path(db)
+    if path is not None:
+        return ("sqlite", str(path.resolve()))
+    if db.dialect == "sqlite":  # in memory: each entry's own
+        return ("memory", db.name)
+    return (_with_driver(db.url).render_as_string(hide_password=False),)
+
+
 def exists(db: Database) -> bool:
     """False only for a SQLite file that has not been created yet (no connection is made)."""
+    check_driver(db)
     path = sqlite_path(db)
     return path is None or path.exists()
 
@@ -78,34 +96,118 @@ def create_engine(db: Database, **connect_args: Any) -> Engine:
     from .deferred import load_dialect
 
     load_dialect(db.dialect)
+    url = _with_driver(db.url)
+    driver = _driver_of(db, url)
     args: dict = dict(connect_args) if db.dialect == "postgresql" else {}
-    if db.dialect in ("postgresql", "mysql", "mariadb"):
-        args["connect_timeout"] = max(1, int(db.connect_timeout))
-    if db.dialect in ("mysql", "mariadb"):
-        # PyMySQL's connect_timeout covers only the TCP connect; a server that never greets would hang
-        # the handshake, so reads time out until connected (then the limit is lifted, see below)
-        args["read_timeout"] = max(1, int(db.connect_timeout))
-    elif db.dialect == "sqlite":
-        args["timeout"] = db.connect_timeout
+    args.update(driver.timeouts(db.connect_timeout))
     try:
-        engine = sa.create_engine(_with_driver(db.url), poolclass=NullPool, connect_args=args)
+        engine = sa.create_engine(url, poolclass=NullPool, connect_args=args)
     except ModuleNotFoundError as e:
         hint = _DRIVER_HINTS.get(e.name or "", f"install the '{e.name}' package")
         raise ConnectionFailed(db.name, f"the database driver '{e.name}' is not installed ({hint})") from e
     if db.dialect == "sqlite":
         _make_sqlite_transactional(engine)
-    if db.dialect in ("mysql", "mariadb"):
-        _lift_read_timeout(engine)
+    if driver.lift is not None:
+        _lift_timeout(engine, driver.lift)
+    if url.get_driver_name() == "pg8000":
+        _readable_pg8000_errors(engine)
     return engine
 
 
-def _lift_read_timeout(engine: Engine) -> None:
+@dataclass(frozen=True)
+class Driver:
+    """How one DBAPI driver is told the connect timeout.
+
+    ``timeouts``: the connect arguments for ``connect_timeout`` seconds. ``lift``: for drivers whose
+    only way to bound the handshake is a read timeout on the socket, what lifts it once connected, so
+    that a long migration statement (or the wait for the migration lock) does not time out.
+    """
+
+    timeouts: Callable[[float], dict[str, Any]]
+    lift: Callable[[Any], None] | None = None
+
+
+def _seconds(timeout: float) -> int:
+    return max(1, int(timeout))
+
+
+def _pymysql_lift(dbapi_connection: Any) -> None:
+    # PyMySQL has no public way to change the read timeout after connecting (private attribute)
+    dbapi_connection._read_timeout = None
+
+
+def _pg8000_lift(dbapi_connection: Any) -> None:
+    # pg8000's ``timeout`` is the socket's, for every read; reset it once connected (private attribute)
+    dbapi_connection._usock.settimeout(None)
+
+
+_LIBPQ = Driver(lambda t: {"connect_timeout": _seconds(t)})
+# PyMySQL's connect_timeout covers only the TCP connect: a server that never greets would hang the
+# handshake, so reads time out until connected. mysqlclient's connect_timeout covers the handshake.
+_PYMYSQL = Driver(lambda t: {"connect_timeout": _seconds(t), "read_timeout": _seconds(t)}, _pymysql_lift)
+_MYSQLDB = Driver(lambda t: {"connect_timeout": _seconds(t)})
+
+#: (dialect, driver) as SQLAlchemy names them -> how that driver gets its connect timeout
+DRIVERS: dict[tuple[str, str], Driver] = {
+    ("sqlite", "pysqlite"): Driver(lambda t: {"timeout": t}),  # the busy timeout
+    ("postgresql", "psycopg2"): _LIBPQ,
+    ("postgresql", "psycopg"): _LIBPQ,
+    ("postgresql", "pg8000"): Driver(lambda t: {"timeout": _seconds(t)}, _pg8000_lift),
+    ("mysql", "pymysql"): _PYMYSQL,
+    ("mariadb", "pymysql"): _PYMYSQL,
+    ("mysql", "mysqldb"): _MYSQLDB,
+    ("mariadb", "mysqldb"): _MYSQLDB,
+}
+
+
+def _driver_of(db: Database, url: Any) -> Driver:
+    """The table's entry for the URL's driver; any other driver is refused with one line (exit 2)."""
+    dialect, driver = url.get_backend_name(), url.get_driver_name()
+    found = DRIVERS.get((dialect, driver))
+    if found is not None:
+        return found
+    known = [f"{d}+{n}" for d, n in DRIVERS if d == dialect] or [f"{d}+{n}" for d, n in DRIVERS]
+    supported = ", ".join(known)
+    is_async = getattr(url.get_dialect(), "is_async", False)
+    why = "is asynchronous, which multidb does not support yet" if is_async else "is not supported by multidb"
+    raise DriverRefused(f"{db.name}: the driver '{dialect}+{driver}' {why}; use one of: {supported}")
+
+
+def check_driver(db: Database) -> None:
+    """Refuse a driver multidb cannot run migrations with, before anything is read or changed."""
+    _driver_of(db, _with_driver(db.url))
+
+
+def _lift_timeout(engine: Engine, lift: Callable[[Any], None]) -> None:
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
     def _connected(dbapi_connection, _record):  # pragma: no cover - trivial
-        if hasattr(dbapi_connection, "_read_timeout"):  # PyMySQL: long migrations must not time out
-            dbapi_connection._read_timeout = None
+        lift(dbapi_connection)
+
+
+def _readable_pg8000_errors(engine: Engine) -> None:
+    """pg8000 raises its errors with the server's fields as a dict (shown as such in messages): keep the
+    message as the error's text and the SQLSTATE as ``sqlstate``, as psycopg 3 has them."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "handle_error")
+    def _readable(context):  # pragma: no cover - trivial
+        orig = context.original_exception
+        fields = orig.args[0] if orig.args and isinstance(orig.args[0], dict) else None
+        if fields is not None:
+            orig.sqlstate = fields.get("C")
+            orig.args = (fields.get("M") or str(fields), *orig.args[1:])
+
+
+def sqlstate(orig: Any) -> str | None:
+    """The SQLSTATE of a PostgreSQL driver's error: psycopg2 ``pgcode``, psycopg 3 ``sqlstate``, pg8000 ``C``."""
+    code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+    if code is None:
+        args = getattr(orig, "args", ())
+        if args and isinstance(args[0], dict):  # pg8000: the server's error fields
+            code = args[0].get("C")
+    return code
 
 
 # A URL without a driver gets the one multidb installs (SQLAlchemy 2.1 would pick psycopg 3).

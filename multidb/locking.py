@@ -51,15 +51,36 @@ def lock_key(db: Database) -> str:
 
 @contextmanager
 def locked(dbs: list[Database], timeout: float | None = None) -> Iterator[None]:
-    """Hold the migration lock of every database in ``dbs``, taken in the order given.
+    """Hold the migration lock of every database in ``dbs``.
 
-    ``timeout`` overrides each database's ``migration_lock_timeout``. Runners use the config's
-    dependency order, so two runners never wait for each other crosswise.
+    ``timeout`` overrides each database's ``migration_lock_timeout``. The locks are taken in one
+    global order (:func:`lock_order`), whatever the action and the order of ``dbs``, so two runners
+    never wait for each other crosswise; entries that share a lock (two in one SQLite file) take it once.
     """
     with ExitStack() as stack:
-        for db in dbs:
+        for db in lock_order(dbs):
             stack.enter_context(migration_lock(db, lock_wait(db, timeout)))
         yield
+
+
+def lock_order(dbs: list[Database]) -> list[Database]:
+    """``dbs`` sorted by what their lock is (one per lock), the order every runner takes them in."""
+    by_lock = {}
+    for db in dbs:
+        by_lock.setdefault(lock_identity(db), db)
+    return [by_lock[key] for key in sorted(by_lock)]
+
+
+def lock_identity(db: Database) -> tuple[str, ...]:
+    """What the lock of ``db`` is: its lock file, or its server, database and lock name."""
+    if db.dialect == "sqlite":
+        path = _lock_path(db)
+        return ("sqlite", str(path)) if path is not None else ("memory", db.name)
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db.url)
+    name = _mysql_name(db) if db.dialect in ("mysql", "mariadb") else lock_key(db)
+    return (db.dialect, url.host or "", str(url.port or ""), url.database or "", name)
 
 
 def lock_wait(db: Database, timeout: float | None) -> float:
@@ -76,11 +97,11 @@ def migration_lock(db: Database, timeout: float, connection: Any = None) -> Iter
     of their own. Either way no transaction is left open, so revisions may use ``autocommit_block()``.
     """
     if db.dialect == "sqlite":
-        path = engines.sqlite_path(db)
+        path = _lock_path(db)
         if path is None:  # an in-memory database belongs to this process alone
             yield
             return
-        with _file_lock(db, path.with_name(path.name + ".multidb-lock"), timeout):
+        with _file_lock(db, path, timeout):
             yield
     elif db.dialect == "postgresql":
         with _session(db, connection) as conn, _postgresql_lock(db, conn, timeout):
@@ -101,27 +122,79 @@ def _timeout(db: Database, waited: float, holder: str | None) -> LockTimeout:
     )
 
 
+def _lock_path(db: Database) -> Path | None:
+    """``<database file>.multidb-lock``, beside a SQLite file (None for an in-memory database)."""
+    path = engines.sqlite_path(db)
+    return None if path is None else path.with_name(path.name + ".multidb-lock")
+
+
+# Lock files this process holds (how many times each): entries that share a SQLite file share its
+# lock, and a reader inside a runner that holds the lock reads on (flock would make it wait for itself).
+_held: dict[Path, int] = {}
+
+
+@contextmanager
+def reading_lock(db: Database, timeout: float) -> Iterator[None]:
+    """Let a reader of a SQLite file wait (up to ``timeout``) while a runner migrates it.
+
+    SQLite does not let anyone read a file while a writer holds its EXCLUSIVE lock (in the default
+    rollback-journal mode), which a migration holds once it has written more than the page cache
+    holds. So multidb's readers (``status``, the checks before a run) take the migration lock
+    shared: they wait for a run to end, then read its result, or give up naming the runner.
+    Other dialects let readers read during a migration: nothing to wait for.
+    """
+    path = _lock_path(db) if db.dialect == "sqlite" else None
+    if path is None or path in _held:
+        yield
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # no runner ever locked this database (or the folder is not ours to read)
+        yield
+        return
+    try:
+        _wait_for(db, fd, path, timeout, shared=True)
+        yield
+    finally:
+        os.close(fd)  # releases the shared lock
+
+
+def _wait_for(db: Database, fd: int, path: Path, timeout: float, shared: bool = False) -> None:
+    import fcntl
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise _timeout(db, timeout, _read_holder(path)) from None
+            time.sleep(POLL_SECONDS)
+
+
 @contextmanager
 def _file_lock(db: Database, path: Path, timeout: float) -> Iterator[None]:
     import fcntl
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise _timeout(db, timeout, _read_holder(path)) from None
-                time.sleep(POLL_SECONDS)
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"holder": holder_label(), "since": time.time()}).encode())
+    if path in _held:  # another entry in the same file, in this run: the lock is ours already
+        _held[path] += 1
         try:
             yield
         finally:
+            _held[path] -= 1
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _wait_for(db, fd, path, timeout)
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"holder": holder_label(), "since": time.time()}).encode())
+        _held[path] = 1
+        try:
+            yield
+        finally:
+            del _held[path]
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
@@ -199,7 +272,7 @@ def _lock_errors(db: Database, conn: Any, holder: Any = None) -> Iterator[None]:
 @contextmanager
 def _postgresql_lock(db: Database, conn: Any, timeout: float) -> Iterator[None]:
     from sqlalchemy import text
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DBAPIError
 
     key = _advisory_key(db)
     with _lock_errors(db, conn, lambda: _postgresql_holder(db, key)):
@@ -209,8 +282,8 @@ def _postgresql_lock(db: Database, conn: Any, timeout: float) -> Iterator[None]:
         )
         try:
             conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-        except OperationalError as e:
-            if getattr(e.orig, "pgcode", None) != "55P03":  # lock_not_available
+        except DBAPIError as e:  # OperationalError with psycopg, a plain DatabaseError with pg8000
+            if engines.sqlstate(e.orig) != "55P03":  # lock_not_available
                 raise  # e.g. the server's own statement_timeout ended the wait
             conn.rollback()
             raise _timeout(db, timeout, _postgresql_holder(db, key)) from None

@@ -205,7 +205,7 @@ def read_heads(db: Database, connection: Connection) -> tuple[str, ...]:
 def _is_missing_table(error: Any) -> bool:
     """PostgreSQL 42P01, MariaDB/MySQL 1146, SQLite 'no such table'."""
     orig = error.orig
-    if getattr(orig, "pgcode", None) == "42P01":
+    if engines.sqlstate(orig) == "42P01":  # psycopg2, psycopg 3 and pg8000 each carry it differently
         return True
     args = getattr(orig, "args", ())
     return (bool(args) and args[0] == 1146) or "no such table" in str(orig)

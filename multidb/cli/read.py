@@ -32,10 +32,15 @@ def list_cmd(as_json: bool) -> None:
 @all_option
 @click.option("--check", is_flag=True, help="Exit 1 when any database is not at head (for deploy gates).")
 @click.option("--targets", "list_targets", is_flag=True, help="Fleets: one row per target instead of a summary.")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    help="SQLite: seconds to wait for a runner migrating the file (default: migration_lock_timeout, 300).",
+)
 @with_options(fleet_options)
 @project_options
 @json_option
-def status_cmd(databases, all_, check, list_targets, jobs, shard, as_json) -> None:
+def status_cmd(databases, all_, check, list_targets, lock_timeout, jobs, shard, as_json) -> None:
     """Show each database's current revisions, heads and pending count.
 
     \b
@@ -44,10 +49,11 @@ def status_cmd(databases, all_, check, list_targets, jobs, shard, as_json) -> No
       multidb status catalog --json
       multidb status --all --check     # exit 1 if anything is pending
       multidb status tenants --targets --jobs 4
+      multidb status --all --lock-timeout 5   # a SQLite file being migrated: wait 5 s at most
     """
     from ..commands import status
 
-    items = status(load_project(), *read_targets(databases, all_), jobs=jobs, shard=shard)
+    items = status(load_project(), *read_targets(databases, all_), jobs=jobs, shard=shard, lock_timeout=lock_timeout)
     named_targets = any("/" in name for name in databases)
     emit(items, as_json, lambda found: render.statuses(found, targets=list_targets or named_targets))
     if any(s.state == "error" for s in items) or (check and not all(s.up_to_date for s in items)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import traceback
 from contextlib import ExitStack
+from typing import Any
 
 from .. import engines
 from ..config import Database, Project
@@ -18,6 +19,7 @@ from ..environment import prepare_session
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
 from ..journal import NON_TRANSACTIONAL_DDL
 from ..results import RunResult
+from ..runner import database_errors
 from .steps import execute
 
 
@@ -38,32 +40,52 @@ def run_atomic(
     before: dict[str, tuple[str, ...]],
     purge: bool = False,
 ) -> list[RunResult]:
-    """Run ``action`` on every database inside held transactions; commit all or none."""
+    """Run ``action`` on every database inside held transactions; commit all or none.
+
+    Entries in the same database (one SQLite file, one PostgreSQL database) share one connection and
+    one transaction: a dependent entry sees its dependency's uncommitted tables.
+    """
     with ExitStack() as stack:
-        open_ = []
+        sessions: dict[tuple, tuple[Any, Any]] = {}  # same database -> (connection, transaction)
         for db in dbs:
-            conn = stack.enter_context(engines.connect(db))
-            prepare_session(db, conn)
-            open_.append((db, conn, conn.begin()))
+            key = engines.database_identity(db)
+            if key not in sessions:
+                conn = stack.enter_context(engines.connect(db))
+                prepare_session(db, conn)
+                sessions[key] = (conn, conn.begin())
         results = []
-        for i, (db, conn, _tx) in enumerate(open_):
+        current: dict[int, str] = {}  # connection -> the entry whose settings it has
+        for i, db in enumerate(dbs):
+            conn, _tx = sessions[engines.database_identity(db)]
             try:
+                if current.setdefault(id(conn), db.name) != db.name:
+                    _switch(db, conn)
+                    current[id(conn)] = db.name
                 results.append(execute(project, db, conn, action, target, purge=purge))
             except MultiDBError as e:
-                for _db, _conn, tx in open_:
+                for _conn, tx in sessions.values():
                     tx.rollback()
                 error = _explain(e)
-                report = [
-                    RunResult(d.name, before[d.name], before[d.name], (), "rolled back") for d, _c, _t in open_[:i]
-                ]
+                report = [RunResult(d.name, before[d.name], before[d.name], (), "rolled back") for d in dbs[:i]]
                 report.append(RunResult(db.name, before[db.name], before[db.name], (), "failed", error.lines()[0]))
-                report += [
-                    RunResult(d.name, before[d.name], before[d.name], (), "skipped") for d, _c, _t in open_[i + 1 :]
-                ]
+                report += [RunResult(d.name, before[d.name], before[d.name], (), "skipped") for d in dbs[i + 1 :]]
                 raise RunFailed(error, report) from e
-        for _db, _conn, tx in open_:
+        for _conn, tx in sessions.values():
             tx.commit()
         return results
+
+
+def _switch(db: Database, conn: Any) -> None:
+    """The next entry on a shared connection: its version schema, session settings and search path,
+    inside the open transaction (the previous entry's ones are reset first)."""
+    from ..environment import search_path, session_settings, version_schema_ddl
+
+    resets = ["RESET lock_timeout", "RESET statement_timeout"] if conn.dialect.name == "postgresql" else []
+    path = search_path(db, conn.dialect) or ("RESET search_path" if conn.dialect.name == "postgresql" else None)
+    with database_errors(db):
+        for statement in (version_schema_ddl(db, conn.dialect), *resets, *session_settings(db, conn.dialect), path):
+            if statement:
+                conn.exec_driver_sql(statement)
 
 
 def _explain(error: MultiDBError) -> MultiDBError:

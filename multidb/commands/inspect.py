@@ -40,24 +40,32 @@ def status(
     all_: bool = False,
     jobs: int = 1,
     shard: tuple[int, int] | None = None,
+    lock_timeout: float | None = None,
 ) -> list[Status]:
     """Per database or fleet target: current revisions, heads and pending revisions.
 
-    A database that cannot be read gets state "error"; a config or usage error propagates.
+    A database that cannot be read gets state "error"; a config or usage error propagates. A SQLite
+    file that a runner is migrating is read once that run ends (waiting up to ``lock_timeout``, default
+    its ``migration_lock_timeout``), else its state is "error", naming the runner.
     """
     targets = select_targets(project, names, all_)
     if shard:
         targets = [t for t in targets if in_shard(t.name, *shard)]
     for db in targets:
         load_history(project, db)  # before any worker forks, so they share it
-    outcomes, _ = run_jobs(_status_job, targets, (project,), reading_jobs(targets, jobs), stop_at_first_failure=False)
+    outcomes, _ = run_jobs(
+        _status_job, targets, (project, lock_timeout), reading_jobs(targets, jobs), stop_at_first_failure=False
+    )
     engines.close_shared()
     return [o.value for o in outcomes]
 
 
-def _status_job(db: Database, project: Project) -> Outcome:
+def _status_job(db: Database, project: Project, lock_timeout: float | None = None) -> Outcome:
+    from ..locking import lock_wait, reading_lock
+
     try:
-        return Outcome(db.name, database_status(project, db))
+        with reading_lock(db, lock_wait(db, lock_timeout)):
+            return Outcome(db.name, database_status(project, db))
     except DatabaseError as e:
         return Outcome(db.name, Status(db.name, db.masked_url, (), (), (), "error", e.message))
 

@@ -16,7 +16,7 @@ from .. import engines
 from ..config import Database, Project
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
 from ..fleet import in_shard, select_targets
-from ..locking import lock_wait, locked, migration_lock
+from ..locking import lock_wait, locked, migration_lock, reading_lock
 from ..results import RunResult
 from ..runner import check_known, current_heads, load_history, read_heads, revision_errors
 from . import offline
@@ -114,11 +114,21 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
         _check_target(db, load_history(project, db), target)
     if options.atomic:
         with locked(dbs, options.lock_timeout):
-            before = {db.name: _preflight(project, db, load_history(project, db), action, target)[0] for db in dbs}
+            before = {
+                db.name: _preflight(project, db, load_history(project, db), action, target, options.lock_timeout)[0]
+                for db in dbs
+            }
             return run_atomic(project, dbs, action, target, before, options.purge)
     stop = options.fail_fast or not any(db.tenant for db in dbs)
     check_jobs = reading_jobs(dbs, options.jobs)
-    checks, unchecked = run_jobs(_check_job, dbs, (project, action, target), check_jobs, stop_at_first_failure=stop)
+    checks, unchecked = run_jobs(
+        _check_job,
+        dbs,
+        (project, action, target, options.lock_timeout),
+        check_jobs,
+        stop_at_first_failure=stop,
+        dependents_first=action == "downgrade",
+    )
     failures = [o for o in checks if o.failed]
     checked = {o.name: o for o in checks}
     for db in unchecked:  # a dependency failed its check: these were never looked at
@@ -143,8 +153,9 @@ def _apply_all(
     project: Project, work: list[Database], action: str, target: str, options: RunOptions, stop: bool, parallel: bool
 ) -> tuple[list[Outcome], list[Database]]:
     reporter = options.reporter or Quiet()
+    down = action == "downgrade"  # dependents first
     if not parallel:  # one database at a time, in this process: a progress bar per database
-        return run_jobs(_apply_job, work, (project, action, target, options, reporter), 1, stop)
+        return run_jobs(_apply_job, work, (project, action, target, options, reporter), 1, stop, dependents_first=down)
     # a fleet: one progress bar over the targets; workers report nothing themselves
     quiet = dataclasses.replace(options, reporter=None)
     reporter.start("targets", len(work))
@@ -156,6 +167,7 @@ def _apply_all(
             options.jobs,
             stop,
             on_done=lambda o: reporter.step("targets", o.name),
+            dependents_first=down,
         )
     finally:
         reporter.finish("targets")
@@ -191,9 +203,9 @@ class TargetFailed(MultiDBError):
         super().__init__(outcome.error)
 
 
-def _check_job(db: Database, project: Project, action: str, target: str) -> Outcome:
+def _check_job(db: Database, project: Project, action: str, target: str, lock_timeout: float | None) -> Outcome:
     try:
-        return Outcome(db.name, _preflight(project, db, load_history(project, db), action, target))
+        return Outcome(db.name, _preflight(project, db, load_history(project, db), action, target, lock_timeout))
     except MultiDBError as e:
         return Outcome(db.name, error=e.lines()[0], exit_code=e.exit_code)
 
@@ -214,13 +226,16 @@ def _apply_job(
             reporter.finish(db.name)
 
 
-def _preflight(project: Project, db: Database, script: Any, action: str, target: str) -> tuple[tuple[str, ...], int]:
+def _preflight(
+    project: Project, db: Database, script: Any, action: str, target: str, lock_timeout: float | None
+) -> tuple[tuple[str, ...], int]:
     """Where the database stands and how many steps it needs; raises if it is unreachable or the
-    target does not apply to it."""
-    heads = current_heads(db)
-    check_known(db, script, heads)
-    if action in ("upgrade", "expand") and not heads:
-        _refuse_unversioned_tables(project, db)
+    target does not apply to it. A SQLite file being migrated is read after that run (see reading_lock)."""
+    with reading_lock(db, lock_wait(db, lock_timeout)):
+        heads = current_heads(db)
+        check_known(db, script, heads)
+        if action in ("upgrade", "expand") and not heads:
+            _refuse_unversioned_tables(project, db)
     with revision_errors(db):
         steps = step_fn(action)(script, target, heads)
     return heads, len(steps)
@@ -275,7 +290,7 @@ def _apply_with_retries(
 def is_lock_timeout(exc: BaseException | None) -> bool:
     """A statement that gave up waiting for a lock: PostgreSQL 55P03, MariaDB/MySQL 1205."""
     orig = getattr(exc, "orig", None)
-    if getattr(orig, "pgcode", None) == "55P03":
+    if engines.sqlstate(orig) == "55P03":
         return True
     args = getattr(orig, "args", ())
     return bool(args) and args[0] == 1205

@@ -31,8 +31,9 @@ class Outcome:
         return self.error is not None
 
 
-def levels(targets: list[Database]) -> list[list[Database]]:
-    """Targets grouped so every entry comes in a later group than the entries it depends on."""
+def levels(targets: list[Database], dependents_first: bool = False) -> list[list[Database]]:
+    """Targets grouped so every entry comes in a later group than the entries it depends on
+    (``dependents_first``, for downgrade: in an earlier group)."""
     entries = {t.entry for t in targets}
     depth: dict[str, int] = {}
     by_entry = {t.entry: t for t in targets}
@@ -46,7 +47,7 @@ def levels(targets: list[Database]) -> list[list[Database]]:
     grouped: dict[int, list[Database]] = {}
     for t in targets:
         grouped.setdefault(level(t.entry), []).append(t)
-    return [grouped[k] for k in sorted(grouped)]
+    return [grouped[k] for k in sorted(grouped, reverse=dependents_first)]
 
 
 def reading_jobs(targets: list[Database], jobs: int) -> int:
@@ -65,11 +66,13 @@ def run_jobs(
     jobs: int,
     stop_at_first_failure: bool,
     on_done: Callable[[Outcome], None] | None = None,
+    dependents_first: bool = False,
 ) -> tuple[list[Outcome], list[Database]]:
-    """Run ``job(target, *args)`` for every target; returns the outcomes and the targets never started."""
+    """Run ``job(target, *args)`` for every target, dependencies first (``dependents_first``: last);
+    returns the outcomes and the targets never started."""
     outcomes: list[Outcome] = []
     skipped: list[Database] = []
-    groups = levels(targets)
+    groups = levels(targets, dependents_first)
     for i, group in enumerate(groups):
         done, not_started = _run_group(job, group, args, jobs, stop_at_first_failure, on_done)
         outcomes += done

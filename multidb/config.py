@@ -1,9 +1,18 @@
 """Load ``multidb.yaml`` into frozen dataclasses: the one place where YAML becomes typed objects.
 
-``load_config`` reads the file with ``safe_load``, checks every key of every profile, merges the
-active profile over the databases, expands ``${VAR}`` references, resolves relative paths against
-the file's folder, and reports every problem at once as a :class:`~multidb.errors.ConfigError`.
-Nothing here connects to a database or imports Alembic.
+``load_config`` reads the file with :mod:`multidb.safe_yaml` (``safe_load`` with limits on aliases,
+nesting and duplicate keys), checks every key of every profile, merges the active profile over the
+databases, expands ``${VAR}`` references, resolves relative paths against the file's folder, and
+reports every problem at once as a :class:`~multidb.errors.ConfigError`. Nothing here connects to a
+database or imports Alembic.
+
+The checks (here and in :mod:`multidb.schema`) are written by hand rather than declared for a schema
+library, for what they print: one line per problem, ``file: key.path: what is wrong``, every problem
+of the file at once, a "did you mean" for a misspelt key, and never a URL's value. A schema library
+prints otherwise: jsonschema's ``validate`` raises one error at a time, its message echoes the bad
+value (``'postgresql://app:secret@...' is not of type ...``) and gives the location separately;
+pydantic lists every error, but over several lines each, with the rejected ``input_value`` (a
+password in a URL included) and a documentation link.
 """
 
 from __future__ import annotations

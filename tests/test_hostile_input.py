@@ -124,7 +124,7 @@ def test_deeply_nested_list_is_refused(tmp_path, style):
     if style == "flow":
         nested = "[" * depth + "]" * depth
     else:
-        nested = "\n" + "".join("  " * (i + 2) + "-\n" for i in range(depth))
+        nested = "\n      " + "- " * depth + "x"  # compact block sequences, one inside the next
     config = write(tmp_path, ONE + "profiles:\n  local:\n    description: " + nested + "\n")
     done = run_process(config, "list", timeout=10)
     assert done is not None, "a deeply nested list hangs the command"

@@ -537,11 +537,21 @@ def sqlite_file(url: Any) -> str | None:
 
 
 _UNENCODED_AT = "the password holds an unencoded '@': percent-encode it in the URL ('@' as %40, ':' as %3A, '/' as %2F)"
+# what SQLAlchemy's URL grammar takes as user:password@ (the password ends at the first '@')
+_USERINFO = re.compile(r"^[\w+]+://(?:[^:/]*(?::[^@]*)?@)?")
 
 
-def _unencoded_at(parsed: Any) -> bool:
-    """A password with a raw '@' ends at that '@', and the rest of it is read as the host."""
-    return "@" in (parsed.host or "")
+def _unencoded_at(url: str) -> bool:
+    """A password with a raw '@' ends at that '@': the rest of it would be read as the host or the path.
+
+    An '@' after a password's end (in the host, the database name or the query) is refused on a
+    server URL; a real one there can be percent-encoded too. SQLite file paths are left alone.
+    """
+    parsed = _parsed_or_none(url)
+    if parsed is None or parsed.password is None or parsed.get_backend_name() == "sqlite":
+        return False
+    rest = url[_USERINFO.match(url).end() :]  # type: ignore[union-attr]  # make_url matched the same
+    return "@" in rest
 
 
 def _resolve_url(url: str, root: Path, where: str, problems: schema.Problems) -> str | None:
@@ -555,7 +565,7 @@ def _resolve_url(url: str, root: Path, where: str, problems: schema.Problems) ->
         # never echo the URL itself: it may carry a password
         problems.append((where, "not a valid database URL (expected dialect+driver://user:password@host/dbname)"))
         return None
-    if _unencoded_at(parsed):
+    if _unencoded_at(url):
         problems.append((where, _UNENCODED_AT))
         return None
     try:
@@ -605,7 +615,7 @@ def _check_cross(
             problems.append((f"{where}.by", "SQLite has no schemas: use 'by: database' with '{tenant}' in the path"))
         if fleet.by == "url" and any(":" not in n for n in fleet.names):
             problems.append((f"{where}.names", "'by: url' needs full database URLs"))
-        elif fleet.by == "url" and any(_unencoded_at(_parsed_or_none(n)) for n in fleet.names):
+        elif fleet.by == "url" and any(map(_unencoded_at, fleet.names)):
             problems.append((f"{where}.names", _UNENCODED_AT))
     _check_shared_version_tables(databases, problems)
     if template is not None and template.name != "script.py.mako":

@@ -121,10 +121,8 @@ def test_invalid_utf8_is_one_line(tmp_path):
 @pytest.mark.parametrize("style", ["flow", "block"])
 def test_deeply_nested_list_is_refused(tmp_path, style):
     depth = 10_000
-    if style == "flow":
-        nested = "[" * depth + "]" * depth
-    else:
-        nested = "\n      " + "- " * depth + "x"  # compact block sequences, one inside the next
+    # flow: [[[...]]]; block: compact sequences, one inside the next (- - - x)
+    nested = "[" * depth + "]" * depth if style == "flow" else "\n      " + "- " * depth + "x"
     config = write(tmp_path, ONE + "profiles:\n  local:\n    description: " + nested + "\n")
     done = run_process(config, "list", timeout=10)
     assert done is not None, "a deeply nested list hangs the command"
@@ -255,14 +253,36 @@ def test_entries_sharing_a_database_with_their_own_version_tables_load(tmp_path,
     assert set(project.databases) == {"catalog", "monitor"}
 
 
-@pytest.mark.parametrize("source", ["file", "environment"])
-def test_unencoded_at_in_password_is_refused(tmp_path, source):
-    url = f"postgresql://app:pa@{SECRET}@db.example:5432/app"
+@pytest.mark.parametrize(
+    ("source", "url"),
+    [
+        ("file", f"postgresql://app:pa@{SECRET}@db.example:5432/app"),
+        ("environment", f"postgresql://app:pa@{SECRET}@db.example:5432/app"),
+        ("file", f"mysql+pymysql://app:pa@{SECRET}/x@db.example/app"),  # the tail read as host and database
+        ("file", f"postgresql://app:pa@{SECRET}?x=@db.example/app"),  # ... as host and query
+    ],
+    ids=["file", "environment", "slash", "question-mark"],
+)
+def test_unencoded_at_in_password_is_refused(tmp_path, source, url):
     text = ONE.replace("sqlite:///catalog.db", "'${CATALOG_URL}'" if source == "environment" else f"'{url}'")
     config = write(tmp_path, text)
     done = run_process(config, "list", env={"CATALOG_URL": url})
     line = assert_one_line(done, str(config), "databases.catalog.url", "%40")
     assert SECRET not in done.stdout + done.stderr and "pa@" not in line
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://user@server:pw@db.example/app",  # an '@' in the user name (Azure's form) is read right
+        "postgresql://app:pw@db.example/app%40two",  # an encoded '@'
+        "sqlite:///mail@home.db",
+    ],
+)
+def test_at_signs_that_are_not_in_a_password_load(tmp_path, url):
+    (tmp_path / "catalog_versions").mkdir()
+    project = load_config(write(tmp_path, ONE.replace("sqlite:///catalog.db", f"'{url}'")), environ={})
+    assert project.databases["catalog"].masked_url.count("@") >= 1
 
 
 def test_repr_and_str_mask_the_password(tmp_path):

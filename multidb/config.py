@@ -1,9 +1,18 @@
 """Load ``multidb.yaml`` into frozen dataclasses: the one place where YAML becomes typed objects.
 
-``load_config`` reads the file with ``safe_load``, checks every key of every profile, merges the
-active profile over the databases, expands ``${VAR}`` references, resolves relative paths against
-the file's folder, and reports every problem at once as a :class:`~multidb.errors.ConfigError`.
-Nothing here connects to a database or imports Alembic.
+``load_config`` reads the file with :mod:`multidb.safe_yaml` (``safe_load`` with limits on aliases,
+nesting and duplicate keys), checks every key of every profile, merges the active profile over the
+databases, expands ``${VAR}`` references, resolves relative paths against the file's folder, and
+reports every problem at once as a :class:`~multidb.errors.ConfigError`. Nothing here connects to a
+database or imports Alembic.
+
+The checks (here and in :mod:`multidb.schema`) are written by hand rather than declared for a schema
+library, for what they print: one line per problem, ``file: key.path: what is wrong``, every problem
+of the file at once, a "did you mean" for a misspelt key, and never a URL's value. A schema library
+prints otherwise: jsonschema's ``validate`` raises one error at a time, its message echoes the bad
+value (``'postgresql://app:secret@...' is not of type ...``) and gives the location separately;
+pydantic lists every error, but over several lines each, with the rejected ``input_value`` (a
+password in a URL included) and a documentation link.
 """
 
 from __future__ import annotations
@@ -11,19 +20,25 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from . import parsed_cache, schema
+from . import schema
 from .errors import ConfigError, ConfigProblem, UsageError
 from .interpolate import BadReference, MissingVariable, expand
-from .redact import SECRET_QUERY_KEYS
+from .redact import SECRET_QUERY_KEYS, mask_url
 
 CONFIG_ENV = "MULTIDB_CONFIG"
 PROFILE_ENV = "MULTIDB_PROFILE"
 DEFAULT_LOCATION = Path("config") / "multidb.yaml"
 
+
+# INT_MAX milliseconds, the longest lock_timeout/statement_timeout PostgreSQL takes (multidb also sets the
+# migration lock's wait through it); MariaDB's lock_wait_timeout goes to 31536000 s: one bound for all
+MAX_SECONDS = 2_147_483
+MAX_SECONDS_WHY = "about 24.8 days, the longest PostgreSQL accepts"
+_TIMEOUTS = ("connect_timeout", "migration_lock_timeout", "lock_timeout", "statement_timeout")
 
 DEFAULTS: dict[str, Any] = {
     "metadata": None,
@@ -58,6 +73,9 @@ class Fleet:
     command: str | None = None
     query_url: str | None = None
 
+    def __repr__(self) -> str:
+        return _masked_repr(self, {"names": self.by == "url", "query_url": True})
+
 
 @dataclass(frozen=True)
 class Database:
@@ -85,6 +103,9 @@ class Database:
     tenant: str | None = None
     schema: str | None = None  # a schema target: migrations run with search_path set to it
 
+    def __repr__(self) -> str:  # also str(): pytest -l, logging and debuggers print it
+        return _masked_repr(self, {"url": True})
+
     @property
     def entry(self) -> str:
         """The config entry this database (or fleet target) comes from."""
@@ -98,15 +119,7 @@ class Database:
     @property
     def masked_url(self) -> str:
         """The URL with its password (and secret query parameters) masked: the only form ever shown."""
-        from sqlalchemy.engine import make_url
-
-        url = make_url(self.url)
-        hidden = {k: "***" for k in url.query if k.lower() in SECRET_QUERY_KEYS}
-        url = url.update_query_dict(hidden)
-        if url.get_backend_name() == "sqlite" and url.database and not url.password:
-            return _sqlite_as_written(url)  # a file path reads better unquoted (file:..., spaces)
-        shown = url.render_as_string(hide_password=True)
-        return shown.replace("%7Btenant%7D", "{tenant}").replace("=%2A%2A%2A", "=***")
+        return mask_url(self.url)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -139,10 +152,22 @@ class Database:
         return self.batch == "always"
 
 
-def _sqlite_as_written(url: Any) -> str:
-    pairs = [(k, v) for k, values in url.query.items() for v in ([values] if isinstance(values, str) else values)]
-    query = "?" + "&".join(f"{k}={v}" for k, v in pairs) if pairs else ""
-    return f"{url.drivername}:///{url.database}{query}"
+def _masked_repr(obj: Any, urls: Mapping[str, bool]) -> str:
+    """The dataclass repr of ``obj`` with the passwords of its URL fields (those ``urls`` marks) masked."""
+    shown = []
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if urls.get(f.name) and value:
+            value = tuple(map(_masked, value)) if isinstance(value, tuple) else _masked(value)
+        shown.append(f"{f.name}={value!r}")
+    return f"{type(obj).__name__}({', '.join(shown)})"
+
+
+def _masked(url: str) -> str:
+    try:
+        return mask_url(url)
+    except Exception:  # not a URL SQLAlchemy can read: nothing of it is shown
+        return "***"
 
 
 @dataclass(frozen=True)
@@ -291,7 +316,7 @@ def _read_yaml(path: Path) -> dict:
         data = path.read_bytes()
     except OSError as e:
         raise ConfigError([ConfigProblem(str(path), "", f"cannot read: {e.strerror}")]) from e
-    raw = parsed_cache.parsed(data, lambda data: _parse_yaml(path, data))
+    raw = _parse_yaml(path, data)
     if not isinstance(raw, dict):
         got = schema.type_name(raw)
         raise ConfigError([ConfigProblem(str(path), "", f"expected a mapping at the top, got {got}")])
@@ -301,9 +326,20 @@ def _read_yaml(path: Path) -> dict:
 def _parse_yaml(path: Path, data: bytes) -> Any:
     import yaml
 
-    text = data.decode("utf-8")
+    from . import safe_yaml
+
     try:
-        return yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        problem = f"not valid UTF-8 (byte 0x{data[e.start]:02x}); save the file as UTF-8"
+        raise ConfigError([ConfigProblem(str(path), f"line {line}", problem)]) from None
+    try:
+        return safe_yaml.load(text)
+    except safe_yaml.Refused as e:
+        raise ConfigError([ConfigProblem(str(path), e.where, e.problem)]) from None
+    except RecursionError:  # the loader refuses deep nesting first: a last guard
+        raise ConfigError([ConfigProblem(str(path), "", "nested too deeply")]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -386,11 +422,19 @@ def _unknown_profile(name: str, profiles: Mapping) -> str:
 
 def _choose_profile(raw: dict, profile: str | None, environ: Mapping[str, str], path: Path) -> str | None:
     profiles = raw.get("profiles") or {}
-    chosen = profile or environ.get(PROFILE_ENV) or raw.get("default_profile")
+    from_env = environ.get(PROFILE_ENV)
+    for source, value in (("--profile", profile), (PROFILE_ENV, from_env)):
+        if value is not None and not value.strip():
+            # what `--profile "$ENV"` gives when ENV is unset: never quietly the default profile
+            problem = f"an empty profile name (an unset variable?); profiles: {', '.join(profiles) or 'none'}"
+            raise ConfigError([ConfigProblem(str(path), source, problem)])
+        if value is not None:
+            break
+    chosen = profile or from_env or raw.get("default_profile")
     if chosen is None:
         return None
     if chosen not in profiles:
-        source = "--profile" if profile else (PROFILE_ENV if environ.get(PROFILE_ENV) else "default_profile")
+        source = "--profile" if profile else (PROFILE_ENV if from_env else "default_profile")
         raise ConfigError([ConfigProblem(str(path), source, _unknown_profile(chosen, profiles))])
     return chosen
 
@@ -443,6 +487,12 @@ def _build_database(
     if len(problems) > before:
         return None
     values = {**DEFAULTS, **values}
+    for key in _TIMEOUTS:
+        seconds = values[key] if key == "connect_timeout" else schema.parse_duration(values[key])
+        if seconds is not None and not seconds <= MAX_SECONDS:  # also inf
+            problems.append((merged[key][1], f"too long: at most {MAX_SECONDS} seconds ({MAX_SECONDS_WHY})"))
+    if len(problems) > before:
+        return None
     url = _resolve_url(values["url"], root, merged["url"][1], problems)
     if url is None:
         return None
@@ -493,6 +543,24 @@ def sqlite_file(url: Any) -> str | None:
     return None if name in ("", ":memory:") else name
 
 
+_UNENCODED_AT = "the password holds an unencoded '@': percent-encode it in the URL ('@' as %40, ':' as %3A, '/' as %2F)"
+# what SQLAlchemy's URL grammar takes as user:password@ (the password ends at the first '@')
+_USERINFO = re.compile(r"^[\w+]+://(?:[^:/]*(?::[^@]*)?@)?")
+
+
+def _unencoded_at(url: str) -> bool:
+    """A password with a raw '@' ends at that '@': the rest of it would be read as the host or the path.
+
+    An '@' after a password's end (in the host, the database name or the query) is refused on a
+    server URL; a real one there can be percent-encoded too. SQLite file paths are left alone.
+    """
+    parsed = _parsed_or_none(url)
+    if parsed is None or parsed.password is None or parsed.get_backend_name() == "sqlite":
+        return False
+    rest = url[_USERINFO.match(url).end() :]  # type: ignore[union-attr]  # make_url matched the same
+    return "@" in rest
+
+
 def _resolve_url(url: str, root: Path, where: str, problems: schema.Problems) -> str | None:
     """Parse the URL, and make a relative SQLite file path relative to the config file."""
     from sqlalchemy.engine import make_url
@@ -503,6 +571,9 @@ def _resolve_url(url: str, root: Path, where: str, problems: schema.Problems) ->
     except (ArgumentError, ValueError):
         # never echo the URL itself: it may carry a password
         problems.append((where, "not a valid database URL (expected dialect+driver://user:password@host/dbname)"))
+        return None
+    if _unencoded_at(url):
+        problems.append((where, _UNENCODED_AT))
         return None
     try:
         parsed.get_dialect()
@@ -551,11 +622,67 @@ def _check_cross(
             problems.append((f"{where}.by", "SQLite has no schemas: use 'by: database' with '{tenant}' in the path"))
         if fleet.by == "url" and any(":" not in n for n in fleet.names):
             problems.append((f"{where}.names", "'by: url' needs full database URLs"))
+        elif fleet.by == "url" and any(map(_unencoded_at, fleet.names)):
+            problems.append((f"{where}.names", _UNENCODED_AT))
+    _check_shared_version_tables(databases, problems)
     if template is not None and template.name != "script.py.mako":
         problems.append(("revision_template", "Alembic needs the template file to be named script.py.mako"))
     cycle = _find_cycle(databases)
     if cycle:
         problems.append(("databases", "depends_on forms a cycle: " + " -> ".join(cycle)))
+
+
+def _parsed_or_none(url: str) -> Any:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+
+
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433, "oracle": 1521}
+
+
+def _version_table_home(db: Database) -> tuple | None:
+    """Where ``db``'s version table lives, as comparable data; None when each target has its own."""
+    if db.fleet is not None and db.fleet.by in ("schema", "url"):
+        return None
+    url = _parsed_or_none(db.url)
+    if url is None:
+        return None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        path = sqlite_file(url)
+        if path is None:  # an in-memory database is the connection's own
+            return None
+        server: tuple = (os.path.realpath(path),)
+    else:
+        server = ((url.host or "").lower(), url.port or _DEFAULT_PORTS.get(backend), url.database)
+        if backend == "postgresql" and db.version_table_schema is None:
+            # an unqualified table is found through search_path: "$user", public, or the URL's options
+            server += (url.username, url.query.get("options"))
+    return (backend, *server, db.version_table_schema, db.version_table)
+
+
+def _check_shared_version_tables(databases: dict[str, Database], problems: schema.Problems) -> None:
+    """Two entries on one database may share it, but never its version table: each would rewrite the other's rows."""
+    homes: dict[tuple, str] = {}
+    for name, db in databases.items():
+        home = _version_table_home(db)
+        if home is None:
+            continue
+        other = homes.setdefault(home, name)
+        if other != name:
+            table = f"{db.version_table_schema}.{db.version_table}" if db.version_table_schema else db.version_table
+            problems.append(
+                (
+                    f"databases.{name}",
+                    f"same database and version table ({table}) as database '{other}': each history would "
+                    "overwrite the other's version rows; give one its own version_table",
+                )
+            )
 
 
 def _find_cycle(databases: dict[str, Database]) -> list[str] | None:

@@ -3,10 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 MASK = "***"
-# URL query parameters whose values are secrets (masked when shown, never cached)
+# URL query parameters whose values are secrets (masked when shown)
 SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pwd", "sslpassword", "secret", "token", "api_key"})
+
+
+def mask_url(url: str) -> str:
+    """``url`` as shown to a user: password and secret query values as ``***`` (the only form ever shown).
+
+    Rendered by SQLAlchemy's URL API, except two things kept readable: a SQLite file path is shown as
+    written (no ``file%3A``, no ``%20``), and a fleet's ``{tenant}`` placeholder stays unquoted.
+    """
+    from urllib.parse import quote_plus
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    pairs = [(k, v) for k, values in sorted(parsed.query.items()) for v in _as_list(values)]
+    shown = [(k, MASK if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs]
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not parsed.password:
+        base = f"{parsed.drivername}:///{parsed.database}"  # a file path, as written
+        return base + ("?" + "&".join(f"{k}={v}" for k, v in shown) if shown else "")
+    base = parsed.set(query={}).render_as_string(hide_password=True).replace("%7Btenant%7D", "{tenant}")
+    query = "&".join(f"{quote_plus(k)}={v if v == MASK else quote_plus(v)}" for k, v in shown)
+    return base + ("?" + query if query else "")
+
+
+def _as_list(values: Any) -> list[str]:
+    return [values] if isinstance(values, str) else list(values)
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:

@@ -24,7 +24,7 @@ PG_ADMIN_URL = os.environ.get("MULTIDB_TEST_POSTGRESQL_URL", "postgresql://postg
 
 @pytest.fixture(autouse=True, scope="session")
 def _cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Parsed configs (multidb.parsed_cache) are cached in a folder of the test session, not the user's."""
+    """Anything written under XDG_CACHE_HOME goes to a folder of the test session, not the user's."""
     before = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
     yield

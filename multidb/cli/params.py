@@ -39,6 +39,25 @@ def with_options(options: list) -> Any:
     return apply
 
 
+class Seconds(click.ParamType):
+    """A number of seconds >= 0 that every server accepts: finite, at most ``MAX_SECONDS`` (``nan`` is refused)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        import math
+
+        from ..config import MAX_SECONDS, MAX_SECONDS_WHY
+
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if math.isnan(seconds) or not 0 <= seconds <= MAX_SECONDS:
+            self.fail(f"expected 0 to {MAX_SECONDS} seconds ({MAX_SECONDS_WHY}), got {value}", param, ctx)
+        return seconds
+
+
 def _parse_shard(_ctx: Any, _param: Any, value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None

@@ -11,7 +11,7 @@ import click
 from .. import render
 from ..errors import UsageError
 from . import emit, json_option, load_project, main, project_options
-from .params import all_option, databases_arg, fleet_options, with_options
+from .params import Seconds, all_option, databases_arg, fleet_options, with_options
 
 
 def _progress_reporter():
@@ -47,7 +47,7 @@ def _with(options):
 
 lock_timeout_option = click.option(
     "--lock-timeout",
-    type=click.FloatRange(min=0),
+    type=Seconds(),
     help="Seconds to wait for another runner's migration lock (default: migration_lock_timeout, 300).",
 )
 fail_fast_option = click.option(

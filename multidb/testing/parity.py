@@ -147,7 +147,8 @@ def affinity(type_: Any) -> str:
     A type SQLAlchemy does not know is named by its class (``other:INET``).
     """
     import sqlalchemy as sa
-    from sqlalchemy import types
+
+    from ..alembic_private import binary_type
 
     name = type(type_).__name__
     if name == "TINYINT" and getattr(type_, "display_width", None) == 1:
@@ -163,7 +164,7 @@ def affinity(type_: Any) -> str:
         (sa.Date, "date"),
         (sa.Time, "time"),
         (sa.Interval, "interval"),
-        (types._Binary, "binary"),
+        (binary_type(), "binary"),
         (sa.JSON, "json"),
         (sa.Uuid, "uuid"),
         (sa.Enum, "string"),

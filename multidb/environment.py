@@ -53,6 +53,34 @@ def load_metadata(project: Project, db: Database) -> MetaData:
     return metadata
 
 
+class Models:
+    """The database's models' ``MetaData`` as Alembic's ``target_metadata``, imported when first needed.
+
+    Alembic's own env.py passes the models' ``MetaData`` to ``configure()``, and ``op.*`` names the
+    constraints it creates by its ``naming_convention``; multidb does the same, so the two make the
+    same names. Alembic reads it only when an operation builds a table or constraint, so a run with
+    nothing to do never imports the models. An import that fails is a config error naming
+    ``databases.X.metadata``.
+    """
+
+    def __init__(self, project: Project, db: Database):
+        self._project = project
+        self._db = db
+        self._loaded: MetaData | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # copy, pickle and other protocols: not the models' business
+            raise AttributeError(name)
+        if self._loaded is None:
+            self._loaded = load_metadata(self._project, self._db)
+        return getattr(self._loaded, name)
+
+
+def target_metadata(project: Project, db: Database) -> dict[str, Any]:
+    """``configure()``'s ``target_metadata`` for a run of ``db``: its models when the config names them."""
+    return {"target_metadata": Models(project, db)} if db.metadata else {}
+
+
 def _problem(project: Project, where: str, text: str) -> ConfigError:
     return ConfigError([ConfigProblem(str(project.path), where, text)])
 

@@ -213,7 +213,7 @@ def run(
         destination_rev=destination_rev,
         **(env_args or {}),
     ) as env:
-        configure_args = dict(configure_args or {})
+        configure_args = {**environment.target_metadata(project, db), **(configure_args or {})}
         journal = None
         if connection is not None and connection.dialect.name in NON_TRANSACTIONAL_DDL:
             journal = StatementJournal(connection, db.version_table)

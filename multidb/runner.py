@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any, TextIO
 from . import engines, environment
 from .alembic_config import alembic_config, script_directory
 from .config import Database, Project
-from .errors import ConfigError, ConfigProblem, DatabaseError, MigrationError, MultiDBError, RevisionNotFound
+from .errors import (
+    ConfigError,
+    ConfigProblem,
+    DatabaseError,
+    MigrationError,
+    MultiDBError,
+    RevisionNotFound,
+    sqlite_batch_hint,
+)
 from .journal import NON_TRANSACTIONAL_DDL, StatementJournal
 from .redact import first_line
 
@@ -252,6 +260,8 @@ def migration_errors(db: Database, journal: StatementJournal | None = None) -> I
                 raise
             raise
         reason = _reason(db, e)
+        hint = sqlite_batch_hint(e) if db.dialect == "sqlite" else None
+        reason = f"{reason}; {hint}" if hint else reason
         if journal is not None:
             reason = f"{reason}; {first_line(journal.note(), *db.secrets)}"
         raise MigrationError(db.name, reason, where) from e

@@ -12,18 +12,10 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import engines, environment
+from . import engines, environment, errors
 from .alembic_config import alembic_config, script_directory
 from .config import Database, Project
-from .errors import (
-    ConfigError,
-    ConfigProblem,
-    DatabaseError,
-    MigrationError,
-    MultiDBError,
-    RevisionNotFound,
-    sqlite_batch_hint,
-)
+from .errors import ConfigError, ConfigProblem, DatabaseError, MigrationError, MultiDBError, RevisionNotFound
 from .journal import NON_TRANSACTIONAL_DDL, StatementJournal
 from .redact import first_line
 
@@ -260,7 +252,7 @@ def migration_errors(db: Database, journal: StatementJournal | None = None) -> I
                 raise
             raise
         reason = _reason(db, e)
-        hint = sqlite_batch_hint(e) if db.dialect == "sqlite" else None
+        hint = errors.sqlite_batch_hint(e) if db.dialect == "sqlite" else None
         reason = f"{reason}; {hint}" if hint else reason
         if journal is not None:
             reason = f"{reason}; {first_line(journal.note(), *db.secrets)}"

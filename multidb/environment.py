@@ -53,6 +53,34 @@ def load_metadata(project: Project, db: Database) -> MetaData:
     return metadata
 
 
+class Models:
+    """The database's models' ``MetaData`` as Alembic's ``target_metadata``, imported when first needed.
+
+    Alembic's own env.py passes the models' ``MetaData`` to ``configure()``, and ``op.*`` names the
+    constraints it creates by its ``naming_convention``; multidb does the same, so the two make the
+    same names. Alembic reads it only when an operation builds a table or constraint, so a run with
+    nothing to do never imports the models. An import that fails is a config error naming
+    ``databases.X.metadata``.
+    """
+
+    def __init__(self, project: Project, db: Database):
+        self._project = project
+        self._db = db
+        self._loaded: MetaData | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # copy, pickle and other protocols: not the models' business
+            raise AttributeError(name)
+        if self._loaded is None:
+            self._loaded = load_metadata(self._project, self._db)
+        return getattr(self._loaded, name)
+
+
+def target_metadata(project: Project, db: Database) -> dict[str, Any]:
+    """``configure()``'s ``target_metadata`` for a run of ``db``: its models when the config names them."""
+    return {"target_metadata": Models(project, db)} if db.metadata else {}
+
+
 def _problem(project: Project, where: str, text: str) -> ConfigError:
     return ConfigError([ConfigProblem(str(project.path), where, text)])
 
@@ -76,20 +104,48 @@ def version_schema_ddl(db: Database, dialect: Any) -> str | None:
     return f"CREATE SCHEMA IF NOT EXISTS {quoted}"
 
 
-def session_settings(db: Database, dialect: Any) -> list[str]:
-    """Statements that put the profile's ``lock_timeout``/``statement_timeout`` on the session."""
+def _timeouts(db: Database, dialect: Any) -> list[tuple[str, str]]:
+    """The profile's ``lock_timeout``/``statement_timeout`` as the dialect's (session variable, value) pairs."""
     found = []
     if dialect.name == "postgresql":
         for name in ("lock_timeout", "statement_timeout"):
             seconds = getattr(db, name)
             if seconds:
-                found.append(f"SELECT set_config('{name}', '{max(1, round(seconds * 1000))}ms', false)")
+                found.append((name, f"'{max(1, round(seconds * 1000))}ms'"))
     elif dialect.name in ("mysql", "mariadb"):
         if db.lock_timeout:
-            found.append(f"SET SESSION lock_wait_timeout = {max(1, round(db.lock_timeout))}")
-        if db.statement_timeout and getattr(dialect, "is_mariadb", False):
-            found.append(f"SET SESSION max_statement_time = {db.statement_timeout:g}")
+            found.append(("lock_wait_timeout", str(max(1, round(db.lock_timeout)))))
+        if db.statement_timeout:  # MariaDB's; MySQL's max_execution_time covers SELECT only
+            found.append(("max_statement_time", f"{db.statement_timeout:g}"))
     return found
+
+
+def session_settings(db: Database, dialect: Any) -> list[str]:
+    """Statements that put the profile's ``lock_timeout``/``statement_timeout`` on the session."""
+    found = []
+    for name, value in _timeouts(db, dialect):
+        if dialect.name == "postgresql":
+            found.append(f"SELECT set_config('{name}', {value}, false)")
+        elif name != "max_statement_time" or getattr(dialect, "is_mariadb", False):
+            found.append(f"SET SESSION {name} = {value}")
+    return found
+
+
+def file_settings(db: Database, dialect: Any) -> list[str]:
+    """The same settings at the top of a ``--sql`` file, for the session that runs it.
+
+    Plain session ``SET`` (not ``SET LOCAL``): it outlives the ``COMMIT`` of each revision. A
+    ``mysql://`` URL may stand for MySQL or MariaDB, so MariaDB's ``max_statement_time`` goes in a
+    ``/*M! */`` comment, which MariaDB runs and MySQL skips, inside the one ``SET`` statement.
+    """
+    pairs = _timeouts(db, dialect)
+    if dialect.name == "postgresql":
+        return [f"SET {name} = {value}" for name, value in pairs]
+    if not pairs or getattr(dialect, "is_mariadb", False):
+        return [f"SET SESSION {name} = {value}" for name, value in pairs]
+    both = [f"{name} = {value}" for name, value in pairs if name != "max_statement_time"]
+    mariadb = "".join(f" /*M!100101 , {name} = {value} */" for name, value in pairs if name == "max_statement_time")
+    return ["SET SESSION " + (", ".join(both) or "lock_wait_timeout = @@session.lock_wait_timeout") + mariadb]
 
 
 def search_path(db: Database, dialect: Any) -> str | None:
@@ -327,7 +383,7 @@ def run_offline(env: EnvironmentContext, db: Database, buffer: TextIO, **extra: 
         **extra,
     )
     dialect = env.get_context().dialect
-    for statement in (version_schema_ddl(db, dialect), search_path(db, dialect)):
+    for statement in (version_schema_ddl(db, dialect), *file_settings(db, dialect), search_path(db, dialect)):
         if statement:
             buffer.write(statement + ";\n\n")
     with env.begin_transaction():

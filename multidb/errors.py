@@ -105,3 +105,40 @@ class RunFailed(MultiDBError):
 
     def lines(self) -> list[str]:
         return self.cause.lines()
+
+
+_SQLITE_IN_PLACE = (
+    'near "ALTER": syntax error',
+    'near "DROP": syntax error',
+    "after drop column",
+    "cannot drop ",
+    "No support for ALTER of constraints in SQLite dialect",
+)
+
+
+def sqlite_batch_hint(exc: BaseException) -> str | None:
+    """What to do when SQLite rejected a change ``ALTER TABLE`` cannot make there (None: another error)."""
+    orig = getattr(exc, "orig", None)
+    if not any(text in str(orig or exc) for text in _SQLITE_IN_PLACE):
+        return None
+    return (
+        f'SQLite cannot make this change in place: use batch mode, with op.batch_alter_table("{_table_of(exc)}") '
+        "as batch_op: (revision --autogenerate writes that on SQLite unless the config says batch: never)"
+    )
+
+
+def _table_of(exc: BaseException) -> str:
+    """The table of the failed ``ALTER TABLE`` statement, or of the ``op.*`` operation that raised."""
+    import re
+
+    found = re.search(r'ALTER\s+TABLE\s+"?([^\s"(]+)', str(getattr(exc, "statement", None) or ""), re.IGNORECASE)
+    if found:
+        return found.group(1)
+    tb = exc.__traceback__
+    table = None
+    while tb is not None:  # the innermost operation object (op.create_check_constraint(...) and the like)
+        operation = tb.tb_frame.f_locals.get("operation")
+        name = getattr(operation, "table_name", None) or getattr(operation, "source_table", None)
+        table = name if isinstance(name, str) else table
+        tb = tb.tb_next
+    return table or "<table>"

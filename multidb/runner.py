@@ -14,7 +14,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import engines, environment, running
+from . import engines, environment, errors, running
 from .alembic_config import FolderState, alembic_config, folder_state, forget_scripts, script_directory
 from .alembic_private import AlembicAssertion
 from .config import Database, Project
@@ -296,7 +296,7 @@ def run(
         destination_rev=destination_rev,
         **(env_args or {}),
     ) as env:
-        configure_args = dict(configure_args or {})
+        configure_args = {**environment.target_metadata(project, db), **(configure_args or {})}
         journal = None
         if connection is not None and connection.dialect.name in NON_TRANSACTIONAL_DDL:
             journal = StatementJournal(connection, db.version_table)
@@ -335,6 +335,8 @@ def migration_errors(db: Database, journal: StatementJournal | None = None) -> I
                 raise
             raise
         reason = _reason(db, e)
+        hint = errors.sqlite_batch_hint(e) if db.dialect == "sqlite" else None
+        reason = f"{reason}; {hint}" if hint else reason
         if journal is not None:
             reason = f"{reason}; {first_line(journal.note(), *db.secrets)}"
         raise MigrationError(db.name, reason, where) from e

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from contextlib import suppress
 from pathlib import Path
 
 from ..config import Database, Project
@@ -46,23 +47,20 @@ def write(
             raise RunFailed(e, []) from e  # nothing was written, so there is no table to show
     _ensure_folder(folder)
     for db, _, _ in rendered:
-        if (folder / f"{db.name}.sql").is_dir():
+        if _is_folder(folder / f"{db.name}.sql"):
             raise UsageError(f"cannot write {folder / f'{db.name}.sql'}: it is a folder")
-    # every file is written beside its place first; only when all are written do they replace it
-    staged: list[tuple[str, Path, Database, tuple[str, ...]]] = []
+    publish([(folder / f"{db.name}.sql", text) for db, text, _ in rendered])
+    return [
+        RunResult(db.name, before, (), (), "sql written", output=relative(folder / f"{db.name}.sql"))
+        for db, _, before in rendered
+    ]
+
+
+def _is_folder(path: Path) -> bool:
     try:
-        for db, text, before in rendered:
-            path = folder / f"{db.name}.sql"
-            staged.append((_stage(path, text), path, db, before))
-    except UsageError:
-        for tmp, *_ in staged:  # a later file could not be written: leave no stray temporary files
-            Path(tmp).unlink(missing_ok=True)
-        raise
-    results = []
-    for tmp, path, db, before in staged:
-        os.replace(tmp, path)
-        results.append(RunResult(db.name, before, (), (), "sql written", output=relative(path)))
-    return results
+        return path.is_dir()
+    except OSError:  # e.g. a name too long: writing it says so
+        return False
 
 
 def _current(project: Project, db: Database) -> list[str] | None:
@@ -112,13 +110,77 @@ def _ensure_folder(folder: Path) -> None:
         raise UsageError(f"output folder {folder} is not writable")
 
 
-def _stage(path: Path, text: str) -> str:
-    """Write ``text`` to a temporary file beside ``path`` (a fleet target gets a folder per entry)."""
+def publish(files: list[tuple[Path, str]]) -> None:
+    """Write every file or none: each to a temporary file beside its place, then all renamed into place.
+
+    When a file cannot be written or renamed, the temporary files and the folders made for them are
+    removed and the files already replaced are put back: every file is as it was before.
+    """
+    made: list[Path] = []
+    staged: list[tuple[str, Path]] = []
+    replaced: list[tuple[Path, str | None]] = []  # each path with its previous version, set aside
+    path = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        for path, text in files:
+            staged.append((_stage(path, text, made), path))
+        for tmp, path in staged:
+            replaced.append((path, _set_aside(path)))
+            os.replace(tmp, path)
     except OSError as e:
-        raise UsageError(f"cannot write {path}: {e.strerror}") from e
+        _undo(made, staged, replaced)
+        assert path is not None
+        raise MultiDBError(f"cannot write {relative(path)}: {_why(e, path)}") from e
+    for _, old in replaced:
+        if old is not None:
+            Path(old).unlink(missing_ok=True)
+
+
+def _stage(path: Path, text: str, made: list[Path]) -> str:
+    """Write ``text`` to a temporary file beside ``path`` (a fleet target gets a folder per entry).
+
+    Its name is short, so that only the rename can fail on a name the file system finds too long.
+    """
+    missing = [p for p in (path.parent, *path.parent.parents) if not os.path.lexists(p)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    made.extend(missing)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".multidb-", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
     return tmp
+
+
+def _set_aside(path: Path) -> str | None:
+    """Move the file now at ``path`` to a temporary name beside it (None: there is none)."""
+    if not path.exists():
+        return None
+    fd, spare = tempfile.mkstemp(dir=path.parent, prefix=".multidb-", suffix=".old")
+    os.close(fd)
+    try:
+        os.replace(path, spare)
+    except OSError:
+        os.unlink(spare)
+        raise
+    return spare
+
+
+def _undo(made: list[Path], staged: list[tuple[str, Path]], replaced: list[tuple[Path, str | None]]) -> None:
+    for path, old in reversed(replaced):
+        with suppress(OSError):
+            if old is not None:
+                os.replace(old, path)
+            else:
+                path.unlink(missing_ok=True)  # it was not there before
+    for tmp, _ in staged:
+        with suppress(OSError):
+            os.unlink(tmp)
+    for folder in sorted(made, key=lambda p: len(p.parts), reverse=True):  # innermost first
+        with suppress(OSError):
+            folder.rmdir()
+
+
+def _why(error: OSError, path: Path) -> str:
+    if isinstance(error, (FileExistsError, NotADirectoryError)):
+        for parent in path.parents:
+            if parent.exists() and not parent.is_dir():
+                return f"{relative(parent)} is not a folder"
+    return error.strerror or str(error)

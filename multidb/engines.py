@@ -75,9 +75,6 @@ def create_engine(db: Database, **connect_args: Any) -> Engine:
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
 
-    from .deferred import load_dialect
-
-    load_dialect(db.dialect)
     args: dict = dict(connect_args) if db.dialect == "postgresql" else {}
     if db.dialect in ("postgresql", "mysql", "mariadb"):
         args["connect_timeout"] = max(1, int(db.connect_timeout))

@@ -251,18 +251,26 @@ class _Commits:
             raise self.error(exc, self.committing) from exc
 
     def error(self, exc: Any, info: Any) -> MigrationError:
-        from .redact import first_line
         from .runner import relative
 
-        orig = exc.orig if exc.orig is not None else exc
-        reason = first_line(f"{type(orig).__name__}: {orig}", *self.db.secrets)
         revision = info.up_revision_id
         if not self.per_revision:  # the commit held every revision of the run (since its last commit)
-            reason = f"{reason}, raised by the run's commit after revision {revision} (what it held is rolled back)"
-            return MigrationError(self.db.name, reason)
+            return commit_error(
+                self.db, exc, f"raised by the run's commit after revision {revision} (what it held is rolled back)"
+            )
         path = getattr(info.up_revision, "path", None)
-        reason = f"{reason}, raised when revision {revision} committed"
-        return MigrationError(self.db.name, reason, relative(path) if path else None)
+        return commit_error(
+            self.db, exc, f"raised when revision {revision} committed", relative(path) if path else None
+        )
+
+
+def commit_error(db: Database, exc: Any, when: str, where: str | None = None) -> MigrationError:
+    """The one-line error of a commit that failed (a driver error, ``exc``): its reason, then ``when``."""
+    from .redact import first_line
+
+    orig = exc.orig if exc.orig is not None else exc
+    reason = first_line(f"{type(orig).__name__}: {orig}", *db.secrets)
+    return MigrationError(db.name, f"{reason}, {when}", where)
 
 
 def run_offline(env: EnvironmentContext, db: Database, buffer: TextIO, **extra: Any) -> None:

@@ -96,3 +96,16 @@ def test_sqlite_deferred_foreign_key_fails_the_runs_commit(tmp_path: Path, last:
     assert sqlite_tables(db) == {"parent", "child", "t1"}
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM child").fetchone() == (0,)
+
+
+@pytest.mark.postgresql
+def test_postgresql_atomic_commit_error_is_reported(tmp_path: Path, pg_database) -> None:
+    """--atomic commits every database at the end: a commit that fails there is that database's failure."""
+    url = pg_database()
+    config = write_project(tmp_path, url, [TABLES, CREATE, BAD_INSERT, CREATE])
+    result = upgrade(config, "--atomic")
+    assert result.exit_code == 1, result.output
+    line = one_error_line(result.stderr)
+    assert "unexpected" not in line and "main" in line and "foreign" in line.lower() and "--atomic" in line, line
+    assert any(row.startswith("main ") and "failed" in row for row in result.stderr.splitlines()), result.stderr
+    assert pg_tables(url) == set()

@@ -14,7 +14,7 @@ from contextlib import ExitStack
 
 from .. import engines
 from ..config import Database, Project
-from ..environment import prepare_session
+from ..environment import commit_error, prepare_session
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
 from ..journal import NON_TRANSACTIONAL_DDL
 from ..results import RunResult
@@ -61,9 +61,24 @@ def run_atomic(
                     RunResult(d.name, before[d.name], before[d.name], (), "skipped") for d, _c, _t in open_[i + 1 :]
                 ]
                 raise RunFailed(error, report) from e
-        for _db, _conn, tx in open_:
-            tx.commit()
+        _commit_all(open_, results, before)
         return results
+
+
+def _commit_all(open_: list, results: list[RunResult], before: dict[str, tuple[str, ...]]) -> None:
+    """Commit each database in turn; a commit that fails (a deferred constraint) rolls back the ones after it."""
+    from sqlalchemy.exc import DBAPIError
+
+    for i, (db, _conn, tx) in enumerate(open_):
+        try:
+            tx.commit()
+        except DBAPIError as e:
+            for _db, _conn, later in open_[i + 1 :]:
+                later.rollback()
+            error = commit_error(db, e, "raised by --atomic's commit (this database's changes are rolled back)")
+            failed = RunResult(db.name, before[db.name], before[db.name], (), "failed", error.lines()[0])
+            after = [RunResult(d.name, before[d.name], before[d.name], (), "rolled back") for d, _, _ in open_[i + 1 :]]
+            raise RunFailed(error, [*results[:i], failed, *after]) from e
 
 
 def _explain(error: MultiDBError) -> MultiDBError:

@@ -74,16 +74,6 @@ def revision_context(config: Any, script: ScriptDirectory, args: dict[str, Any],
     return RevisionContext(config, script, args, process_revision_directives=directives)
 
 
-def ddl_impl_registered(dialect: str) -> bool:
-    """Whether Alembic knows its DDL implementation for ``dialect``. Alembic registers one as a side effect
-    of importing its module (``alembic.ddl.postgresql`` & co.), through ``ImplMeta`` into the table
-    ``alembic.ddl.impl._impls`` that ``DefaultImpl.get_by_dialect`` reads (Alembic 1.13.0 and 1.20.1):
-    a deferred module must have run before a migration context is made for its dialect."""
-    from alembic.ddl import impl
-
-    return dialect in impl._impls
-
-
 def binary_type() -> type:
     """SQLAlchemy's common base of every binary type (``LargeBinary``, ``BINARY``, MySQL's ``*BLOB``):
     ``sqlalchemy.sql.sqltypes._Binary`` (SQLAlchemy 2.0 and 2.1; no public base covers MySQL's BLOBs)."""

@@ -93,9 +93,6 @@ def create_engine(db: Database, **connect_args: Any) -> Engine:
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
 
-    from .deferred import load_dialect
-
-    load_dialect(db.dialect)
     url = _with_driver(db.url)
     driver = _driver_of(db, url)
     args: dict = dict(connect_args) if db.dialect == "postgresql" else {}

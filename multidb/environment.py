@@ -14,7 +14,7 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import Database, Project
-from .errors import ConfigError, ConfigProblem
+from .errors import ConfigError, ConfigProblem, MigrationError
 
 if TYPE_CHECKING:
     from alembic.runtime.environment import EnvironmentContext
@@ -175,35 +175,28 @@ def run_online(
 ) -> None:
     """Configure ``env`` on ``connection`` and run its migrations.
 
-    With ``transaction: per_revision`` on a connection of its own, each revision's changes become
-    durable on their own, as if committed one by one, but more cheaply (see ``_Savepoints``,
-    ``_LazyCommits`` and ``_GluedCommits``). ``steps_total`` says how many steps the run has, once they are known.
+    SQLAlchemy and Alembic own the transactions. With ``transaction: per_revision`` each revision
+    commits on its own (Alembic's ``transaction_per_migration``), except on SQLite, where the run is
+    one transaction with a savepoint per revision (:class:`_Savepoints`). An error raised by a commit
+    itself is reported as the error of the revision(s) that commit held (:class:`_Commits`).
+    ``steps_total`` is not used.
     """
-    from .console import work_begins
-
-    work_begins()
     external = connection.in_transaction()
     settings = options(db, connection.dialect.name)
     if connection.dialect.name == "sqlite":
         # multidb's SQLite engines run DDL inside transactions (see engines.py), so Alembic may
         # treat it as transactional: without this, `transaction: per_run` would commit per revision
         settings["transactional_ddl"] = True
-    mode: _Savepoints | _LazyCommits | None = None
-    if not external and db.transaction == "per_revision":
-        if connection.dialect.name == "sqlite":
-            mode = _Savepoints(connection)
-            settings["transaction_per_migration"] = False  # one transaction; a savepoint per revision
-        elif connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg2":
-            mode = _GluedCommits(connection, steps_total)
-            settings["transaction_per_migration"] = False  # one transaction, committed by each revision
-        elif connection.dialect.name == "postgresql":
-            mode = _LazyCommits(connection, steps_total)
+    savepoints = None
+    if not external and db.transaction == "per_revision" and connection.dialect.name == "sqlite":
+        savepoints = _Savepoints(connection)
+        settings["transaction_per_migration"] = False  # one transaction; a savepoint per revision
     if not external:
-        prepare_session(db, connection, mode.session if isinstance(mode, _LazyCommits) else ())
-    if mode is not None:
-        extra["on_version_apply"] = then(extra.get("on_version_apply"), mode.applied)
+        prepare_session(db, connection)
+    commits = _Commits(db, connection, per_revision=bool(settings["transaction_per_migration"]))
+    extra["on_version_apply"] = then(extra.get("on_version_apply"), savepoints and savepoints.applied, commits.applied)
     env.configure(connection=connection, **settings, **extra)
-    with env.begin_transaction(), mode or nullcontext():
+    with commits, env.begin_transaction(), savepoints or nullcontext():
         env.run_migrations()
 
 
@@ -220,72 +213,44 @@ def then(*hooks: Callable[..., Any] | None) -> Callable[..., Any]:
     return each
 
 
-def to_driver(connection: Connection, statement: str) -> None:
-    """Send ``statement`` straight to the DBAPI connection, past SQLAlchemy (which need not know of it).
-
-    For the per-revision savepoints and commits: through SQLAlchemy each costs more than the
-    database takes to run it, and one or two per revision add up.
-    """
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(statement)
-    finally:
-        cursor.close()
-
-
 class _Savepoints:
     """SQLite, ``per_revision``: one transaction for the run, a savepoint per revision.
 
-    SQLite has one write lock for the whole file, and each commit costs several ``fsync`` calls.
-    So the run holds one transaction (committed once, at the end) and each revision runs inside a
-    savepoint of its own. When a revision fails, only its savepoint is rolled back and the
-    revisions before it are committed: the database is left at the previous revision, exactly as
-    with a commit per revision. An ``autocommit_block()`` (online data steps) commits the run so
-    far, as Alembic does; the savepoint is then gone, and what the revision does after the block
-    is rolled back with the transaction Alembic began after it, if the revision fails.
+    SQLite has one write lock for the whole file, and each commit costs several ``fsync`` calls
+    (about 8 ms here: 200 revisions would take 1.6 s more; see docs/benchmarks.md). So the run holds
+    one transaction, committed once at the end by Alembic, and each revision runs inside a savepoint
+    of its own (SQLAlchemy's ``begin_nested()``). When a revision fails, only its savepoint is rolled
+    back and the revisions before it are committed: the database is left at the previous revision,
+    as with a commit per revision. An ``autocommit_block()`` (online data steps) commits the run so
+    far, as Alembic does, which ends the savepoint; what the revision does after the block is rolled
+    back with the transaction Alembic began after it, if the revision fails.
     """
-
-    NAME = "multidb_revision"
 
     def __init__(self, connection: Connection):
         self.connection = connection
-        self.outer: Any = None  # the run's transaction, which the open savepoint belongs to
-
-    def _driver(self, statement: str) -> None:
-        to_driver(self.connection, statement)
-
-    def _open(self) -> None:
-        self.outer = self.connection.get_transaction()
-        self._driver(f"SAVEPOINT {self.NAME}")
-
-    def _alive(self) -> bool:
-        """False once an autocommit block has committed the transaction the savepoint was in."""
-        transaction = self.connection.get_transaction()
-        return transaction is not None and transaction is self.outer and transaction.is_active
+        self.savepoint: Any = None
 
     def __enter__(self) -> _Savepoints:
-        self._open()
+        self.savepoint = self.connection.begin_nested()
         return self
 
     def applied(self, **_: Any) -> None:
         """A revision is recorded (inside its savepoint): keep it, and start the next one's."""
-        if self._alive():
-            self._driver(f"RELEASE SAVEPOINT {self.NAME}")  # the revision is now part of the run's transaction
-        self._open()
+        if self.savepoint.is_active:  # else an autocommit block committed the transaction it was in
+            self.savepoint.commit()
+        self.savepoint = self.connection.begin_nested()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        alive = self._alive()
-        if exc_type is None:
-            if alive:
-                self._driver(f"RELEASE SAVEPOINT {self.NAME}")
-            return  # Alembic commits the run's transaction
-        if not alive:
+        savepoint, self.savepoint = self.savepoint, None
+        if not savepoint.is_active:
             return  # an autocommit block committed what came before; Alembic rolls back the rest
+        if exc_type is None:
+            savepoint.commit()
+            return  # Alembic commits the run's transaction
         if not _sqlite_in_transaction(self.connection):
             return  # SQLite rolled the whole transaction back itself (disk full, I/O error, interrupt)
         try:
-            self._driver(f"ROLLBACK TO SAVEPOINT {self.NAME}")  # the failed revision only
-            self._driver(f"RELEASE SAVEPOINT {self.NAME}")
+            savepoint.rollback()  # the failed revision only
             transaction = self.connection.get_transaction()
             if transaction is not None and transaction.is_active:
                 transaction.commit()  # the revisions before it stay, as if each had committed
@@ -298,82 +263,74 @@ def _sqlite_in_transaction(connection: Connection) -> bool:
     return bool(getattr(dbapi, "in_transaction", True))
 
 
-class _LazyCommits:
-    """PostgreSQL, ``per_revision``: each revision commits without waiting for its WAL flush, but the
-    last one does.
+class _Commits:
+    """Which revision a commit ends, so that an error raised by the commit itself names that revision.
 
-    The server writes WAL in order, so once the run's last commit is flushed every earlier one is
-    too. If the server crashes in the middle of a run, the revisions whose commits were not flushed
-    yet are lost together with everything after them: the database is at an earlier revision,
-    consistent, as if the run had been interrupted sooner. The client never sees a commit that is
-    then lost, except when the run fails: the revisions before the failure are flushed by the
-    server's WAL writer within a fraction of a second (3 x ``wal_writer_delay`` at most).
-
-    This is the mode for PostgreSQL drivers other than psycopg2: Alembic runs each revision in a
-    transaction of its own (``transaction_per_migration``). With psycopg2, :class:`_GluedCommits` does the same in
-    half the round trips.
+    A deferred constraint (``initially="DEFERRED"``) is checked when the transaction commits: after
+    the revision's ``upgrade()`` returned and its version row was written, in Alembic's commit. The
+    driver's error then comes from no revision file. This watches the connection's commits and
+    begins: a commit that fails after a revision was recorded and before the next transaction began
+    is that revision's (``per_revision``), or the run's (one transaction: ``per_run``, SQLite's
+    savepoints), and its error becomes a :class:`~multidb.errors.MigrationError` that says so.
     """
 
-    session = ("SET synchronous_commit TO off",)
-
-    def __init__(self, connection: Connection, steps_total: Callable[[], int | None] | None):
+    def __init__(self, db: Database, connection: Connection, per_revision: bool):
+        self.db = db
         self.connection = connection
-        self.steps_total = steps_total or (lambda: None)
-        self.done = 0
+        self.per_revision = per_revision
+        self.recorded: Any = None  # the last revision recorded in the open transaction (Alembic's MigrationInfo)
+        self.committing: Any = None  # the last revision the commit under way holds
 
-    def __enter__(self) -> _LazyCommits:
+    def applied(self, *, step: Any, **_: Any) -> None:
+        self.recorded = step
+
+    def _commit(self, _connection: Any) -> None:
+        self.committing = self.recorded
+
+    def _begin(self, _connection: Any) -> None:
+        self.recorded = self.committing = None
+
+    def __enter__(self) -> _Commits:
+        from sqlalchemy import event
+
+        event.listen(self.connection, "commit", self._commit)
+        event.listen(self.connection, "begin", self._begin)
         return self
 
-    def _last(self) -> bool | None:
-        """Whether the revision just recorded is the run's last (None: the count is not known)."""
-        self.done += 1
-        total = self.steps_total()
-        return None if total is None else self.done >= total
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.exc import DBAPIError
 
-    def applied(self, **_: Any) -> None:
-        """A revision is recorded, in its transaction: the last one's commit waits for the disk."""
-        if self._last() is not False:
-            self.connection.exec_driver_sql("SET LOCAL synchronous_commit TO on")
+        event.remove(self.connection, "commit", self._commit)
+        event.remove(self.connection, "begin", self._begin)
+        if isinstance(exc, DBAPIError) and self.committing is not None:
+            raise self.error(exc, self.committing) from exc
 
-    def __exit__(self, *_exc: Any) -> None:
-        return None
+    def error(self, exc: Any, info: Any) -> MigrationError:
+        from .runner import relative
+
+        revision = info.up_revision_id
+        if not self.per_revision:  # the commit held every revision of the run (since its last commit)
+            return commit_error(
+                self.db, exc, f"raised by the run's commit after revision {revision} (what it held is rolled back)"
+            )
+        path = getattr(info.up_revision, "path", None)
+        return commit_error(
+            self.db, exc, f"raised when revision {revision} committed", relative(path) if path else None
+        )
 
 
-class _GluedCommits(_LazyCommits):
-    """PostgreSQL with psycopg2, ``per_revision``: the same commits as :class:`_LazyCommits`, each in
-    one round trip.
+def commit_error(db: Database, exc: Any, when: str, where: str | None = None) -> MigrationError:
+    """The one-line error of a commit that failed (a driver error, ``exc``): its reason, then ``when``."""
+    from .redact import first_line
 
-    Alembic runs the whole run in one transaction (as with ``per_run``), and when a revision is
-    recorded its transaction is committed and the next one begun by one ``COMMIT; BEGIN`` sent
-    to the driver. psycopg2 still sees the transaction it began, and so does SQLAlchemy: the
-    server is in a transaction again, which the next revision's statements join. A commit per
-    revision otherwise costs a ``COMMIT`` and a ``BEGIN``, two round trips, and SQLAlchemy's
-    bookkeeping of both. The last revision's commit is the run's own (Alembic's, at the end),
-    and waits for the disk. A revision that fails rolls back alone: the server's transaction
-    then holds that revision only. An ``autocommit_block()`` commits and begins through
-    SQLAlchemy, as Alembic does, which changes nothing here.
-    """
-
-    def applied(self, **_: Any) -> None:
-        last = self._last()
-        if last:
-            self._driver("SET LOCAL synchronous_commit TO on")  # Alembic's commit, next, waits for the disk
-        elif last is None:  # the count is not known: every commit waits
-            self._driver("SET LOCAL synchronous_commit TO on; COMMIT; BEGIN")
-        else:
-            self._driver("COMMIT; BEGIN")
-
-    def _driver(self, statement: str) -> None:
-        to_driver(self.connection, statement)
+    orig = exc.orig if exc.orig is not None else exc
+    reason = first_line(f"{type(orig).__name__}: {orig}", *db.secrets)
+    return MigrationError(db.name, f"{reason}, {when}", where)
 
 
 def run_offline(env: EnvironmentContext, db: Database, buffer: TextIO, **extra: Any) -> None:
     """Configure ``env`` for ``--sql`` and write the migrations' SQL to ``buffer``; never connects."""
-    from .console import work_begins
-    from .deferred import load_dialect
-
-    work_begins()
-    load_dialect(db.dialect)
     env.configure(
         url=db.url,
         output_buffer=buffer,

@@ -1,16 +1,16 @@
-"""How ``transaction: per_revision`` commits, on real SQLite files and a real PostgreSQL server.
+"""What ``transaction: per_revision`` and ``per_run`` promise, on real SQLite files and a real PostgreSQL server.
 
-* SQLite: one transaction per run and a savepoint per revision. A failing revision rolls back only
-  itself and the revisions before it are committed (as with a commit per revision); the run commits
-  once. An ``autocommit_block()`` (online data steps) commits the run so far, as Alembic does.
-* PostgreSQL: a commit per revision, with ``synchronous_commit`` off for all but the run's last
-  commit, which waits for the disk. With psycopg2 each revision's commit and the next one's begin
-  go to the server as one ``COMMIT; BEGIN``.
+* per_revision: each revision is committed on its own. After a failure in a revision, the ones
+  before it are applied and committed (read back on a connection of its own), the failed one is not.
+* per_run (and ``--atomic``): a failure leaves nothing of the run.
+* SQLAlchemy and Alembic own the transactions; the database owns their semantics: multidb never
+  changes ``synchronous_commit`` (every commit waits for the disk, as the server is configured).
+  SQLite's run is one transaction with a savepoint per revision: one commit per run, which is what
+  keeps a SQLite run from paying several ``fsync`` calls per revision (docs/benchmarks.md).
 
-Statements and commits are counted with SQLAlchemy event listeners, and what psycopg2 and SQLite
-receive directly with a cursor class and a trace callback (counts, never timings). Whether each
-revision committed on its own is also read off the server: the tables' catalog rows carry the id
-of the transaction that created them.
+Commits are counted with SQLAlchemy event listeners, and what psycopg2 receives with a cursor class
+(counts, never timings). Whether each revision committed on its own is read off the server: the
+tables' catalog rows carry the id of the transaction that created them.
 """
 
 from __future__ import annotations
@@ -110,10 +110,7 @@ class Events:
 
     def _connected(self, dbapi_connection, _record) -> None:
         self.connections += 1
-        # SQLite: what the library itself runs, including statements sent to the driver directly
-        if isinstance(dbapi_connection, sqlite3.Connection):
-            dbapi_connection.set_trace_callback(self._traced)
-        # psycopg2: every statement any cursor sends, SQLAlchemy's and those sent to the driver directly
+        # psycopg2: every statement any cursor sends
         if isinstance(dbapi_connection, psycopg2.extensions.connection):
             dbapi_connection.cursor_factory = self._cursor_class()
 
@@ -126,12 +123,6 @@ class Events:
                 return super().execute(query, vars)
 
         return Recording
-
-    def _traced(self, statement: str) -> None:
-        if statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
-            self.seen.append(statement)
-            if statement.startswith("SAVEPOINT"):
-                self.seen.append("<savepoint>")
 
     def __enter__(self) -> Events:
         sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._statement)
@@ -169,16 +160,14 @@ def sqlite_versions(path: Path) -> set[str]:
         return {r[0] for r in conn.execute("SELECT version_num FROM alembic_version")}
 
 
-def test_sqlite_per_revision_commits_the_run_once_with_a_savepoint_per_revision(tmp_path, sqlite_db):
+def test_sqlite_per_revision_commits_the_run_once(tmp_path, sqlite_db):
     config = write_project(tmp_path, f"sqlite:///{sqlite_db}", [CREATE] * 6)
     with Events() as events:
         result = upgrade(config)
     assert result.exit_code == 0, result.output
     assert sqlite_versions(sqlite_db) == {rev(5)}
     assert sqlite_tables(sqlite_db) == {f"t{i}" for i in range(6)}
-    assert events.count("<commit>") == 1, events.seen
-    assert events.count("<savepoint>") == 7  # one per revision, and one opened after the last
-    assert [s for s in events.seen if s.startswith("RELEASE SAVEPOINT")] != []
+    assert events.count("<commit>") == 1, events.seen  # what spares SQLite's fsync calls per revision
 
 
 def test_sqlite_failing_fourth_revision_keeps_the_first_three(tmp_path, sqlite_db):
@@ -304,19 +293,7 @@ def creating_transactions(url: str) -> dict[str, str]:
     return dict(rows)
 
 
-def between_commits(events: Events) -> list[list[str]]:
-    """What psycopg2 sent from the migration session's setting on, split at each glued commit."""
-    start = events.driver.index("SET synchronous_commit TO off")
-    chunks: list[list[str]] = [[]]
-    for s in events.driver[start + 1 :]:
-        if s in ("COMMIT; BEGIN", "SET LOCAL synchronous_commit TO on; COMMIT; BEGIN"):
-            chunks.append([])
-        else:
-            chunks[-1].append(s)
-    return chunks
-
-
-def test_postgresql_per_revision_makes_only_the_last_commit_synchronous(tmp_path, pg_url):
+def test_postgresql_per_revision_commits_each_revision_and_never_asynchronously(tmp_path, pg_url):
     config = write_project(tmp_path, pg_url, [CREATE] * 5)
     with Events() as events:
         result = upgrade(config)
@@ -324,15 +301,7 @@ def test_postgresql_per_revision_makes_only_the_last_commit_synchronous(tmp_path
     assert pg_rows(pg_url, "SELECT version_num FROM alembic_version") == [(rev(4),)]
     assert pg_tables(pg_url) == {f"t{i}" for i in range(5)}
     assert len(set(creating_transactions(pg_url).values())) == 5  # each revision committed on its own
-    assert events.driver.count("SET synchronous_commit TO off") == 1
-    assert events.driver.count("COMMIT; BEGIN") == 4  # one round trip ends a revision and begins the next
-    chunks = between_commits(events)
-    assert [sum(s.startswith("CREATE TABLE t") for s in c) for c in chunks] == [1] * 5
-    # only the last revision's transaction (committed by the run, at the end) waits for the disk
-    assert [c.count("SET LOCAL synchronous_commit TO on") for c in chunks] == [0, 0, 0, 0, 1]
-    last = chunks[-1]
-    created = max(i for i, s in enumerate(last) if s.startswith("CREATE TABLE t"))
-    assert last.index("SET LOCAL synchronous_commit TO on") > created  # after the revision's own work
+    assert not [s for s in events.driver if "synchronous_commit" in s]  # every commit waits for the disk
 
 
 @pytest.mark.parametrize("noop", [False, True], ids=["from-empty", "no-op"])
@@ -349,10 +318,8 @@ def test_postgresql_run_uses_one_connection(tmp_path, pg_url, noop):
 
 def test_postgresql_per_run_is_one_transaction(tmp_path, pg_url):
     config = write_project(tmp_path, pg_url, [CREATE] * 3, transaction="per_run")
-    with Events() as events:
-        assert upgrade(config).exit_code == 0
-    assert len(set(creating_transactions(pg_url).values())) == 1
-    assert not [s for s in events.driver if "COMMIT" in s]
+    assert upgrade(config).exit_code == 0
+    assert len(set(creating_transactions(pg_url).values())) == 1  # the run's revisions committed together
 
 
 def test_postgresql_autocommit_block_inside_per_revision(tmp_path, pg_url):
@@ -370,15 +337,25 @@ def test_postgresql_autocommit_block_inside_per_revision(tmp_path, pg_url):
 
 def test_postgresql_failing_revision_keeps_the_ones_before_it(tmp_path, pg_url):
     config = write_project(tmp_path, pg_url, [CREATE, CREATE, CREATE, FAIL, CREATE])
-    with Events() as events:
-        result = upgrade(config)
+    result = upgrade(config)
     assert result.exit_code == 1
+    assert "boom" in result.stderr
+    # read on a connection of its own: the first three are committed, each on its own; the fourth is not there
     assert pg_rows(pg_url, "SELECT version_num FROM alembic_version") == [(rev(2),)]
     assert pg_tables(pg_url) == {"t0", "t1", "t2"}
-    assert not [s for s in events.driver if "SET LOCAL synchronous_commit" in s]  # the last step never ran
+    assert len(set(creating_transactions(pg_url).values())) == 3
 
 
-def test_postgresql_per_run_leaves_synchronous_commit_alone(tmp_path, pg_url):
+def test_postgresql_per_run_failure_applies_nothing(tmp_path, pg_url):
+    config = write_project(tmp_path, pg_url, [CREATE, CREATE, CREATE, FAIL, CREATE], transaction="per_run")
+    result = upgrade(config)
+    assert result.exit_code == 1
+    assert "boom" in result.stderr
+    assert pg_tables(pg_url) == set()
+    assert pg_rows(pg_url, "SELECT count(*) FROM pg_tables WHERE tablename = 'alembic_version'") == [(0,)]
+
+
+def test_postgresql_per_run_never_changes_synchronous_commit(tmp_path, pg_url):
     config = write_project(tmp_path, pg_url, [CREATE] * 3, transaction="per_run")
     with Events() as events:
         result = upgrade(config)
@@ -387,7 +364,7 @@ def test_postgresql_per_run_leaves_synchronous_commit_alone(tmp_path, pg_url):
 
 
 def test_postgresql_session_setting_stays_on_the_migration_connection(tmp_path, pg_url):
-    # the setting is per session: other sessions (the application's) keep the server's default
+    # multidb changes no commit setting, for its session or any other
     config = write_project(tmp_path, pg_url, [CREATE] * 2)
     assert upgrade(config).exit_code == 0
     assert pg_rows(pg_url, "SHOW synchronous_commit") == [("on",)]

@@ -199,10 +199,4 @@ def main() -> None:
 
 def run() -> None:
     """Console-script entry point."""
-    from .. import console
-
-    console.prepare()  # this process is multidb's own (see multidb.console)
-    try:
-        main(prog_name="multidb")
-    finally:
-        console.finish()
+    main(prog_name="multidb")

@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import engines
 from ..config import Database, Project
-from ..environment import prepare_session
+from ..environment import commit_error, prepare_session
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
 from ..journal import NON_TRANSACTIONAL_DDL
 from ..results import RunResult
@@ -70,9 +70,35 @@ def run_atomic(
                 report.append(RunResult(db.name, before[db.name], before[db.name], (), "failed", error.lines()[0]))
                 report += [RunResult(d.name, before[d.name], before[d.name], (), "skipped") for d in dbs[i + 1 :]]
                 raise RunFailed(error, report) from e
-        for _conn, tx in sessions.values():
-            tx.commit()
+        _commit_all(dbs, sessions, results, before)
         return results
+
+
+def _commit_all(
+    dbs: list[Database], sessions: dict[tuple, tuple[Any, Any]], results: list[RunResult], before: dict
+) -> None:
+    """Commit each database in turn; a commit that fails (a deferred constraint) rolls back the ones after it."""
+    from sqlalchemy.exc import DBAPIError
+
+    keys = list(sessions)
+    for n, key in enumerate(keys):
+        try:
+            sessions[key][1].commit()
+        except DBAPIError as e:
+            for later in keys[n + 1 :]:
+                sessions[later][1].rollback()
+            entries = [d for d in dbs if engines.database_identity(d) == key]
+            error = commit_error(entries[0], e, "raised by --atomic's commit (this database's changes are rolled back)")
+            report = []
+            for d, result in zip(dbs, results, strict=True):
+                where = engines.database_identity(d)
+                if where in keys[:n]:
+                    report.append(result)
+                else:
+                    what = "failed" if where == key else "rolled back"
+                    detail = (error.lines()[0],) if where == key else ()
+                    report.append(RunResult(d.name, before[d.name], before[d.name], (), what, *detail))
+            raise RunFailed(error, report) from e
 
 
 def _switch(db: Database, conn: Any) -> None:

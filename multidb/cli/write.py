@@ -24,6 +24,18 @@ def _run_output(results, as_json: bool) -> None:
     emit(results, as_json, render.run_results)
 
 
+def _interruptible(run):
+    """Run a write command with SIGINT/SIGTERM handled (see multidb.interrupts): exit 130 or 143."""
+    from ..commands.migrate import Interrupted
+    from ..interrupts import Stopped, handling
+
+    try:
+        with handling():
+            return run()
+    except Stopped as e:
+        raise Interrupted(e.signum, "(run 'multidb status' to see where each database stands)") from e
+
+
 sql_options = [
     click.option("--sql", is_flag=True, help="Write SQL files instead of connecting (one per database)."),
     click.option(
@@ -157,7 +169,7 @@ def upgrade_cmd(
         fail_fast=fail_fast,
         phase=phase,
     )
-    _run_output(upgrade(project, databases, all_, target, options), as_json)
+    _run_output(_interruptible(lambda: upgrade(project, databases, all_, target, options)), as_json)
 
 
 @main.command("downgrade")
@@ -192,7 +204,7 @@ def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir,
         yes=yes,
         action=action,
     )
-    _run_output(downgrade(project, databases, target, options), as_json)
+    _run_output(_interruptible(lambda: downgrade(project, databases, target, options)), as_json)
 
 
 @main.command("stamp")
@@ -214,7 +226,7 @@ def stamp_cmd(databases, target, purge, lock_timeout, yes, as_json) -> None:
 
     project, action = _named(databases, "stamp")
     options = _options(project, as_json=as_json, lock_timeout=lock_timeout, yes=yes, purge=purge, action=action)
-    _run_output(stamp(project, databases, target, options), as_json)
+    _run_output(_interruptible(lambda: stamp(project, databases, target, options)), as_json)
 
 
 def _named(databases: tuple[str, ...], verb: str) -> tuple[Any, str]:

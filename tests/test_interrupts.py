@@ -418,3 +418,19 @@ def reset(app: App) -> None:
 def test_kills_and_interrupts_at_random_moments_lose_nothing(app: App):
     seen = random_interruptions(app, kills=3, interrupts=2, seed=11)
     assert seen["kills"] == 3 and seen["interrupts"] == 2
+
+
+@pytest.mark.postgresql
+def test_result_shows_unknown_when_the_database_cannot_be_read_again(tmp_path: Path, request):
+    app = make_app("postgresql", tmp_path, request)
+    app.write(3, {2: app.marker_code("in-r2", LONG["postgresql"])})
+    runner = start_and_reach(app, "in-r2")
+    name = sa.engine.make_url(app.url).database
+    admin = sa.create_engine(app.engine().url.set(database="postgres"), poolclass=NullPool)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')  # the server goes away, for this database
+    admin.dispose()
+    code, out, err = finish(runner)
+    assert code == 1, out + err
+    row = next(line for line in err.splitlines() if line.startswith("app "))
+    assert row.split()[:3] == ["app", "(none)", "(unknown)"], err

@@ -25,7 +25,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -155,10 +155,8 @@ def _watch(reader: socket.socket, state: _State) -> None:
 
 
 def _quietly(fn: Callable[[], None]) -> None:
-    try:
+    with suppress(Exception):  # the connection may be gone already; the run stops either way
         fn()
-    except Exception:  # the connection may be gone already; the run stops either way
-        pass
 
 
 @contextmanager

@@ -124,7 +124,8 @@ class App:
             )
             if n == 1:
                 body = 'op.create_table("applied", sa.Column("revision", sa.String(20)))\n' + body
-            text = REVISION.format(n=n, rev=rev(n), down=rev(n - 1) if n > 1 else None, body=textwrap.indent(body, "    "))
+            down = rev(n - 1) if n > 1 else None
+            text = REVISION.format(n=n, rev=rev(n), down=down, body=textwrap.indent(body, "    "))
             (folder / f"{rev(n)}_r{n}.py").write_text(text)
 
     def marker_code(self, name: str, statement: str) -> str:

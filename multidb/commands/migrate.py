@@ -240,7 +240,7 @@ def _apply_job(
             return _interrupted(project, db, action, target, journal)
         after, known = _now(db)
         return Outcome(db.name, (after, known), error=e.lines()[0], exit_code=e.exit_code)
-    except interrupts.Stopped:
+    except (interrupts.Stopped, interrupts.StatementStopped):  # (the latter: a statement outside any revision file)
         return _interrupted(project, db, action, target, journal)
     finally:
         interrupts.taken()

@@ -103,9 +103,14 @@ def handling() -> Iterator[None]:
     previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
     watcher = threading.Thread(target=_watch, args=(reader, _state), name="multidb-interrupts", daemon=True)
     watcher.start()
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    event.listen(Engine, "before_cursor_execute", _checkpoint)  # every connection, --atomic's too
     try:
         yield
     finally:
+        event.remove(Engine, "before_cursor_execute", _checkpoint)
         signal.set_wakeup_fd(previous_fd)
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -124,6 +129,12 @@ def _handle(signum: int, frame: Any) -> None:
     _state.receive(signum)
     if not _inside_library(frame):
         raise Stopped(signum)
+
+
+def _checkpoint(*_: Any) -> None:
+    """Before each statement: one of an interrupted migration is not sent."""
+    if _state.pending and _state.migrating:
+        raise StatementStopped(_state.signum or signal.SIGINT)
 
 
 def _inside_library(frame: Any) -> bool:
@@ -167,8 +178,6 @@ def cancellable(connection: Any) -> Iterator[None]:
     session = _Session(_canceller(connection))
 
     def before(*_: Any) -> None:
-        if _state.pending and _state.migrating:
-            raise StatementStopped(_state.signum or signal.SIGINT)
         session.running = True
 
     def after(*_: Any) -> None:

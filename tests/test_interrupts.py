@@ -443,3 +443,24 @@ def test_result_shows_unknown_when_the_database_cannot_be_read_again(tmp_path: P
     assert code == 1, out + err
     row = next(line for line in err.splitlines() if line.startswith("app "))
     assert row.split()[:3] == ["app", "(none)", "(unknown)"], err
+
+
+SHORTER = {  # --atomic does not cancel a running statement: the next one is refused
+    "postgresql": "SELECT pg_sleep(3)",
+    "sqlite": LONG["sqlite"].replace("1000000000", "3000000"),
+}
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def test_signal_during_an_atomic_run_rolls_everything_back(tmp_path: Path, request, dialect: str):
+    app = make_app(dialect, tmp_path, request)
+    app.write(3, {2: app.marker_code("in-r2", SHORTER[dialect])})
+    runner = app.spawn("upgrade", "app", "--atomic")
+    wait_for(lambda: (app.folder / "in-r2").exists() or runner.poll() is not None, "the runner to reach r2")
+    runner.send_signal(signal.SIGTERM)
+    code, out, err = finish(runner)
+    assert code == 143, f"exit {code}\n{out}\n{err}"
+    line = one_error_line(err)
+    assert "interrupted by SIGTERM" in line and "every database was rolled back (--atomic)" in line, line
+    assert app.versions() == set()
+    assert app.tables() == set()

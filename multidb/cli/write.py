@@ -36,7 +36,7 @@ def _interruptible() -> Iterator[None]:
         with handling():
             yield
     except Stopped as e:
-        raise Interrupted(e.signum, "(run 'multidb status' to see where each database stands)") from e
+        raise Interrupted(e.signum, " (run 'multidb status' to see where each database stands)") from e
 
 
 sql_options = [

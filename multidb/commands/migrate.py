@@ -118,7 +118,7 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
     if options.atomic:
         with locked(dbs, options.lock_timeout):
             before = {db.name: _preflight(project, db, load_history(project, db), action, target)[0] for db in dbs}
-            return run_atomic(project, dbs, action, target, before, options.purge)
+            return _atomic(project, dbs, action, target, before, options.purge)
     stop = options.fail_fast or not any(db.tenant for db in dbs)
     check_jobs = reading_jobs(dbs, options.jobs)
     checks, unchecked = run_jobs(_check_job, dbs, (project, action, target), check_jobs, stop_at_first_failure=stop)
@@ -143,7 +143,28 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
     if signum:  # the signal came between revisions or databases: what ran is applied, the rest waits
         skipped_now = [r.name for r in results if r.result == "skipped"]
         left = f"; not started: {', '.join(skipped_now)}" if skipped_now else ""
-        raise RunFailed(Interrupted(signum, f"between revisions; the revisions that ran stay applied{left}"), results)
+        raise RunFailed(Interrupted(signum, f" between revisions; the revisions that ran stay applied{left}"), results)
+    return results
+
+
+def _atomic(
+    project: Project, dbs: list[Database], action: str, target: str, before: dict[str, tuple[str, ...]], purge: bool
+) -> list[RunResult]:
+    """``--atomic``; a signal stops its next statement (a running one is not cancelled), and all is rolled back."""
+    rolled_back = "; every database was rolled back (--atomic)"
+    try:
+        with interrupts.migrating():
+            results = run_atomic(project, dbs, action, target, before, purge)
+    except RunFailed as e:
+        signum = interrupts.received()
+        if signum:
+            raise RunFailed(Interrupted(signum, rolled_back), e.results) from e
+        raise
+    except (interrupts.Stopped, interrupts.StatementStopped) as e:
+        raise Interrupted(e.signum, rolled_back) from e
+    signum = interrupts.received()
+    if signum:
+        raise RunFailed(Interrupted(signum, " after every database was committed"), results)
     return results
 
 
@@ -201,7 +222,7 @@ class Interrupted(MultiDBError):
         from ..interrupts import exit_code, signal_name
 
         self.exit_code = exit_code(signum)
-        super().__init__(f"interrupted by {signal_name(signum)} {detail}")
+        super().__init__(f"interrupted by {signal_name(signum)}{detail}")
 
 
 class TargetFailed(MultiDBError):
@@ -282,8 +303,8 @@ def _next_revision(project: Project, db: Database, action: str, target: str, hea
 
 
 class _RevisionJournal(StatementJournal):
-    """The statements of the revision in progress on a dialect whose DDL cannot be rolled back:
-    a write to the version table ends a revision. It outlives failed attempts, unlike the run's own."""
+    """The statements of the revision in progress that ran, on a dialect whose DDL cannot be rolled
+    back: a write to the version table ends a revision. It outlives failed attempts, unlike the run's own."""
 
     def __init__(self, version_table: str):
         super().__init__(None, version_table)
@@ -298,6 +319,17 @@ class _RevisionJournal(StatementJournal):
         self.connection = conn
         with self:
             yield
+
+    def __enter__(self) -> _RevisionJournal:
+        from sqlalchemy import event
+
+        event.listen(self.connection, "after_cursor_execute", self._record)  # statements that did run
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.connection, "after_cursor_execute", self._record)
 
     def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         lowered = statement.lstrip().lower()

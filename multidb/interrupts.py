@@ -30,7 +30,10 @@ from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RECANCEL_SECONDS = 0.5  # a cancel that reached the server before the statement did is sent again
-_LIBRARIES = ("sqlalchemy", "psycopg2", "pymysql", "MySQLdb", "sqlite3", "importlib", "threading", "logging")
+_LIBRARIES = frozenset(
+    {"sqlalchemy", "psycopg2", "pymysql", "MySQLdb", "sqlite3", "threading", "logging"}
+    | {"importlib", "_frozen_importlib", "_frozen_importlib_external"}  # an import half done
+)
 
 
 class Stopped(KeyboardInterrupt):
@@ -132,8 +135,8 @@ def _handle(signum: int, frame: Any) -> None:
 
 
 def _checkpoint(*_: Any) -> None:
-    """Before each statement: one of an interrupted migration is not sent."""
-    if _state.pending and _state.migrating:
+    """Before each statement: one of an interrupted migration is not sent (the watcher's KILL QUERY is)."""
+    if _state.pending and _state.migrating and threading.current_thread() is threading.main_thread():
         raise StatementStopped(_state.signum or signal.SIGINT)
 
 
@@ -142,7 +145,7 @@ def _inside_library(frame: Any) -> bool:
     half-way through its own bookkeeping."""
     while frame is not None:
         name = frame.f_globals.get("__name__") or ""
-        if name.split(".", 1)[0] in _LIBRARIES or frame.f_code.co_filename.startswith("<frozen"):
+        if name.split(".", 1)[0] in _LIBRARIES:
             return True
         frame = frame.f_back
     return False

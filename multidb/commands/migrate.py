@@ -142,6 +142,8 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
     signum = interrupts.received()
     if signum:  # the signal came between revisions or databases: what ran is applied, the rest waits
         skipped_now = [r.name for r in results if r.result == "skipped"]
+        if len(skipped_now) == len(work):
+            raise RunFailed(Interrupted(signum, " before any database was changed"), results)
         left = f"; not started: {', '.join(skipped_now)}" if skipped_now else ""
         raise RunFailed(Interrupted(signum, f" between revisions; the revisions that ran stay applied{left}"), results)
     return results
@@ -202,7 +204,7 @@ def _results(
         elif db.name in applied:
             outcome = applied[db.name]
             if outcome.failed:
-                after, known = outcome.value
+                after, known = outcome.value or ((), False)  # (a worker that died returns nothing)
                 results.append(RunResult(db.name, before, after, (), "failed", outcome.error, after_known=known))
             elif outcome.value is None:  # an interrupted run never started it
                 results.append(RunResult(db.name, before, before, (), "skipped"))
@@ -246,6 +248,7 @@ def _apply_job(
     if interrupts.received():
         return Outcome(db.name)  # a signal stopped the run before this database: skipped
     journal = _RevisionJournal(db.version_table)
+    started = False  # the lock is held and the revisions run
     try:
         # one connection for the lock and the migrations (a server lock is the session's)
         with (
@@ -253,31 +256,38 @@ def _apply_job(
             interrupts.cancellable(conn),
             migration_lock(db, lock_wait(db, options.lock_timeout), conn),
         ):
+            started = True
             with interrupts.migrating(), journal.on(conn):
                 result = _apply_with_retries(project, db, conn, action, target, reporter or Quiet(), options, journal)
             return Outcome(db.name, result)
     except MultiDBError as e:
         if interrupts.received():
-            return _interrupted(project, db, action, target, journal)
+            return _interrupted(project, db, action, target, journal if started else None)
         after, known = _now(db)
         return Outcome(db.name, (after, known), error=e.lines()[0], exit_code=e.exit_code)
     except (interrupts.Stopped, interrupts.StatementStopped):  # (the latter: a statement outside any revision file)
-        return _interrupted(project, db, action, target, journal)
+        return _interrupted(project, db, action, target, journal if started else None)
     finally:
         interrupts.taken()
         if reporter is not None:
             reporter.finish(db.name)
 
 
-def _interrupted(project: Project, db: Database, action: str, target: str, journal: _RevisionJournal) -> Outcome:
-    """One line naming the revision a signal stopped, and where the database stands now (read again)."""
+def _interrupted(project: Project, db: Database, action: str, target: str, journal: _RevisionJournal | None) -> Outcome:
+    """One line naming the revision a signal stopped, and where the database stands now (read again).
+
+    ``journal`` is None when the signal came before the revisions ran (waiting for the lock).
+    """
     signum = interrupts.received() or 2
     after, known = _now(db)
     where = f"interrupted by {interrupts.signal_name(signum)}"
-    revision = _next_revision(project, db, action, target, after) if known else None
+    revision = _next_revision(project, db, action, target, after) if known and journal else None
     if revision is not None:
         where += f" in revision {revision}"
-    if journal.non_transactional:
+    if journal is None:
+        where += " while waiting for the migration lock"
+        what = "nothing was changed"
+    elif journal.non_transactional:
         what = journal.note()
     elif revision is not None:
         what = "it was rolled back; the revisions before it stay applied"

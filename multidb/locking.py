@@ -310,9 +310,29 @@ def _postgresql_holder(db: Database, key: int) -> str | None:
     if row is None:
         return None
     name = row.application_name or "a session"
-    return (
-        f"{name} (server pid {row.pid}, from {row.client_addr or 'local socket'}, since {row.backend_start:%H:%M:%S})"
-    )
+    session = f"server pid {row.pid}, from {row.client_addr or 'local socket'}, since {row.backend_start:%H:%M:%S}"
+    if _process_gone(name):
+        return (
+            f"{name}, whose process is gone ({session}); the server ends that session when it notices the "
+            f"connection dropped (after its statement), or end it now with SELECT pg_terminate_backend({row.pid})"
+        )
+    return f"{name} ({session})"
+
+
+def _process_gone(label: str) -> bool:
+    """Whether a :func:`holder_label` names a process of this host that no longer runs."""
+    parts = label.split()
+    if len(parts) != 4 or parts[0] != "multidb" or parts[2] != "pid" or not parts[3].isdigit():
+        return False
+    if parts[1].rpartition("@")[2] != socket.gethostname():
+        return False  # another machine's process: nothing to tell from here
+    try:
+        os.kill(int(parts[3]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, but not ours to signal
+        return False
+    return False
 
 
 def _mysql_name(db: Database) -> str:

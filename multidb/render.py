@@ -85,7 +85,7 @@ def run_results(results: Sequence[RunResult]) -> str:
         if "/" in r.name:
             fleets.setdefault(r.name.split("/", 1)[0], []).append(r)
         else:
-            rows.append([r.name, revs(r.before), revs(r.after), _result(r)])
+            rows.append([r.name, revs(r.before), revs(r.after) if r.after_known else "(unknown)", _result(r)])
     parts = [table(["DATABASE", "FROM", "TO", "RESULT"], rows)] if rows else []
     for name, group in fleets.items():
         counts: dict[str, int] = {}

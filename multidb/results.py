@@ -64,6 +64,7 @@ class RunResult:
     result: str = "no change"  # "upgraded", "downgraded", "stamped", "no change", "failed", "skipped", "sql written"
     error: str | None = None
     output: str | None = None
+    after_known: bool = True  # False: the database could not be read after a failure (``after`` is empty)
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,10 @@ class Group(click.Group):
         except click.UsageError as e:  # one line like every other error, not click's usage block
             command = f"{e.ctx.command_path}: " if e.ctx is not None else ""
             _report(ctx, e, [command + e.format_message()], EXIT_USAGE)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except KeyboardInterrupt as e:  # Ctrl-C outside a write command's own handling (multidb.interrupts)
+            _report(ctx, e, ["interrupted by SIGINT"], 130)
         except Exception as e:  # a bug, or an error multidb did not anticipate
             hint = "" if ctx.meta.get("multidb.traceback") else " (rerun with --traceback for details)"
             _report(ctx, e, [f"unexpected {type(e).__name__}: {e}{hint}"], EXIT_FAILED)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,19 @@ def _progress_reporter():
 
 def _run_output(results, as_json: bool) -> None:
     emit(results, as_json, render.run_results)
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """A write command with SIGINT/SIGTERM handled (see multidb.interrupts): exit 130 or 143."""
+    from ..commands.migrate import Interrupted
+    from ..interrupts import Stopped, handling
+
+    try:
+        with handling():
+            yield
+    except Stopped as e:
+        raise Interrupted(e.signum, " (run 'multidb status' to see where each database stands)") from e
 
 
 sql_options = [
@@ -99,6 +114,18 @@ def _confirm_at_terminal(project, action: str) -> bool:
     return click.confirm(f"Profile '{project.profile}' is protected. Really {action}?", default=False, err=True)
 
 
+def _handled(f):
+    """The command's whole body runs with the signals handled."""
+    import functools
+
+    @functools.wraps(f)
+    def run(*args, **kwargs):
+        with _interruptible():
+            return f(*args, **kwargs)
+
+    return run
+
+
 @main.command("upgrade")
 @databases_arg
 @all_option
@@ -126,6 +153,7 @@ def _confirm_at_terminal(project, action: str) -> bool:
 )
 @project_options
 @json_option
+@_handled
 def upgrade_cmd(
     databases, all_, target, atomic, phase, lock_timeout, jobs, shard, fail_fast, sql, output_dir, from_current, as_json
 ) -> None:
@@ -169,6 +197,7 @@ def upgrade_cmd(
 @with_options(sql_options)
 @project_options
 @json_option
+@_handled
 def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir, as_json) -> None:
     """Downgrade the named databases (never all by default).
 
@@ -203,6 +232,7 @@ def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir,
 @yes_option
 @project_options
 @json_option
+@_handled
 def stamp_cmd(databases, target, purge, lock_timeout, yes, as_json) -> None:
     """Record a revision in the version table without running migrations.
 

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import engines
+from .. import engines, interrupts
 from ..config import Database, Project
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
 from ..fleet import in_shard, select_targets
+from ..journal import NON_TRANSACTIONAL_DDL, StatementJournal
 from ..locking import lock_wait, locked, migration_lock, reading_lock
 from ..results import RunResult
-from ..runner import check_known, current_heads, load_history, read_heads, revision_errors
+from ..runner import check_known, current_heads, load_history, read_heads, relative, revision_errors
 from . import offline
 from .atomic import refuse_non_transactional, run_atomic
 from .scheduler import Outcome, reading_jobs, run_jobs
@@ -118,7 +121,7 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
                 db.name: _preflight(project, db, load_history(project, db), action, target, options.lock_timeout)[0]
                 for db in dbs
             }
-            return run_atomic(project, dbs, action, target, before, options.purge)
+            return _atomic(project, dbs, action, target, before, options.purge)
     stop = options.fail_fast or not any(db.tenant for db in dbs)
     check_jobs = reading_jobs(dbs, options.jobs)
     checks, unchecked = run_jobs(
@@ -146,6 +149,34 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
     failed = [o for o in [*failures, *applied] if o.failed]
     if failed:
         raise RunFailed(TargetFailed(failed[0]), results)
+    signum = interrupts.received()
+    if signum:  # the signal came between revisions or databases: what ran is applied, the rest waits
+        skipped_now = [r.name for r in results if r.result == "skipped"]
+        if len(skipped_now) == len(work):
+            raise RunFailed(Interrupted(signum, " before any database was changed"), results)
+        left = f"; not started: {', '.join(skipped_now)}" if skipped_now else ""
+        raise RunFailed(Interrupted(signum, f" between revisions; the revisions that ran stay applied{left}"), results)
+    return results
+
+
+def _atomic(
+    project: Project, dbs: list[Database], action: str, target: str, before: dict[str, tuple[str, ...]], purge: bool
+) -> list[RunResult]:
+    """``--atomic``; a signal stops its next statement (a running one is not cancelled), and all is rolled back."""
+    rolled_back = "; every database was rolled back (--atomic)"
+    try:
+        with interrupts.migrating():
+            results = run_atomic(project, dbs, action, target, before, purge)
+    except RunFailed as e:
+        signum = interrupts.received()
+        if signum:
+            raise RunFailed(Interrupted(signum, rolled_back), e.results) from e
+        raise
+    except (interrupts.Stopped, interrupts.StatementStopped) as e:
+        raise Interrupted(e.signum, rolled_back) from e
+    signum = interrupts.received()
+    if signum:
+        raise RunFailed(Interrupted(signum, " after every database was committed"), results)
     return results
 
 
@@ -185,7 +216,10 @@ def _results(
         elif db.name in applied:
             outcome = applied[db.name]
             if outcome.failed:
-                results.append(RunResult(db.name, before, outcome.value or (), (), "failed", outcome.error))
+                after, known = outcome.value or ((), False)  # (a worker that died returns nothing)
+                results.append(RunResult(db.name, before, after, (), "failed", outcome.error, after_known=known))
+            elif outcome.value is None:  # an interrupted run never started it
+                results.append(RunResult(db.name, before, before, (), "skipped"))
             else:
                 results.append(outcome.value)
         elif db.name in skipped:
@@ -193,6 +227,16 @@ def _results(
         else:
             results.append(RunResult(db.name, before, before, (), "no change"))
     return results
+
+
+class Interrupted(MultiDBError):
+    """SIGINT or SIGTERM stopped a command (exit 130 or 143)."""
+
+    def __init__(self, signum: int, detail: str):
+        from ..interrupts import exit_code, signal_name
+
+        self.exit_code = exit_code(signum)
+        super().__init__(f"interrupted by {signal_name(signum)}{detail}")
 
 
 class TargetFailed(MultiDBError):
@@ -213,17 +257,108 @@ def _check_job(db: Database, project: Project, action: str, target: str, lock_ti
 def _apply_job(
     db: Database, project: Project, action: str, target: str, options: RunOptions, reporter: Reporter | None
 ) -> Outcome:
+    if interrupts.received():
+        return Outcome(db.name)  # a signal stopped the run before this database: skipped
+    journal = _RevisionJournal(db.version_table)
+    started = False  # the lock is held and the revisions run
     try:
         # one connection for the lock and the migrations (a server lock is the session's)
-        with engines.connect(db) as conn, migration_lock(db, lock_wait(db, options.lock_timeout), conn):
-            return Outcome(
-                db.name, _apply_with_retries(project, db, conn, action, target, reporter or Quiet(), options)
-            )
+        with (
+            engines.connect(db) as conn,
+            interrupts.cancellable(conn),
+            migration_lock(db, lock_wait(db, options.lock_timeout), conn),
+        ):
+            started = True
+            with interrupts.migrating(), journal.on(conn):
+                result = _apply_with_retries(project, db, conn, action, target, reporter or Quiet(), options, journal)
+            return Outcome(db.name, result)
     except MultiDBError as e:
-        return Outcome(db.name, _now(db), error=e.lines()[0], exit_code=e.exit_code)
+        if interrupts.received():
+            return _interrupted(project, db, action, target, journal if started else None)
+        after, known = _now(db)
+        return Outcome(db.name, (after, known), error=e.lines()[0], exit_code=e.exit_code)
+    except (interrupts.Stopped, interrupts.StatementStopped):  # (the latter: a statement outside any revision file)
+        return _interrupted(project, db, action, target, journal if started else None)
     finally:
+        interrupts.taken()
         if reporter is not None:
             reporter.finish(db.name)
+
+
+def _interrupted(project: Project, db: Database, action: str, target: str, journal: _RevisionJournal | None) -> Outcome:
+    """One line naming the revision a signal stopped, and where the database stands now (read again).
+
+    ``journal`` is None when the signal came before the revisions ran (waiting for the lock).
+    """
+    signum = interrupts.received() or 2
+    after, known = _now(db)
+    where = f"interrupted by {interrupts.signal_name(signum)}"
+    revision = _next_revision(project, db, action, target, after) if known and journal else None
+    if revision is not None:
+        where += f" in revision {revision}"
+    if journal is None:
+        where += " while waiting for the migration lock"
+        what = "nothing was changed"
+    elif journal.non_transactional:
+        what = journal.note()
+    elif revision is not None:
+        what = "it was rolled back; the revisions before it stay applied"
+    else:
+        what = "the revisions that had finished stay applied"
+    now = f"the database is at {', '.join(after) or 'base'}" if known else "where it stands could not be read"
+    error = f"{db.name}: {where}; {what}; {now}"
+    return Outcome(db.name, (after, known), error=error, exit_code=interrupts.exit_code(signum))
+
+
+def _next_revision(project: Project, db: Database, action: str, target: str, heads: tuple[str, ...]) -> str | None:
+    """The revision a run from ``heads`` towards ``target`` starts with: the one an interruption stopped."""
+    try:
+        script = load_history(project, db)
+        with revision_errors(db):
+            steps = step_fn(action)(script, target, heads)
+    except MultiDBError:
+        return None
+    if not steps or getattr(steps[0], "revision", None) is None:
+        return None
+    revision = steps[0].revision
+    return f"{revision.revision} ({relative(revision.path)})"
+
+
+class _RevisionJournal(StatementJournal):
+    """The statements of the revision in progress that ran, on a dialect whose DDL cannot be rolled
+    back: a write to the version table ends a revision. It outlives failed attempts, unlike the run's own."""
+
+    def __init__(self, version_table: str):
+        super().__init__(None, version_table)
+        self.non_transactional = False
+
+    @contextmanager
+    def on(self, conn: Any) -> Iterator[None]:
+        self.non_transactional = conn.dialect.name in NON_TRANSACTIONAL_DDL
+        if not self.non_transactional:
+            yield
+            return
+        self.connection = conn
+        with self:
+            yield
+
+    def __enter__(self) -> _RevisionJournal:
+        from sqlalchemy import event
+
+        event.listen(self.connection, "after_cursor_execute", self._record)  # statements that did run
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.connection, "after_cursor_execute", self._record)
+
+    def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        lowered = statement.lstrip().lower()
+        if self.version_table in lowered and not lowered.startswith("select"):
+            self.statements.clear()
+        else:
+            super()._record(conn, cursor, statement, *args)
 
 
 def _preflight(
@@ -264,24 +399,37 @@ def _refuse_unversioned_tables(project: Project, db: Database) -> None:
         )
 
 
-def _now(db: Database) -> tuple[str, ...]:
+def _now(db: Database) -> tuple[tuple[str, ...], bool]:
+    """Where ``db`` stands after a failure, read on a connection of its own (the run's may be gone),
+    and whether it could be read at all."""
     try:
         with engines.connect(db) as conn:
-            return read_heads(db, conn)
+            return read_heads(db, conn), True
     except MultiDBError:
-        return ()
+        return (), False
 
 
 def _apply_with_retries(
-    project: Project, db: Database, conn: Any, action: str, target: str, reporter: Reporter, options: RunOptions
+    project: Project,
+    db: Database,
+    conn: Any,
+    action: str,
+    target: str,
+    reporter: Reporter,
+    options: RunOptions,
+    journal: _RevisionJournal,
 ) -> RunResult:
-    """Run, retrying a revision that gave up waiting for a table lock (``lock_timeout``)."""
+    """Run, retrying a revision that gave up waiting for a table lock (``lock_timeout``).
+
+    A revision whose statements before the timeout could not be rolled back (MariaDB/MySQL DDL) is
+    never retried: it would run them again, and fail with another error that hides the timeout.
+    """
     attempt = 0
     while True:
         try:
             return _apply(project, db, conn, action, target, reporter, options)
         except MigrationError as e:
-            if attempt >= db.lock_retries or not is_lock_timeout(e.__cause__):
+            if attempt >= db.lock_retries or not is_lock_timeout(e.__cause__) or journal.statements:
                 raise
             attempt += 1
             time.sleep(min(30.0, 0.5 * 2**attempt))

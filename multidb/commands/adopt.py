@@ -116,7 +116,7 @@ def adopt(project: Project, name: str, lock_timeout: float | None = None, to: st
 
 def _replay(project: Project, db: Database, order: list[str]) -> list[tuple[tuple[str, ...], list[str]]]:
     """Upgrade a scratch database to each target of ``order`` in turn: its heads and differences from the live one."""
-    states = []
+    states: list[tuple[tuple[str, ...], list[str]]] = []
     with _scratch(db) as scratch, engines.connect(db) as live:
         scratch_project = dataclasses.replace(project, databases={db.name: scratch})
         for revision in order:

@@ -2,18 +2,85 @@
 
 There, a revision that fails halfway leaves the statements before the failure in place. multidb
 cannot undo them, but it can say honestly that the database may be partly migrated, and which
-statements of the failed revision had already run.
+statements of the failed revision had already run: by position and kind, with the object's name
+where it is an identifier, never with the statement's literals (``CREATE USER ... IDENTIFIED BY``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 NON_TRANSACTIONAL_DDL = frozenset({"mysql", "mariadb"})
+SHOWN = 5  # the last statements named in a failure
+
+# MySQL's tokens, in the order they are tried: comments, `identifiers`, 'strings' and "strings"
+# (double quotes delimit strings in MySQL's default mode), words, anything else
+_TOKEN = re.compile(
+    r"""(?P<skip>\s+|/\*.*?\*/|(?:--\s|\#)[^\n]*)
+      | (?P<ident>`(?:[^`]|``)*`)
+      | (?P<literal>'(?:[^'\\]|\\.|'')*'?|"(?:[^"\\]|\\.|"")*"?|[0-9][0-9.eE+-]*)
+      | (?P<word>[A-Za-z_$][A-Za-z0-9_$]*)
+      | (?P<other>.)""",
+    re.VERBOSE | re.DOTALL,
+)
+# verbs whose object's name may be shown, and the words that may stand between the verb and the name
+_NAMED_VERBS = frozenset(
+    {"CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "INSERT", "REPLACE", "UPDATE", "DELETE", "CALL"}
+)
+_OBJECTS = frozenset(
+    {"TABLE", "INDEX", "VIEW", "USER", "ROLE", "DATABASE", "SCHEMA", "TRIGGER", "PROCEDURE", "FUNCTION", "EVENT"}
+    | {"SEQUENCE", "TABLESPACE", "SERVER"}
+)
+_MODIFIERS = frozenset(
+    {"OR", "REPLACE", "UNIQUE", "FULLTEXT", "SPATIAL", "TEMPORARY", "IF", "NOT", "EXISTS", "ONLINE", "OFFLINE"}
+    | {"IGNORE", "LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY", "QUICK", "INTO", "FROM"}
+)
+_NEEDS_OBJECT = frozenset({"CREATE", "ALTER", "DROP", "RENAME"})  # 'CREATE DEFINER=...' names no object
+HIDDEN = "(literals hidden)"
+
+
+def _tokens(statement: str) -> list[tuple[str, str]]:
+    found = []
+    for match in _TOKEN.finditer(statement):
+        kind = match.lastgroup or "other"
+        if kind != "skip":
+            found.append((kind, match.group()))
+    return found
+
+
+def describe(statement: str) -> str:
+    """A statement's kind and, for DDL/DML on a named object, the object's name: never its literals."""
+    tokens = _tokens(statement)
+    if not tokens or tokens[0][0] != "word":
+        return f"statement {HIDDEN}"
+    verb = tokens[0][1].upper()
+    if verb not in _NAMED_VERBS:
+        return verb if len(tokens) == 1 else f"{verb} {HIDDEN}"
+    words, i = [verb], 1
+    while i < len(tokens) and tokens[i][0] == "word" and tokens[i][1].upper() in _MODIFIERS | _OBJECTS:
+        words.append(tokens[i][1].upper())
+        i += 1
+    name = _name(tokens, i)
+    if name is None or (verb in _NEEDS_OBJECT and not _OBJECTS & set(words)):
+        name = HIDDEN
+    return " ".join([*words, name])
+
+
+def _name(tokens: list[tuple[str, str]], i: int) -> str | None:
+    """A (possibly dotted) identifier starting at ``tokens[i]``."""
+    parts: list[str] = []
+    while i < len(tokens) and tokens[i][0] in ("word", "ident"):
+        parts.append(tokens[i][1])
+        if i + 1 < len(tokens) and tokens[i + 1][1] == ".":
+            i += 2
+            continue
+        break
+    return ".".join(parts) or None
 
 
 class StatementJournal:
-    """Records the changing statements of the revision in progress on one connection."""
+    """Records the changing statements of the revision in progress on one connection (described, not kept)."""
 
     def __init__(self, connection: Any, version_table: str):
         self.connection = connection
@@ -32,11 +99,10 @@ class StatementJournal:
         event.remove(self.connection, "before_cursor_execute", self._record)
 
     def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        text = " ".join(statement.split())
-        lowered = text.lower()
+        lowered = statement.lstrip().lower()
         if lowered.startswith(("select", "show", "set ")) or self.version_table in lowered:
             return
-        self.statements.append(text)
+        self.statements.append(describe(statement))
 
     def applied(self, **_: Any) -> None:
         """An ``on_version_apply`` hook: a finished revision starts a fresh record."""
@@ -46,9 +112,9 @@ class StatementJournal:
         """The sentence added to a failure on such a dialect."""
         if not self.statements:
             return "no statement of it had run, so the database is at the previous revision"
-        shown = [s if len(s) <= 80 else s[:77] + "..." for s in self.statements[-5:]]
-        more = f"{len(self.statements) - 5} earlier, then " if len(self.statements) > 5 else ""
+        first = max(len(self.statements) - SHOWN, 0)
+        shown = [f"statement {n}: {kind}" for n, kind in enumerate(self.statements[first:], start=first + 1)]
         return (
             "MariaDB/MySQL cannot roll back DDL, so the database may be partly migrated; statements of this "
-            f"revision sent before the failure: {more}" + " | ".join(shown)
+            f"revision sent before the failure ({len(self.statements)}): " + " | ".join(shown)
         )

@@ -256,19 +256,22 @@ def _named(databases: tuple[str, ...], verb: str) -> tuple[Any, str]:
 
 @main.command("adopt")
 @click.argument("database")
+@click.option("--to", "to", metavar="REV", help="Stamp REV, after checking that its schema matches the database's.")
 @lock_timeout_option
 @project_options
 @json_option
-def adopt_cmd(database, lock_timeout, as_json) -> None:
+def adopt_cmd(database, to, lock_timeout, as_json) -> None:
     """Version a database whose tables exist but were not made by these migrations.
 
-    Replays the migrations in a scratch database of the same dialect and stamps the newest
-    revision whose schema matches; if none matches, lists the differences and changes nothing.
+    Replays the migrations in a scratch database of the same dialect and stamps the revision
+    whose schema matches. If several match (a data revision keeps the schema of the one before
+    it), lists them and changes nothing: say which with --to. If none matches, lists the differences.
 
     \b
-    Example:
-      multidb adopt catalog        # a database created with metadata.create_all()
+    Examples:
+      multidb adopt catalog                      # a database created with metadata.create_all()
+      multidb adopt catalog --to c1a0f0a1b005    # its data step (c1a0f0a1b006) has not run yet
     """
     from ..commands.adopt import adopt  # (the package attribute 'adopt' may be the module)
 
-    _run_output([adopt(load_project(), database, lock_timeout)], as_json)
+    _run_output([adopt(load_project(), database, lock_timeout, to)], as_json)

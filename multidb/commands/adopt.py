@@ -2,8 +2,10 @@
 
 The migrations are replayed, one revision at a time, in a scratch database of the same dialect;
 after each revision its schema is compared with the live one (Alembic's autogenerate comparison).
-The newest revision that matches is stamped. If none matches, the differences against the heads
-are listed and nothing is changed.
+If exactly one revision matches, it is stamped. If several match (a data revision keeps the
+schema of the one before it), adopt cannot tell whether their data steps ran: it lists them and
+wants ``--to REV``, which replays up to REV, checks that its schema matches, and stamps it. If none
+matches, the differences against the heads are listed. Nothing is changed unless a revision is stamped.
 """
 
 from __future__ import annotations
@@ -28,17 +30,29 @@ from .steps import execute
 
 
 class NoMatchingRevision(DatabaseError):
-    """The live schema matches no revision; ``differences`` compares it with the heads."""
+    """The live schema matches no revision (or not the one asked for); ``differences`` lists how it differs."""
 
-    def __init__(self, database: str, differences: list[str]):
+    def __init__(self, database: str, differences: list[str], asked: str | None = None):
         self.differences = differences
-        super().__init__(
-            database,
-            f"the schema matches no revision; {len(differences)} difference(s) from the heads, nothing stamped",
-        )
+        what = f"does not match {asked}" if asked else "matches no revision"
+        since = f"from {asked}" if asked else "from the heads"
+        super().__init__(database, f"the schema {what}; {len(differences)} difference(s) {since}, nothing stamped")
 
     def lines(self) -> list[str]:
         return [str(self)] + [f"  - {line}" for line in self.differences]
+
+
+class SeveralMatches(UsageError):
+    """Several revisions have the live schema: stamping one of them would be a guess."""
+
+    def __init__(self, database: str, matches: list[tuple[str, ...]]):
+        self.database = database
+        self.matches = matches
+        found = ", ".join(",".join(heads) for heads in matches)
+        super().__init__(
+            f"{database}: the schema matches {len(matches)} revisions ({found}) and adopt cannot tell whether the "
+            f"data steps between them ran: choose with 'multidb adopt {database} --to REV' (nothing stamped)"
+        )
 
 
 def unversioned_tables(project: Project, db: Database) -> list[str]:
@@ -67,8 +81,11 @@ def _own_tables(conn: Any, db: Database, foreign: set[str]) -> tuple[list[str], 
     return [n for n in names if n not in skip and not n.startswith("sqlite_")], names
 
 
-def adopt(project: Project, name: str, lock_timeout: float | None = None) -> RunResult:
-    """Stamp the revision whose schema matches the live database; raise NoMatchingRevision if none does."""
+def adopt(project: Project, name: str, lock_timeout: float | None = None, to: str | None = None) -> RunResult:
+    """Stamp the one revision whose schema matches the live database (``to``: that revision, checked).
+
+    Raises NoMatchingRevision if none matches (or ``to`` does not), SeveralMatches if more than one does.
+    """
     found = select_targets(project, [name])
     if len(found) != 1:
         raise UsageError(f"'{name}' is a fleet: adopt one target at a time ('{name}/TENANT')")
@@ -82,32 +99,33 @@ def adopt(project: Project, name: str, lock_timeout: float | None = None) -> Run
             )
         if not unversioned_tables(project, db):
             raise UsageError(f"{db.name}: the database has no tables to adopt; run 'multidb upgrade {db.name}'")
-        order = [s.revision for s in reversed(list(script.walk_revisions()))]
-        match, last_diffs = _find_match(project, db, order)
-        if match is None:
-            raise NoMatchingRevision(db.name, last_diffs)
+        order = [to] if to else [s.revision for s in reversed(list(script.walk_revisions()))]
+        states = _replay(project, db, order)
+        matches = list(dict.fromkeys(heads for heads, diffs in states if not diffs))
+        if not matches:
+            last_heads, last_diffs = states[-1]
+            raise NoMatchingRevision(db.name, last_diffs, ", ".join(last_heads) if to else None)
+        if len(matches) > 1:
+            raise SeveralMatches(db.name, matches)
+        [match] = matches
         with engines.connect(db) as conn:
             result = execute(project, db, conn, "stamp", ",".join(match))
             conn.rollback()
         return dataclasses.replace(result, result=f"adopted at {', '.join(match)}")
 
 
-def _find_match(project: Project, db: Database, order: list[str]) -> tuple[tuple[str, ...] | None, list[str]]:
-    """Replay ``order`` in a scratch database; the newest state whose schema equals the live one."""
-    match: tuple[str, ...] | None = None
-    diffs: list[str] = []
+def _replay(project: Project, db: Database, order: list[str]) -> list[tuple[tuple[str, ...], list[str]]]:
+    """Upgrade a scratch database to each target of ``order`` in turn: its heads and differences from the live one."""
+    states: list[tuple[tuple[str, ...], list[str]]] = []
     with _scratch(db) as scratch, engines.connect(db) as live:
         scratch_project = dataclasses.replace(project, databases={db.name: scratch})
-        heads: tuple[str, ...] = ()
         for revision in order:
             with engines.connect(scratch) as conn:
                 heads = execute(scratch_project, scratch, conn, "upgrade", revision).after
                 conn.commit()
-            diffs = _differences(db, live, scratch)
-            if not diffs:
-                match = heads
+            states.append((heads, _differences(db, live, scratch)))
         live.rollback()
-    return match, diffs
+    return states
 
 
 def _differences(db: Database, live: Any, scratch: Database) -> list[str]:

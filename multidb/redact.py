@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,6 +32,16 @@ def mask_url(url: str) -> str:
     return base + ("?" + query if query else "")
 
 
+class SecretURL(str):
+    """A URL string whose ``repr()`` is masked: it works wherever a ``str`` URL does, but pytest's ``-l``,
+    junit XML, logging of ``%r`` and debuggers show ``***`` for its password."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask_url(str(self)))
+
+
 def _as_list(values: Any) -> list[str]:
     return [values] if isinstance(values, str) else list(values)
 
@@ -50,9 +61,26 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
     return text
 
 
+# MariaDB/MySQL syntax errors quote the statement from the error to its end: "... near 'BY 'pw'' at line 1"
+_NEAR = re.compile(r"\bnear '.*' at line (\d+)", re.DOTALL)
+# SQLAlchemy's error text: "[SQL: ...]" (may span lines), then "[parameters: ...]", then "(Background on ...)"
+_SQL = re.compile(r"\[SQL: (.*?)\](?=\n\[parameters: |\n\(Background on |\n*\Z|\n)", re.DOTALL)
+_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\n\(Background on |\n*\Z|\n)", re.DOTALL)
+_LITERAL = re.compile(r"'(?:[^'\\]|\\.|'')*'", re.DOTALL)
+
+
+def hide_statements(text: str) -> str:
+    """``text`` (a driver's message, a traceback) without what a failing statement carried: its string
+    literals (``IDENTIFIED BY '...'``, ``PASSWORD '...'``), its bound parameters, and the statement text
+    a MariaDB/MySQL syntax error quotes. Statement shapes and identifiers stay readable."""
+    text = _NEAR.sub(r"near (statement text hidden) at line \1", text)
+    text = _SQL.sub(lambda m: "[SQL: " + _LITERAL.sub("'***'", m.group(1)) + "]", text)
+    return _PARAMETERS.sub("[parameters: hidden]", text)
+
+
 def first_line(text: str, *secrets: str | None) -> str:
-    """The first non-empty line of a driver's message, scrubbed of secrets."""
-    for line in text.strip().splitlines():
+    """The first non-empty line of a driver's message, scrubbed of secrets and statement literals."""
+    for line in hide_statements(text).strip().splitlines():
         line = line.strip()
         if line:
             return scrub(line, secrets)

@@ -648,11 +648,6 @@ def test_the_plugin_junit_xml_and_files_never_hold_the_password(plugin_record: P
 
 
 @pytest.mark.postgresql
-@pytest.mark.xfail(
-    strict=True,
-    reason="the multidb_server_urls fixture is a dict of plain URL strings, so -l (and the junit XML) show the "
-    "admin URL with its password when a test using it fails; the fix belongs in multidb/testing/plugin.py",
-)
 def test_a_failing_test_of_the_users_own_shows_no_password_with_l_nor_in_junit(plugin_record: PluginRecord):
     [output] = [output for label, output in plugin_record.outputs if label == OWN]
     assert not leaks(output), [line for line in output.splitlines() if leaks(line)]
@@ -672,12 +667,6 @@ FAILING_STATEMENT = CREATES_USER_THEN_FAILS.replace("IDENTIFIED BY", "IDENTIFIED
 
 
 @pytest.mark.mariadb
-@pytest.mark.xfail(
-    strict=True,
-    reason="the failing statement's own text reaches the message: MariaDB's syntax error quotes it ('near ...'), "
-    "and --traceback prints SQLAlchemy's '[SQL: ...]'; the message is built in multidb/runner.py (_reason) and the "
-    "traceback in multidb/cli/__init__.py, which only scrub the URL's password",
-)
 @pytest.mark.parametrize("extra", [(), ("--traceback",)], ids=["text", "traceback"])
 def test_mariadb_failing_statement_does_not_echo_its_literals(cli, project, mariadb_database, mariadb_user, extra):
     revision = FAILING_STATEMENT.replace("{user}", mariadb_user)

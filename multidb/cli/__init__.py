@@ -75,11 +75,11 @@ class Group(click.Group):
 
 
 def _report(ctx: click.Context, exc: BaseException, lines: list[str], code: int) -> None:
-    from ..redact import scrub
+    from ..redact import hide_statements, scrub
 
     secrets = ctx.meta.get("multidb.secrets", ())
     if ctx.meta.get("multidb.traceback"):
-        click.echo(scrub("".join(traceback.format_exception(exc)), secrets), err=True)
+        click.echo(scrub(hide_statements("".join(traceback.format_exception(exc))), secrets), err=True)
     if isinstance(exc, RunFailed) and exc.results:
         if ctx.meta.get("multidb.json"):
             emit(exc.results, True, str)  # scripts still get where every database stands
@@ -89,7 +89,7 @@ def _report(ctx: click.Context, exc: BaseException, lines: list[str], code: int)
             click.echo(render.run_results(exc.results), err=True)
     for i, line in enumerate(lines):
         text = ("multidb: error: " if i == 0 else "") + printable(line.strip("\n")) if i == 0 else line
-        click.echo(scrub(text, secrets), err=True)
+        click.echo(scrub(hide_statements(text), secrets), err=True)
     ctx.exit(code)
 
 

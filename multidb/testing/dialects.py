@@ -54,8 +54,10 @@ def parse_dialects(text: str) -> tuple[str, ...]:
 
 def server_urls(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The admin URL of every server dialect: its environment variable, else the local default."""
+    from ..redact import SecretURL
+
     environ = os.environ if environ is None else environ
-    return {dialect: environ.get(var) or default for dialect, (var, default) in SERVER_URLS.items()}
+    return {dialect: SecretURL(environ.get(var) or default) for dialect, (var, default) in SERVER_URLS.items()}
 
 
 def offline_url(dialect: str, urls: Mapping[str, str] | None = None) -> str:

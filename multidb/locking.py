@@ -24,7 +24,7 @@ from typing import Any
 
 from . import engines
 from .config import Database
-from .errors import DatabaseError
+from .errors import DatabaseError, UsageError
 from .redact import first_line
 
 POLL_SECONDS = 0.1
@@ -159,9 +159,20 @@ def reading_lock(db: Database, timeout: float) -> Iterator[None]:
         os.close(fd)  # releases the shared lock
 
 
-def _wait_for(db: Database, fd: int, path: Path, timeout: float, shared: bool = False) -> None:
-    import fcntl
+def _fcntl(db: Database) -> Any:
+    """POSIX's fcntl, which SQLite's migration lock (``flock`` on a file beside the database) needs."""
+    try:
+        import fcntl
+    except ImportError:
+        raise UsageError(
+            f"{db.name}: the SQLite migration lock needs a POSIX system (Linux, macOS, BSD); this Python has no "
+            "fcntl module (on Windows, run multidb under WSL)"
+        ) from None
+    return fcntl
 
+
+def _wait_for(db: Database, fd: int, path: Path, timeout: float, shared: bool = False) -> None:
+    fcntl = _fcntl(db)
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -175,8 +186,7 @@ def _wait_for(db: Database, fd: int, path: Path, timeout: float, shared: bool = 
 
 @contextmanager
 def _file_lock(db: Database, path: Path, timeout: float) -> Iterator[None]:
-    import fcntl
-
+    fcntl = _fcntl(db)
     if path in _held:  # another entry in the same file, in this run: the lock is ours already
         _held[path] += 1
         try:
@@ -184,8 +194,16 @@ def _file_lock(db: Database, path: Path, timeout: float) -> Iterator[None]:
         finally:
             _held[path] -= 1
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        raise DatabaseError(
+            db.name,
+            f"cannot create the migration lock file {path}: {reason.lower()} "
+            "(the runner must be able to create files in the database's folder, as SQLite does for its journal)",
+        ) from e
     try:
         _wait_for(db, fd, path, timeout)
         os.ftruncate(fd, 0)

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from assertions import assert_one_clean_error
+from assertions import assert_one_clean_error, one_error_line
 from conftest import EXAMPLE_PARTS, ROOT
 
 # --- the history cache ------------------------------------------------------------------------------------------
@@ -132,3 +132,56 @@ def test_a_plain_rev_id_is_used(cli, project: Path) -> None:
     result = cli("revision", "catalog", "--rev-id", "Abc_123", "-m", "m")
     assert result.exit_code == 0, result.output
     assert list((project / "catalog_versions").glob("Abc_123_*.py"))
+
+
+# --- the SQLite lock file ----------------------------------------------------------------------------------------
+
+
+def test_a_folder_where_the_sqlite_lock_file_cannot_be_created_is_one_line(shared_project: Path) -> None:
+    """The runner may write the database files but not create files beside them (a read-only folder):
+    the lock file it cannot create is named in one line, exit 1, and nothing changes."""
+    config = shared_project / "config"
+    first = subprocess.run([sys.executable, "-m", "multidb", "upgrade", "--all"], cwd=config, capture_output=True)
+    assert first.returncode == 0, first.stderr
+    prefix, env = _as_unprivileged(shared_project)
+    var = shared_project / "var"
+    for lock in var.glob("*.multidb-lock"):
+        lock.unlink()
+    os.chown(var, 0, 0)  # the folder stays root's: nobody may not create files in it
+    os.chmod(var, 0o755)
+    for db in var.glob("*.db"):
+        os.chmod(db, 0o666)
+    if os.geteuid() != 0 and os.access(var, os.W_OK):
+        pytest.skip("file permissions are not enforced here")
+    before = {p.name: p.read_bytes() for p in var.glob("*.db")}
+    done = subprocess.run(
+        [*prefix, sys.executable, "-m", "multidb", "downgrade", "catalog", "--to", "-1"],
+        cwd=config,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    line = one_error_line(done.stderr)  # after the result table, like every failed run
+    for fragment in ("catalog", str(var / "catalog.db.multidb-lock"), "permission denied"):
+        assert fragment in line, line
+    assert "Traceback" not in done.stderr and "unexpected" not in done.stderr
+    assert {p.name: p.read_bytes() for p in var.glob("*.db")} == before
+
+
+def test_without_fcntl_the_sqlite_lock_is_refused_in_one_line(shared_project: Path) -> None:
+    """File locks are POSIX-only: a Python without fcntl (Windows) gets one line, exit 2, nothing changed."""
+    code = "import sys; sys.modules['fcntl'] = None; from multidb.cli import run; sys.argv[0] = 'multidb'; run()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "upgrade", "--all"],
+        cwd=shared_project / "config",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    line = one_error_line(done.stderr)
+    assert "catalog" in line and "POSIX" in line and "fcntl" in line, line
+    assert "Traceback" not in done.stderr
+    assert all(db.stat().st_size == 0 for db in (shared_project / "var").glob("*.db"))  # nothing written

@@ -54,3 +54,23 @@ def test_the_runnable_tour_prints_what_the_guide_says():
 def test_the_revisions_a_guide_names_exist(page, path):
     assert path in (ROOT / "docs" / page).read_text()
     assert (ROOT / path).is_file()
+
+
+def test_every_row_of_bad_input_names_a_test_that_exists():
+    """docs/bad-input.md is a table of what users get; each row names the test that keeps it true."""
+    import re
+
+    defined = set()
+    for path in (ROOT / "tests").rglob("*.py"):
+        defined |= set(re.findall(r"^(?:async )?def (test_[A-Za-z0-9_]+)", path.read_text(), re.M))
+    rows = [line for line in (ROOT / "docs" / "bad-input.md").read_text().splitlines() if line.startswith("| ")]
+    rows = [r for r in rows if not r.startswith(("| bad input", "| ---", "| what ")) and r.count("|") > 3]
+    assert len(rows) > 50
+    missing = {}
+    for row in rows:
+        last = row.rstrip().rstrip("|").rsplit("|", 1)[-1]
+        named = re.findall(r"(test_[A-Za-z0-9_]+)(?![A-Za-z0-9_]|\.py)", last)
+        unknown = [name for name in named if name not in defined]
+        if not named or unknown:
+            missing[row[:80]] = unknown or "no test named"
+    assert not missing, missing

@@ -134,9 +134,15 @@ def _handle(signum: int, frame: Any) -> None:
         raise Stopped(signum)
 
 
-def _checkpoint(*_: Any) -> None:
+# transaction control is always sent: it is how an interrupted revision is undone (ROLLBACK TO SAVEPOINT)
+# and how the revisions before it are kept (RELEASE, COMMIT)
+_CONTROL = ("rollback", "release", "commit", "savepoint", "begin", "end")
+
+
+def _checkpoint(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
     """Before each statement: one of an interrupted migration is not sent (the watcher's KILL QUERY is)."""
-    if _state.pending and _state.migrating and threading.current_thread() is threading.main_thread():
+    stopping = _state.pending and _state.migrating and threading.current_thread() is threading.main_thread()
+    if stopping and not statement.lstrip().lower().startswith(_CONTROL):
         raise StatementStopped(_state.signum or signal.SIGINT)
 
 

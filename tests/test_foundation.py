@@ -182,7 +182,10 @@ def _private_uses(path: Path, own: set[str]) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Attribute) and _is_private(node.attr):
-            if not (isinstance(node.value, ast.Name) and node.value.id in own):
+            own_object = isinstance(node.value, ast.Name) and node.value.id in own
+            call = node.value.func if isinstance(node.value, ast.Call) else None
+            parent_class = isinstance(call, ast.Name) and call.id == "super"
+            if not (own_object or parent_class):  # super()._x: a multidb class's own parent
                 found.append(ast.unparse(node))
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("alembic", "sqlalchemy"):
             if "._" in f".{node.module}" or any(a.name.startswith("_") for a in node.names):

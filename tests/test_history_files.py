@@ -14,7 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from assertions import assert_one_clean_error, one_error_line
+from assertions import assert_one_clean_error, one_error_line, servers_required
 from conftest import EXAMPLE_PARTS, ROOT
 
 # --- the history cache ------------------------------------------------------------------------------------------
@@ -61,10 +61,20 @@ def _as_unprivileged(project: Path) -> tuple[list[str], dict[str, str]]:
     except KeyError:
         pytest.skip("no 'nobody' user to run as")
     subprocess.run(["chown", "-R", f"{nobody.pw_uid}:{nobody.pw_gid}", str(project)], check=True)
-    env = {**os.environ, "HOME": str(project), "XDG_CACHE_HOME": str(project / ".cache")}
+    # a copy of the package 'nobody' can read, wherever this checkout lies (the venv itself must be readable)
+    shutil.copytree(ROOT / "multidb", project / ".pkg" / "multidb", ignore=shutil.ignore_patterns("__pycache__"))
+    pythonpath = os.pathsep.join([str(project / ".pkg"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env = {**os.environ, "HOME": str(project), "XDG_CACHE_HOME": str(project / ".cache"), "PYTHONPATH": pythonpath}
     setpriv = shutil.which("setpriv")
     assert setpriv, "setpriv (util-linux) runs the CLI as an unprivileged user"
-    return [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"], env
+    prefix = [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import multidb.cli"], capture_output=True, env=env, text=True)
+    if probe.returncode != 0:  # the virtual environment or the checkout is not readable by 'nobody'
+        why = f"'nobody' cannot import multidb from {sys.executable}: {probe.stderr.strip()[-300:]}"
+        if servers_required():
+            pytest.fail(why + " (.ci/run makes its virtual environments readable)")
+        pytest.skip(why)
+    return prefix, env
 
 
 @pytest.mark.parametrize("mode", [0o000, 0o644], ids=["no-access", "listable-only"])

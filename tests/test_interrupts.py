@@ -320,7 +320,7 @@ def test_lock_timeout_after_ddl_is_not_retried_on_mariadb(tmp_path: Path, reques
     assert result.returncode == 1, result.stdout + result.stderr
     line = one_error_line(result.stderr)
     assert "Lock wait timeout" in line and "Duplicate column" not in line, line
-    assert "ALTER TABLE t1 ADD COLUMN note" in line, line  # what had run, and cannot be undone
+    assert "statement 2: ALTER TABLE t1" in line, line  # what had run (by kind, never its literals)
     assert attempts.read_text().splitlines() == ["attempt"], "never retried"
 
 

@@ -216,11 +216,13 @@ class PostgreSQL(Backend):
     def urls(self, port: int | None = None) -> dict[str, str]:
         found = {}
         for name, database in self.databases.items():
-            url = self.admin_url.set(username=self.role, database=database, port=port or self.admin_url.port or 5432)
+            # written by hand: how SQLAlchemy encodes a password differs between releases (2.0.0 leaves '/')
+            host = self.admin_url.host or "127.0.0.1"
+            where = f"{host}:{port or self.admin_url.port or 5432}/{database}"
             if self.in_query:
-                text = url.set(password=None).render_as_string(hide_password=False) + f"?password={ENCODED}"
+                text = f"{self.admin_url.drivername}://{self.role}@{where}?password={ENCODED}"
             else:
-                text = url.set(password=PASSWORD).render_as_string(hide_password=False)
+                text = f"{self.admin_url.drivername}://{self.role}:{ENCODED}@{where}"
             found[name] = text
         assert all(ENCODED in u for u in found.values())
         return found

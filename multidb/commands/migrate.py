@@ -232,11 +232,12 @@ def _results(
 class Interrupted(MultiDBError):
     """SIGINT or SIGTERM stopped a command (exit 130 or 143)."""
 
-    def __init__(self, signum: int, detail: str):
+    def __init__(self, signum: int, detail: str, database: str | None = None):
         from ..interrupts import exit_code, signal_name
 
         self.exit_code = exit_code(signum)
-        super().__init__(f"interrupted by {signal_name(signum)}{detail}")
+        where = f"{database}: " if database else ""
+        super().__init__(f"{where}interrupted by {signal_name(signum)}{detail}")
 
 
 class TargetFailed(MultiDBError):
@@ -366,11 +367,16 @@ def _preflight(
 ) -> tuple[tuple[str, ...], int]:
     """Where the database stands and how many steps it needs; raises if it is unreachable or the
     target does not apply to it. A SQLite file being migrated is read after that run (see reading_lock)."""
-    with reading_lock(db, lock_wait(db, lock_timeout)):
-        heads = current_heads(db)
-        check_known(db, script, heads)
-        if action in ("upgrade", "expand") and not heads:
-            _refuse_unversioned_tables(project, db)
+    from ..interrupts import Stopped
+
+    try:
+        with reading_lock(db, lock_wait(db, lock_timeout)):
+            heads = current_heads(db)
+            check_known(db, script, heads)
+            if action in ("upgrade", "expand") and not heads:
+                _refuse_unversioned_tables(project, db)
+    except Stopped as e:  # waiting for another runner of a SQLite file: nothing of ours has run
+        raise Interrupted(e.signum, " while waiting for the migration lock; nothing was changed", db.name) from e
     with revision_errors(db):
         steps = step_fn(action)(script, target, heads)
     return heads, len(steps)

@@ -68,9 +68,9 @@ def _as_unprivileged(project: Path) -> tuple[list[str], dict[str, str]]:
     setpriv = shutil.which("setpriv")
     assert setpriv, "setpriv (util-linux) runs the CLI as an unprivileged user"
     prefix = [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
-    probe = subprocess.run([*prefix, sys.executable, "-c", "import multidb.cli"], capture_output=True, env=env, text=True)
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import multidb.cli"], capture_output=True, env=env)
     if probe.returncode != 0:  # the virtual environment or the checkout is not readable by 'nobody'
-        why = f"'nobody' cannot import multidb from {sys.executable}: {probe.stderr.strip()[-300:]}"
+        why = f"'nobody' cannot import multidb from {sys.executable}: {probe.stderr.decode().strip()[-300:]}"
         if servers_required():
             pytest.fail(why + " (.ci/run makes its virtual environments readable)")
         pytest.skip(why)

@@ -1,4 +1,4 @@
-"""Every use of a private Alembic or SQLAlchemy name, in one module.
+"""Every use of a private name of Alembic, SQLAlchemy or a database driver, in one module.
 
 multidb drives Alembic through its public API wherever one exists (``ScriptDirectory.get_revision``,
 ``walk_revisions``, ``generate_revision``, the revision map's ``get_revisions``, ``Revision.down_revision``
@@ -80,3 +80,18 @@ def binary_type() -> type:
     from sqlalchemy.sql import sqltypes
 
     return sqltypes._Binary
+
+
+# --- database drivers: no public way to lift a read timeout once connected -------------------------------------
+
+
+def pymysql_lift_read_timeout(dbapi_connection: Any) -> None:
+    """PyMySQL's ``read_timeout`` bounds the handshake (a server that never greets); once connected it must
+    not bound statements. PyMySQL keeps it in ``Connection._read_timeout`` (PyMySQL 1.1.0 and 1.2.4)."""
+    dbapi_connection._read_timeout = None
+
+
+def pg8000_lift_timeout(dbapi_connection: Any) -> None:
+    """pg8000's ``timeout`` is its socket's, for every read; reset once connected through the socket it keeps
+    in ``Connection._usock`` (pg8000 1.30.1 and 1.31.x)."""
+    dbapi_connection._usock.settimeout(None)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import alembic_private
 from .config import Database, sqlite_file
 from .errors import ConnectionFailed, UsageError
 from .redact import first_line
@@ -128,20 +129,12 @@ def _seconds(timeout: float) -> int:
     return max(1, int(timeout))
 
 
-def _pymysql_lift(dbapi_connection: Any) -> None:
-    # PyMySQL has no public way to change the read timeout after connecting (private attribute)
-    dbapi_connection._read_timeout = None
-
-
-def _pg8000_lift(dbapi_connection: Any) -> None:
-    # pg8000's ``timeout`` is the socket's, for every read; reset it once connected (private attribute)
-    dbapi_connection._usock.settimeout(None)
-
-
 _LIBPQ = Driver(lambda t: {"connect_timeout": _seconds(t)})
 # PyMySQL's connect_timeout covers only the TCP connect: a server that never greets would hang the
 # handshake, so reads time out until connected. mysqlclient's connect_timeout covers the handshake.
-_PYMYSQL = Driver(lambda t: {"connect_timeout": _seconds(t), "read_timeout": _seconds(t)}, _pymysql_lift)
+_PYMYSQL = Driver(
+    lambda t: {"connect_timeout": _seconds(t), "read_timeout": _seconds(t)}, alembic_private.pymysql_lift_read_timeout
+)
 _MYSQLDB = Driver(lambda t: {"connect_timeout": _seconds(t)})
 
 #: (dialect, driver) as SQLAlchemy names them -> how that driver gets its connect timeout
@@ -149,7 +142,7 @@ DRIVERS: dict[tuple[str, str], Driver] = {
     ("sqlite", "pysqlite"): Driver(lambda t: {"timeout": t}),  # the busy timeout
     ("postgresql", "psycopg2"): _LIBPQ,
     ("postgresql", "psycopg"): _LIBPQ,
-    ("postgresql", "pg8000"): Driver(lambda t: {"timeout": _seconds(t)}, _pg8000_lift),
+    ("postgresql", "pg8000"): Driver(lambda t: {"timeout": _seconds(t)}, alembic_private.pg8000_lift_timeout),
     ("mysql", "pymysql"): _PYMYSQL,
     ("mariadb", "pymysql"): _PYMYSQL,
     ("mysql", "mysqldb"): _MYSQLDB,

@@ -170,7 +170,6 @@ def run_online(
     env: EnvironmentContext,
     db: Database,
     connection: Connection,
-    steps_total: Callable[[], int | None] | None = None,
     **extra: Any,
 ) -> None:
     """Configure ``env`` on ``connection`` and run its migrations.
@@ -179,7 +178,6 @@ def run_online(
     commits on its own (Alembic's ``transaction_per_migration``), except on SQLite, where the run is
     one transaction with a savepoint per revision (:class:`_Savepoints`). An error raised by a commit
     itself is reported as the error of the revision(s) that commit held (:class:`_Commits`).
-    ``steps_total`` is not used.
     """
     external = connection.in_transaction()
     settings = options(db, connection.dialect.name)

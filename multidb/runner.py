@@ -280,17 +280,10 @@ def run(
 
     script = load_history(project, db)
     cfg = alembic_config(project, db)
-    counted: list[int] = []
-
-    def steps(heads: Any, context: Any) -> list:
-        found = list(fn(heads, context))
-        counted.append(len(found))
-        return found
-
     with EnvironmentContext(
         cfg,
         script,
-        fn=running.announcing(steps),  # the data helpers learn which revision runs
+        fn=running.announcing(fn),  # the data helpers learn which revision runs
         as_sql=connection is None,
         starting_rev=starting_rev,
         destination_rev=destination_rev,
@@ -305,9 +298,7 @@ def run(
         with migration_errors(db, journal):
             if connection is not None:
                 with journal or nullcontext():
-                    environment.run_online(
-                        env, db, connection, lambda: counted[-1] if counted else None, **configure_args
-                    )
+                    environment.run_online(env, db, connection, **configure_args)
             else:
                 assert buffer is not None
                 environment.run_offline(env, db, buffer, **configure_args)

@@ -160,8 +160,9 @@ def clip(value: str, size: int) -> str:
     return line if len(line) <= size else line[: size - 1] + "…"
 
 
-def section_svg(graph: DatabaseGraph, index: int = 0) -> tuple[str, int, int]:
-    """One database as an ``<svg>`` element, with its width and height."""
+def section_svg(graph: DatabaseGraph, index: int = 0, details: bool = True) -> tuple[str, int, int]:
+    """One database as an ``<svg>`` element, with its width and height. ``details=False``: a fleet's
+    summary is its first line only (the HTML page shows the rest as tables)."""
     plan = layout(graph.nodes)
     marks = _marks(graph)
     left = 16 + CHAR * max((len(m) for m, _ in marks.values()), default=0) + (12 if marks else 0)
@@ -178,7 +179,7 @@ def section_svg(graph: DatabaseGraph, index: int = 0) -> tuple[str, int, int]:
         body.append(_node(graph, node, x, y, text_x, marks.get(node.revision), left))
         widest = max(widest, text_x + CHAR * (len(_row_text(node)) + 4))
     bottom = TOP + len(graph.nodes) * ROW + 8
-    footer = _footer(graph)
+    footer = _footer(graph) if details or not graph.summary else _footer(graph)[:1]
     for i, line in enumerate(footer):
         shown = clip(line, FOOTER_CHARS)
         body.append(
@@ -211,8 +212,13 @@ def _marks(graph: DatabaseGraph) -> dict[str, tuple[str, str]]:
         for rev in p.current:
             at.setdefault(rev, []).append(p.name)
     if graph.fleet:
-        return {r: (f"{len(names)} target{'s' * (len(names) != 1)} ▶", ", ".join(names)) for r, names in at.items()}
+        return {r: (f"{len(names)} target{'s' * (len(names) != 1)} ▶", _some(names)) for r, names in at.items()}
     return {r: (", ".join(names) + " ▶", ", ".join(names)) for r, names in at.items()}
+
+
+def _some(names: list[str], shown: int = 20) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _node_classes(graph: DatabaseGraph, node: Node) -> list[str]:

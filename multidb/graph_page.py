@@ -68,7 +68,7 @@ def html_page(graphs: Sequence[DatabaseGraph], title: str) -> str:
     """One self-contained page: a legend, then each database's graph and, for fleets, a summary table."""
     sections = []
     for i, graph in enumerate(graphs):
-        svg, _, _ = section_svg(graph, i)
+        svg, _, _ = section_svg(graph, i, details=False)
         sections.append(f'<section data-database="{text(graph.name)}">{svg}{_fleet_table(graph)}</section>')
     legend = "".join(
         f'<span><svg class="graph" width="20" height="20"><g class="{cls}">{shape}</g></svg> {text(words)}</span>'

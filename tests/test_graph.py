@@ -172,7 +172,7 @@ def test_a_fleet_of_fifty_sqlite_targets_at_mixed_revisions_is_summarised_and_un
     for name in broken:
         (project / "var" / "shops" / f"{name}.db").write_bytes(b"this is not a database file" * 100)
 
-    result = cli("graph", "shops", "--html", "fleet.html", "--json")
+    result = cli("graph", "shops", "--html", "fleet.html", "--svg", "fleet.svg", "--json")
     assert result.exit_code == 0, result.output
     assert result.stderr.strip() == "multidb: warning: shops: 3 of 50 targets unknown (see the summary)"
     data = json.loads(result.stdout)
@@ -196,7 +196,13 @@ def test_a_fleet_of_fifty_sqlite_targets_at_mixed_revisions_is_summarised_and_un
     for name in broken:
         assert f"shops/{name}" in cells
     summaries = ["".join(t) for tag, attrs, t in elements if attrs.get("class") == "summary"]
-    assert summaries[0] == "50 targets: 20 at head, 12 behind, 12 expanded, 3 failed, 3 empty"
+    assert summaries == ["50 targets: 20 at head, 12 behind, 12 expanded, 3 failed, 3 empty"]  # the rest: tables
+
+    svg = Elements()
+    svg.feed((project / "fleet.svg").read_text(encoding="utf-8"))  # no tables there: every line under the graph
+    lines = ["".join(t) for tag, attrs, t in svg.found if attrs.get("class") == "summary"]
+    assert lines[:2] == [summaries[0], "at c1a0f0a1b002: 12, c1a0f0a1b006: 12, c1a0f0a1b007: 20"]
+    assert [line.split(":")[0] for line in lines[2:]] == [f"failed shops/{n}" for n in broken]
 
 
 REVISION = '''"""{message}"""

@@ -261,8 +261,13 @@ def test_branches_merges_depends_on_and_hostile_messages_render_and_an_unreachab
 ):
     branchy_project(project)
     assert cli("upgrade", "app", "--to", "a3y").exit_code == 0
-    result = cli("graph", "--html", "g.html")
+    result = cli("graph", "--html", "g.html", "--svg", "g.svg")
     assert result.exit_code == 0, result.output
+    import xml.etree.ElementTree as ET
+
+    svg = ET.parse(project / "g.svg").getroot()  # well-formed XML, the hostile message included
+    found = [e.text for e in svg.iter("{http://www.w3.org/2000/svg}text") if e.get("class") == "message"]
+    assert HOSTILE.replace('"', "'") in found
     assert result.stderr.startswith("multidb: warning: lost: unknown: ")
     page = (project / "g.html").read_text()
     assert "s3cr3t-pw" not in page + result.output

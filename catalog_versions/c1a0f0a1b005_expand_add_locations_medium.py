@@ -19,6 +19,10 @@ down_revision: str | Sequence[str] | None = "c1a0f0a1b004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# An expand step: it only adds or relaxes, so it changes nothing for `upgrade --phase expand`; `multidb graph`
+# marks it (docs/graph.md).
+phase = "expand"
+
 # Step 1 of 3 of the rename locations.kind -> locations.medium, released as expand, migrate, contract
 # (docs/data-migrations.md). After this step both columns exist and both are nullable, so the
 # code of the previous release (writes only kind) and of the next one (writes only medium) both

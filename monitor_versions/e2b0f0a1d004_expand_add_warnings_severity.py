@@ -19,6 +19,10 @@ down_revision: str | Sequence[str] | None = "e2b0f0a1d003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# An expand step: it only adds or relaxes, so it changes nothing for `upgrade --phase expand`; `multidb graph`
+# marks it (docs/graph.md).
+phase = "expand"
+
 # Step 1 of 3 of the rename warnings.level -> warnings.severity, released as expand, migrate, contract
 # (docs/data-migrations.md). After this step both columns exist and both are nullable, so the
 # code of the previous release (writes only level) and of the next one (writes only severity) both

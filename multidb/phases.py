@@ -15,7 +15,15 @@ PHASES = ("expand", "contract")
 
 def is_contract(script: Any) -> bool:
     """Whether a revision (an Alembic Script) is a contract step."""
-    return getattr(getattr(script, "module", None), "phase", None) == "contract"
+    return phase_of(script) == "contract"
+
+
+def phase_of(script: Any) -> str | None:
+    """The phase a revision declares (``phase = "expand"`` or ``"contract"``), else None. Only
+    "contract" changes what ``upgrade --phase expand`` does; "expand" marks a step for readers
+    (``multidb graph`` draws it)."""
+    phase = getattr(getattr(script, "module", None), "phase", None)
+    return phase if phase in PHASES else None
 
 
 def held_back(steps: list, script: Any) -> set[str]:

@@ -37,6 +37,7 @@ COMMANDS = [
     "current",
     "heads",
     "branches",
+    "graph",
     "history",
     "show",
     "revision",

@@ -51,6 +51,13 @@ def status(
     targets = select_targets(project, names, all_)
     if shard:
         targets = [t for t in targets if in_shard(t.name, *shard)]
+    return target_statuses(project, targets, jobs, lock_timeout)
+
+
+def target_statuses(
+    project: Project, targets: list[Database], jobs: int = 1, lock_timeout: float | None = None
+) -> list[Status]:
+    """:func:`status` of databases and fleet targets already selected."""
     for db in targets:
         load_history(project, db)  # before any worker forks, so they share it
     outcomes, _ = run_jobs(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import engines
+from .. import engines, irreversible
 from ..config import Database, Project
 from ..errors import DriftDetected, MultiDBError
 from ..runner import current_heads, load_history
@@ -124,12 +124,14 @@ def check_upgrade(project: Project, name: str, on: str | None = None) -> tuple[s
     return reached
 
 
-def check_stairway(project: Project, name: str, on: str | None = None) -> int:
+def check_stairway(project: Project, name: str, on: str | None = None, notes: list[str] | None = None) -> int:
     """For each revision in upgrade order: upgrade it, downgrade it, upgrade it again.
 
     After the downgrade, the schema must equal the schema before the upgrade (compared exactly),
     so a downgrade that forgets something fails here, naming the revision and what is left.
-    Works across several bases and merge points. Returns the number of revisions walked.
+    Works across several bases and merge points. An irreversible revision (its ``downgrade()``
+    raises :class:`multidb.Irreversible`) is upgraded and not downgraded, and the revisions after it
+    are tested from it; a line saying so is added to ``notes``. Returns the number of revisions walked.
     """
     __tracebackhide__ = True
     db, script, on = _setup(project, name, on)
@@ -139,6 +141,16 @@ def check_stairway(project: Project, name: str, on: str | None = None) -> int:
     for rev in order:
         label = _describe(project, script, rev.revision)
         _step(project, name, "upgrade", rev.revision, f"upgrade to revision {label} fails on {on}", rev)
+        why = irreversible.reason(rev)
+        if why is not None:
+            _note(
+                notes,
+                name,
+                f"revision {label} is irreversible ({why}): upgraded, not downgraded; "
+                "the revisions after it were tested from it",
+            )
+            before, heads_before = _state(db)
+            continue
         target = history.step_down_target(rev)
         _step(project, name, "downgrade", target, f"the downgrade of revision {label} fails on {on}", rev)
         after, heads_after = _state(db)
@@ -155,22 +167,98 @@ def check_stairway(project: Project, name: str, on: str | None = None) -> int:
     return len(order)
 
 
-def check_clean_downgrade(project: Project, name: str, on: str | None = None) -> None:
+def _note(notes: list[str] | None, name: str, line: str) -> None:
+    if notes is not None:
+        notes.append(f"{name}: {line}")
+
+
+def check_clean_downgrade(project: Project, name: str, on: str | None = None, notes: list[str] | None = None) -> None:
     """Upgrade to heads, downgrade to base: nothing remains but the (empty) version table.
 
     A leftover table is attributed to the revision whose file creates it, when exactly one does.
+    With irreversible revisions (walls), the history below them is upgraded and downgraded to base,
+    then everything above them is downgraded, one revision at a time, back to the walls, whose
+    schema must be what it was; a line saying so is added to ``notes``.
     """
     __tracebackhide__ = True
     db, script, on = _setup(project, name, on)
+    order = history.upgrade_order(script)
+    walls = irreversible.walls(order)
+    if walls:
+        _clean_to_walls(project, name, script, order, walls, on)
+        shown = ", ".join(_describe(project, script, w.revision) for w in walls)
+        _note(
+            notes,
+            name,
+            f"irreversible revision(s) {shown}: the clean downgrade went from below them to base, "
+            "and from heads down to them",
+        )
+        return
     _step(project, name, "upgrade", "heads", f"upgrade from empty to heads fails on {on}", None)
     _step(project, name, "downgrade", "base", f"downgrade from heads to base fails on {on}", None)
+    _assert_clean(db, script, name, f"after downgrading from heads to base on {on}, these remain:")
+
+
+def _assert_clean(db: Database, script: ScriptDirectory, name: str, message: str) -> None:
+    __tracebackhide__ = True
     snap, stamped = _state(db)
     left = [f"table {t}{_created_by(script, t)}" for t in snap.tables]
     left += [f"enum type {e}" for e in _enums(db)]
     if stamped:
         left.append(f"the version table still records {', '.join(stamped)}")
     if left:
-        raise MigrationCheckFailed(name, f"after downgrading from heads to base on {on}, these remain:", left)
+        raise MigrationCheckFailed(name, message, left)
+
+
+def _clean_to_walls(
+    project: Project, name: str, script: ScriptDirectory, order: list[Script], walls: list[Script], on: str
+) -> None:
+    """The clean downgrade of a history with irreversible revisions: below them, then above them."""
+    __tracebackhide__ = True
+    db = project.databases[name]
+    kept = _with_ancestors(script, walls)  # what no downgrade may remove
+    below = [p for w in walls for p in history.parents(w) if p not in {x.revision for x in walls}]
+    if below:
+        for parent in below:
+            _step(project, name, "upgrade", parent, f"upgrade from empty to {parent} fails on {on}", None)
+        below_walls = f"from below the irreversible revisions to base on {on}"
+        _step(project, name, "downgrade", "base", f"the downgrade {below_walls} fails", None)
+        _assert_clean(db, script, name, f"after downgrading {below_walls}, these remain:")
+    for wall in walls:
+        _step(project, name, "upgrade", wall.revision, f"upgrade to revision {wall.revision} fails on {on}", None)
+    at_walls, heads_at_walls = _state(db)
+    _step(project, name, "upgrade", "heads", f"upgrade from the irreversible revisions to heads fails on {on}", None)
+    for rev in reversed(order):  # each is a head when its turn comes: its descendants are gone, none is kept
+        if rev.revision in kept:
+            continue
+        label = _describe(project, script, rev.revision)
+        target = history.step_down_target(rev)
+        _step(project, name, "downgrade", target, f"the downgrade of revision {label} fails on {on}", rev)
+    after, stamped = _state(db)
+    sides = parity.Sides("at the irreversible revisions", "after downgrading back to them")
+    diffs = parity.compare(at_walls, after, sides, exact=True)
+    if set(stamped) != set(heads_at_walls):
+        diffs.append(
+            f"the version table records {', '.join(sorted(stamped)) or 'nothing'}, "
+            f"not {', '.join(sorted(heads_at_walls))}"
+        )
+    if diffs:
+        raise MigrationCheckFailed(
+            name, f"downgrading from heads back to the irreversible revisions on {on} leaves a different schema:", diffs
+        )
+
+
+def _with_ancestors(script: ScriptDirectory, revs: list[Script]) -> set[str]:
+    from ..phases import requires
+
+    found: set[str] = set()
+    todo = [r.revision for r in revs]
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.add(current)
+            todo.extend(requires(script, script.get_revision(current)))
+    return found
 
 
 def _created_by(script: ScriptDirectory, table: str) -> str:

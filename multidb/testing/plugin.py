@@ -56,6 +56,7 @@ class Settings:
 
 
 SETTINGS = pytest.StashKey["Settings | None"]()
+NOTES = pytest.StashKey["list[tuple[str, str]]"]()  # (test id, line): shown in the run's summary
 
 
 # --- options ------------------------------------------------------------------------------------
@@ -157,6 +158,15 @@ def _tests_path(config: pytest.Config) -> Path:
         if folder.is_dir():
             return folder
     return config.rootpath.resolve()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """What a generated test passed over on purpose (irreversible revisions), after the results."""
+    notes = config.stash.get(NOTES, [])
+    if notes:
+        terminalreporter.write_sep("-", "multidb notes")
+        for test, line in notes:
+            terminalreporter.write_line(f"{test}: {line}")
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -268,6 +278,16 @@ def multidb_project(request: pytest.FixtureRequest) -> Project:
 
     settings = _require(request.config)
     return load_config(settings.config, settings.profile)
+
+
+@pytest.fixture
+def multidb_notes(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """Lines a check adds about what it did not test and why; shown in the summary at the end of the run."""
+    notes: list[str] = []
+    yield notes
+    kept = request.config.stash.setdefault(NOTES, [])
+    name = request.node.name
+    kept.extend((name, line) for line in dict.fromkeys(notes))
 
 
 @pytest.fixture

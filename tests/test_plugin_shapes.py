@@ -1,0 +1,82 @@
+"""The plugin on the shapes real projects have: irreversible revisions, fleet entries, a prefix of its own.
+
+Each test writes a project (a copy of tests/plugin_projects/shop, or one under tests/plugin_projects/)
+into pytester's folder and runs pytest on it, as tests/test_plugin.py does.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_plugin import SHOP, copy_project, expect, run
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def shop(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    return copy_project(SHOP, pytester, monkeypatch)
+
+
+def make_a1000002_irreversible(project: pytest.Pytester) -> None:
+    """The shop's a1000002 (adds users.email) with a downgrade() that raises multidb.Irreversible."""
+    path = project.path / "app_versions" / "a1000002_add_users_email.py"
+    head, _, _ = path.read_text().partition("def downgrade() -> None:\n")
+    head = head.replace("from alembic import op\n", "from alembic import op\n\nfrom multidb import Irreversible\n")
+    path.write_text(
+        head + 'def downgrade() -> None:\n    raise Irreversible("the e-mail addresses cannot be restored")\n'
+    )
+
+
+# --- irreversible revisions --------------------------------------------------------------------
+
+
+def test_an_irreversible_revision_is_a_wall_the_stairway_and_clean_downgrade_test_up_to_and_from(shop):
+    make_a1000002_irreversible(shop)
+    result = run(shop, "-k", "stairway or clean_downgrade")
+    result.assert_outcomes(passed=4)
+    expect(
+        result,
+        [
+            "*test_stairway[app-sqlite] PASSED*",
+            "*test_clean_downgrade[app-sqlite] PASSED*",
+            "*- multidb notes -*",
+            "test_stairway[app-sqlite]: app: revision a1000002 (*a1000002_add_users_email.py) is irreversible "
+            "(the e-mail addresses cannot be restored): upgraded, not downgraded; the revisions after it were "
+            "tested from it",
+            "test_clean_downgrade[app-sqlite]: app: irreversible revision(s) a1000002 (*): the clean downgrade "
+            "went from below them to base, and from heads down to them",
+        ],
+    )
+    assert "events-sqlite]: " not in result.stdout.str()  # no note where there is no wall
+
+
+def test_a_broken_downgrade_above_the_wall_still_fails_both(shop):
+    make_a1000002_irreversible(shop)
+    orders = shop.path / "app_versions" / "a1000003_create_orders.py"
+    orders.write_text(orders.read_text().replace('op.drop_table("orders")', "pass"))
+    result = run(shop, "-k", "app and (stairway or clean_downgrade)")
+    result.assert_outcomes(failed=2)
+    expect(
+        result,
+        [
+            "app: the downgrade of revision a1000003 (*) does not undo its upgrade on sqlite:",
+            "  - table orders exists after the downgrade but not before the upgrade",
+            "app: downgrading from heads back to the irreversible revisions on sqlite leaves a different schema:",
+            "  - table orders exists after downgrading back to them but not at the irreversible revisions",
+        ],
+    )
+
+
+def test_a_broken_downgrade_below_the_wall_still_fails_the_clean_downgrade(shop):
+    make_a1000002_irreversible(shop)
+    users = shop.path / "app_versions" / "a1000001_create_users.py"
+    users.write_text(users.read_text().replace('op.drop_table("users")', "pass"))
+    result = run(shop, "-k", "app and clean_downgrade")
+    result.assert_outcomes(failed=1)
+    expect(
+        result,
+        [
+            "app: after downgrading from below the irreversible revisions to base on sqlite, these remain:",
+            "  - table users (created by revision a1000001)",
+        ],
+    )

@@ -7,7 +7,7 @@ into pytester's folder and runs pytest on it, as tests/test_plugin.py does.
 from __future__ import annotations
 
 import pytest
-from test_plugin import SHOP, copy_project, expect, run
+from test_plugin import SHOP, copy_project, expect, revision, run, write
 
 pytest_plugins = ["pytester"]
 
@@ -80,3 +80,52 @@ def test_a_broken_downgrade_below_the_wall_still_fails_the_clean_downgrade(shop)
             "  - table users (created by revision a1000001)",
         ],
     )
+
+
+# --- parity on MariaDB -------------------------------------------------------------------------
+
+UNNAMED_FOREIGN_KEYS = revision(
+    "e1000003",
+    "e1000002",
+    """
+    op.execute("CREATE TABLE event_tags (id INTEGER PRIMARY KEY, event_id INTEGER, "
+               "parent_id INTEGER, FOREIGN KEY (event_id) REFERENCES events (id), "
+               "CONSTRAINT fk_event_tags_parent FOREIGN KEY (parent_id) REFERENCES events (id))")
+    """,
+    'op.drop_table("event_tags")',
+)
+
+
+@pytest.mark.mariadb
+def test_mariadbs_own_index_behind_a_foreign_key_is_no_parity_difference_whatever_its_name(shop):
+    # MariaDB names the index behind an unnamed foreign key after its column (event_id; the constraint is
+    # event_tags_ibfk_1), and the one behind a named key after the constraint: both are recognized by columns
+    write(shop, "events_versions/e1000003_create_event_tags.py", UNNAMED_FOREIGN_KEYS)
+    result = run(shop, "--multidb-dialects", "sqlite,mariadb", "-k", "events and parity")
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.mariadb
+def test_an_index_on_foreign_key_columns_on_one_side_only_is_no_difference_but_other_indexes_are(shop):
+    write(shop, "events_versions/e1000003_create_event_tags.py", UNNAMED_FOREIGN_KEYS)
+    upgrade = """
+        if op.get_context().dialect.name == "sqlite":
+            op.create_index("ix_event_tags_parent", "event_tags", ["parent_id"])
+            op.create_index("ix_events_kind", "events", ["kind"])
+        """
+    downgrade = """
+        if op.get_context().dialect.name == "sqlite":
+            op.drop_index("ix_event_tags_parent", table_name="event_tags")
+            op.drop_index("ix_events_kind", table_name="events")
+        """
+    write(shop, "events_versions/e1000004_index_event_tags.py", revision("e1000004", "e1000003", upgrade, downgrade))
+    result = run(shop, "--multidb-dialects", "sqlite,mariadb", "-k", "events and parity")
+    result.assert_outcomes(failed=1)
+    expect(
+        result,
+        [
+            "events: the schema at heads differs between sqlite and mariadb:",
+            "  - index ix_events_kind (kind) on events exists on sqlite but not on mariadb (since revision e1000004)",
+        ],
+    )
+    assert "event_tags" not in result.stdout.str()

@@ -7,7 +7,7 @@ into pytester's folder and runs pytest on it, as tests/test_plugin.py does.
 from __future__ import annotations
 
 import pytest
-from test_plugin import SHOP, copy_project, expect, revision, run, write
+from test_plugin import QUIET, SHOP, copy_project, expect, revision, run, write
 
 pytest_plugins = ["pytester"]
 
@@ -129,3 +129,36 @@ def test_an_index_on_foreign_key_columns_on_one_side_only_is_no_difference_but_o
         ],
     )
     assert "event_tags" not in result.stdout.str()
+
+
+# --- a prefix of one's own for the throwaway databases -------------------------------------------
+
+NAMES_TEST = """
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+
+    def test_names(multidb_throwaway):
+        for dialect in ("sqlite", "postgresql"):
+            url = make_url(multidb_throwaway("app", dialect).databases["app"].url)
+            assert Path(url.database).name.startswith("{prefix}"), url.database
+"""
+
+
+@pytest.mark.postgresql
+def test_the_throwaway_databases_are_named_with_the_prefix_of_the_ini_file_or_the_command_line(shop):
+    shop.makeini("[pytest]\nmultidb_config = config/multidb.yaml\nmultidb_prefix = team_a_\n")
+    write(shop, "tests/test_names.py", NAMES_TEST.replace("{prefix}", "team_a_"))
+    from_ini = shop.runpytest(*QUIET, "tests/test_names.py")
+    from_ini.assert_outcomes(passed=1)
+    write(shop, "tests/test_names.py", NAMES_TEST.replace("{prefix}", "team_b_"))
+    from_option = shop.runpytest(*QUIET, "--multidb-prefix", "team_b_", "tests/test_names.py")
+    from_option.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("prefix", ["Team-A", "a" * 41])
+def test_a_prefix_that_cannot_start_a_database_name_is_a_usage_error(shop, prefix):
+    result = run(shop, "--multidb-prefix", prefix)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*multidb: --multidb-prefix / multidb_prefix: *" + prefix[:10] + "*"])

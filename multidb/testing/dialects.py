@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Project
 from ..redact import first_line
+from ..scratch import PLUGIN_PREFIX, scratch_name
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -34,7 +34,6 @@ DIALECTS = ("sqlite", *SERVER_URLS)
 
 #: The driver used when a URL names none (the ones multidb installs).
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg2", "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
-NAME_PREFIX = "multidb_plugin_"
 
 
 class ServerUnavailable(Exception):
@@ -84,7 +83,8 @@ def retarget(project: Project, name: str, url: str) -> Project:
 class Servers:
     """Creates, resets and drops throwaway databases; one admin engine per server dialect, opened lazily.
 
-    ``urls`` maps a server dialect to its admin URL. ``folder`` holds SQLite files. A server database
+    ``urls`` maps a server dialect to its admin URL. ``folder`` holds SQLite files. Every name starts
+    with ``prefix`` (checked by :func:`multidb.scratch.check_prefix` when it comes from a user). A server database
     is created once (under a random name), emptied when a test gives it back and handed to the next
     test, and dropped by :meth:`close`: creating and dropping one per test costs a checkpoint each
     time on PostgreSQL. A server that could not be reached is remembered, so later requests fail at
@@ -94,6 +94,7 @@ class Servers:
     urls: Mapping[str, str]
     folder: Path
     connect_timeout: int = 5
+    prefix: str = PLUGIN_PREFIX
     _engines: dict[str, Engine] = dataclasses.field(default_factory=dict)
     _down: dict[str, str] = dataclasses.field(default_factory=dict)
     _free: dict[str, list[str]] = dataclasses.field(default_factory=dict)
@@ -130,7 +131,7 @@ class Servers:
         self._engines.clear()
 
     def _sqlite(self) -> Iterator[str]:
-        name = f"{NAME_PREFIX}{uuid.uuid4().hex[:12]}"
+        name = scratch_name(self.prefix)
         self.folder.mkdir(parents=True, exist_ok=True)
         try:
             yield f"sqlite:///{self.folder / name}.db"
@@ -152,7 +153,7 @@ class Servers:
     def _create(self, dialect: str, engine: Engine) -> str:
         from sqlalchemy.exc import DBAPIError
 
-        name = f"{NAME_PREFIX}{uuid.uuid4().hex[:12]}"
+        name = scratch_name(self.prefix)
         try:
             with engine.connect() as conn:
                 conn.exec_driver_sql(f"CREATE DATABASE {_quote(engine, name)}")

@@ -12,9 +12,18 @@ from test_plugin import QUIET, SHOP, copy_project, expect, revision, run, write
 pytest_plugins = ["pytester"]
 
 
+FLEET = SHOP.parent / "fleet"
+
+
 @pytest.fixture
 def shop(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     return copy_project(SHOP, pytester, monkeypatch)
+
+
+@pytest.fixture
+def fleet(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """tests/plugin_projects/fleet: 'tenants' is a fleet by schema (PostgreSQL), 'shops' by database (SQLite)."""
+    return copy_project(FLEET, pytester, monkeypatch)
 
 
 def make_a1000002_irreversible(project: pytest.Pytester) -> None:
@@ -25,6 +34,102 @@ def make_a1000002_irreversible(project: pytest.Pytester) -> None:
     path.write_text(
         head + 'def downgrade() -> None:\n    raise Irreversible("the e-mail addresses cannot be restored")\n'
     )
+
+
+# --- fleet entries ------------------------------------------------------------------------------
+
+
+def test_every_test_passes_on_a_fleet_entry_tested_as_one_representative_target(fleet):
+    result = run(fleet)
+    result.assert_outcomes(passed=14, skipped=2)  # no data registered: test_data_survival skips
+    expect(
+        result,
+        [
+            "config/multidb.yaml::test_single_head[tenants-notes] PASSED*",
+            "config/multidb.yaml::test_offline_sql[tenants-postgresql] PASSED*",
+            "config/multidb.yaml::test_upgrade[tenants-sqlite] PASSED*",
+            "config/multidb.yaml::test_upgrade[shops-sqlite] PASSED*",
+            "config/multidb.yaml::test_stairway[tenants-sqlite] PASSED*",
+            "config/multidb.yaml::test_stairway[shops-sqlite] PASSED*",
+            "config/multidb.yaml::test_clean_downgrade[tenants-sqlite] PASSED*",
+            "config/multidb.yaml::test_drift[tenants-sqlite] PASSED*",
+        ],
+    )
+
+
+SCHEMA_TARGET_TEST = """
+    import sqlalchemy as sa
+
+    from multidb.testing import check_upgrade
+
+
+    def test_the_representative_target_is_the_first_tenants_schema(multidb_throwaway):
+        project = multidb_throwaway("tenants", "postgresql")
+        check_upgrade(project, "tenants")
+        engine = sa.create_engine(str(project.databases["tenants"].url))
+        try:
+            inspector = sa.inspect(engine)
+            assert set(inspector.get_table_names(schema="acme")) == {"alembic_version", "authors", "notes"}
+            assert inspector.get_table_names(schema="public") == []
+        finally:
+            engine.dispose()
+"""
+
+
+FLEET_DATA = """
+    import pytest
+
+    from multidb.testing import MigrationData
+
+
+    @pytest.fixture
+    def multidb_data():
+        data = MigrationData()
+        rows = {"authors": [{"id": 1, "name": "ann"}], "notes": [{"id": 1, "author_id": 1}]}
+        data.before("tenants", "n1000002", rows)
+        data.after("tenants", "n1000002", {"notes": [{"id": 1, "pinned": None}]})
+        return data
+"""
+
+
+@pytest.mark.postgresql
+@pytest.mark.mariadb
+def test_a_fleet_by_schema_is_tested_in_a_schema_on_postgresql(fleet):
+    write(fleet, "tests/test_schema_target.py", SCHEMA_TARGET_TEST)
+    write(fleet, "tests/conftest.py", FLEET_DATA)
+    result = run(fleet, "--multidb-dialects", "sqlite,postgresql,mariadb", "-k", "tenants or schema_target")
+    result.assert_outcomes(passed=22)
+    expect(
+        result,
+        [
+            "*test_the_representative_target_is_the_first_tenants_schema PASSED*",
+            "*test_stairway[tenants-postgresql] PASSED*",
+            "*test_stairway[tenants-mariadb] PASSED*",
+            "*test_clean_downgrade[tenants-postgresql] PASSED*",
+            "*test_drift[tenants-postgresql] PASSED*",  # failed before: the tenant's version table counted
+            "*test_data_survival[tenants-postgresql] PASSED*",  # the rows go to the tenant's schema
+            "*test_schema_parity[tenants-sqlite-postgresql] PASSED*",
+            "*test_schema_parity[tenants-sqlite-mariadb] PASSED*",
+        ],
+    )
+
+
+@pytest.mark.postgresql
+def test_a_broken_downgrade_in_a_fleets_history_is_caught_on_sqlite_and_in_a_schema(fleet):
+    pinned = fleet.path / "notes_versions" / "n1000002_add_notes_pinned.py"
+    text = pinned.read_text()
+    pinned.write_text(text[: text.index("def downgrade() -> None:")] + "def downgrade() -> None:\n    pass\n")
+    result = run(fleet, "--multidb-dialects", "sqlite,postgresql", "-k", "tenants and stairway")
+    result.assert_outcomes(failed=2)
+    for dialect in ("sqlite", "postgresql"):
+        expect(
+            result,
+            [
+                f"tenants: the downgrade of revision n1000002 (*n1000002_add_notes_pinned.py) "
+                f"does not undo its upgrade on {dialect}:",
+                "  - column notes.pinned exists after the downgrade but not before the upgrade",
+            ],
+        )
 
 
 # --- irreversible revisions --------------------------------------------------------------------

@@ -340,8 +340,13 @@ def _resolve(name: str, script: ScriptDirectory, step: Step) -> str:
 
 def _run_data(db: Database, step: Step, commit: bool, where: str) -> None:
     __tracebackhide__ = True
+    from ..environment import search_path
+
     with engines.connect(db) as conn:
         trans = conn.begin()
+        path = search_path(db, conn.dialect)
+        if path:  # a fleet's schema target: the rows go to its schema, as its revisions' tables do
+            conn.exec_driver_sql(path)
         try:
             step.action(conn)
         except AssertionError as e:
@@ -475,7 +480,7 @@ def _state(db: Database) -> tuple[parity.Snapshot, tuple[str, ...]]:
     from ..runner import read_heads
 
     with engines.connect(db) as conn:
-        found = parity.snapshot(conn, exclude=[db.version_table])
+        found = parity.snapshot(conn, exclude=[db.version_table], schema=db.schema)
         conn.rollback()
         heads = read_heads(db, conn)
     return found, heads
@@ -487,7 +492,7 @@ def _enums(db: Database) -> list[str]:
     import sqlalchemy as sa
 
     with engines.connect(db) as conn:
-        names = [e["name"] for e in sa.inspect(conn).get_enums()]
+        names = [e["name"] for e in sa.inspect(conn).get_enums(schema=db.schema)]
         conn.rollback()
     return sorted(names)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import Project
+from ..config import Database, Project
 from ..redact import first_line
 from ..scratch import PLUGIN_PREFIX, scratch_name
 
@@ -73,10 +73,36 @@ def offline_url(dialect: str, urls: Mapping[str, str] | None = None) -> str:
 def retarget(project: Project, name: str, url: str) -> Project:
     """A copy of ``project`` holding only database ``name``, whose URL is ``url``.
 
-    The other databases are left out, so nothing done with the copy can reach them.
+    The other databases are left out, so nothing done with the copy can reach them. A fleet entry
+    becomes one representative target of it, at ``url`` (see :func:`representative`).
     """
     db = dataclasses.replace(project.databases[name], url=url)
+    if db.fleet is not None:
+        db = representative(db, url)
     return dataclasses.replace(project, databases={name: db})
+
+
+#: The tenant a fleet's representative target is named after when the config lists no names.
+REPRESENTATIVE_TENANT = "tenant"
+
+
+def representative(db: Database, url: str) -> Database:
+    """A fleet entry as one of its targets, at ``url``, under the entry's own name.
+
+    Its tenants are not discovered (that would query the profile's servers): a schema target is the
+    first listed name, else ``tenant``. It keeps its schema on PostgreSQL, where the revisions run
+    with it on the search path, as they do in production; elsewhere (SQLite; MariaDB and MySQL, where
+    a schema is a database) and for ``by: database`` and ``by: url``, the target is the database
+    ``url`` itself.
+    """
+    from sqlalchemy.engine import make_url
+
+    assert db.fleet is not None
+    changes: dict[str, Any] = {"fleet": None, "url": url}
+    if db.fleet.by == "schema" and make_url(url).get_backend_name() == "postgresql":
+        tenant = db.fleet.names[0] if db.fleet.names else REPRESENTATIVE_TENANT
+        changes.update(schema=tenant, version_table_schema=tenant)
+    return dataclasses.replace(db, **changes)
 
 
 @dataclass

@@ -13,6 +13,7 @@ pytest_plugins = ["pytester"]
 
 
 FLEET = SHOP.parent / "fleet"
+SHARED = SHOP.parent / "shared"
 
 
 @pytest.fixture
@@ -130,6 +131,75 @@ def test_a_broken_downgrade_in_a_fleets_history_is_caught_on_sqlite_and_in_a_sch
                 "  - column notes.pinned exists after the downgrade but not before the upgrade",
             ],
         )
+
+
+# --- shared databases and depends_on --------------------------------------------------------------
+
+
+@pytest.fixture
+def shared(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """tests/plugin_projects/shared: accounts and billing in one database; billing depends_on accounts."""
+    return copy_project(SHARED, pytester, monkeypatch)
+
+
+@pytest.mark.postgresql
+@pytest.mark.mariadb
+def test_a_dependent_entry_sharing_a_database_is_tested_with_its_dependency_upgraded_first(shared):
+    result = run(shared, "--multidb-dialects", "sqlite,postgresql,mariadb")
+    result.assert_outcomes(passed=36, skipped=6)  # no data registered: test_data_survival skips
+    expect(
+        result,
+        [
+            "*test_upgrade[billing-postgresql] PASSED*",  # failed before: relation "customers" does not exist
+            "*test_stairway[billing-postgresql] PASSED*",
+            "*test_clean_downgrade[billing-postgresql] PASSED*",  # customers stays: it is accounts'
+            "*test_drift[billing-sqlite] PASSED*",
+            "*test_schema_parity[billing-sqlite-mariadb] PASSED*",
+        ],
+    )
+
+
+def test_a_broken_downgrade_of_the_dependent_entry_is_caught_and_its_dependency_is_not_blamed(shared):
+    invoices = shared.path / "billing_versions" / "i1000001_create_invoices.py"
+    invoices.write_text(invoices.read_text().replace('op.drop_table("invoices")', "pass"))
+    result = run(shared, "-k", "clean_downgrade or stairway")
+    result.assert_outcomes(passed=2, failed=2)
+    expect(
+        result,
+        [
+            "billing: the downgrade of revision i1000001 (*) does not undo its upgrade on sqlite:",
+            "  - table invoices exists after the downgrade but not before the upgrade",
+            "billing: after downgrading from heads to base on sqlite, these remain:",
+            "  - table invoices (created by revision i1000001)",
+        ],
+    )
+    assert "table customers" not in result.stdout.str() and "accounts_version" not in result.stdout.str()
+
+
+@pytest.mark.postgresql
+def test_an_atomic_upgrade_of_both_entries_of_one_postgresql_database_works(tmp_path, monkeypatch, pg_database):
+    import shutil
+
+    import sqlalchemy as sa
+    from click.testing import CliRunner
+
+    from multidb.cli import main
+
+    shutil.copytree(SHARED, tmp_path / "shared", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.chdir(tmp_path / "shared")
+    url = pg_database()
+    env = {"APP_DATABASE_URL": url}
+    done = CliRunner().invoke(main, ["-p", "production", "upgrade", "--all", "--atomic"], env=env)
+    assert done.exit_code == 0, done.output
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT version_num FROM accounts_version")).scalars().all() == ["c1000001"]
+            assert conn.execute(sa.text("SELECT version_num FROM billing_version")).scalars().all() == ["i1000001"]
+            (fk,) = sa.inspect(conn).get_foreign_keys("invoices")
+            assert fk["referred_table"] == "customers"
+    finally:
+        engine.dispose()
 
 
 # --- irreversible revisions --------------------------------------------------------------------

@@ -73,13 +73,36 @@ def offline_url(dialect: str, urls: Mapping[str, str] | None = None) -> str:
 def retarget(project: Project, name: str, url: str) -> Project:
     """A copy of ``project`` holding only database ``name``, whose URL is ``url``.
 
-    The other databases are left out, so nothing done with the copy can reach them. A fleet entry
-    becomes one representative target of it, at ``url`` (see :func:`representative`).
+    The other databases are left out, so nothing done with the copy can reach them, except those
+    ``name`` depends on that share its database: its revisions may use their tables, so they come
+    along, at ``url`` too (the checks upgrade them first). A fleet entry becomes one representative
+    target of it (see :func:`representative`).
     """
-    db = dataclasses.replace(project.databases[name], url=url)
-    if db.fleet is not None:
-        db = representative(db, url)
-    return dataclasses.replace(project, databases={name: db})
+    databases = {}
+    for other in [*dependencies(project, name, same_database=True), name]:
+        db = dataclasses.replace(project.databases[other], url=url)
+        databases[other] = representative(db, url) if db.fleet is not None else db
+    return dataclasses.replace(project, databases=databases)
+
+
+def dependencies(project: Project, name: str, same_database: bool = False) -> list[str]:
+    """The databases of ``project`` that ``name`` depends on, directly or not, in ``depends_on`` order.
+
+    ``same_database``: only those that share its database in the loaded profile (a chain through
+    another database stops there).
+    """
+    home = project.databases[name].same_server_database
+    found: list[str] = []
+    todo = list(project.databases[name].depends_on)
+    while todo:
+        dep = todo.pop()
+        if dep not in project.databases or dep in found:
+            continue
+        if same_database and project.databases[dep].same_server_database != home:
+            continue
+        found.append(dep)
+        todo.extend(project.databases[dep].depends_on)
+    return [db.name for db in project.select(found)] if found else []
 
 
 #: The tenant a fleet's representative target is named after when the config lists no names.

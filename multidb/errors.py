@@ -89,7 +89,7 @@ class IrreversibleDowngrade(DatabaseError):
 
 
 class Irreversible(Exception):
-    """Raise it as the first statement of a revision's ``downgrade()`` to mark the revision irreversible.
+    """Raise it in a revision's ``downgrade()`` (not inside an ``if``) to mark the revision irreversible.
 
     multidb finds the mark by reading the file (see :mod:`multidb.irreversible`): ``downgrade``
     refuses to cross it, and the plugin's stairway and clean-downgrade tests stop at it. Not a

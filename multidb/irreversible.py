@@ -1,4 +1,4 @@
-"""Irreversible revisions: a ``downgrade()`` whose first statement raises :class:`multidb.Irreversible`.
+"""Irreversible revisions: a ``downgrade()`` that raises :class:`multidb.Irreversible` unconditionally.
 
 Such a revision is a wall. ``downgrade`` refuses a target that would undo it, before anything
 changes; the plugin's stairway and clean-downgrade tests test up to it and from it. The mark is

@@ -246,7 +246,8 @@ def check_known(db: Database, script: ScriptDirectory, heads: tuple[str, ...]) -
         raise DatabaseError(
             db.name,
             f"the database is at revision {', '.join(missing)}, which no version folder holds; "
-            "it was migrated by newer code (update your checkout) or the file was deleted",
+            "it was migrated by newer code (update your checkout) or the file was deleted "
+            f"(then record the revision the schema is at: 'multidb stamp {db.name} --to REV --purge')",
         )
 
 

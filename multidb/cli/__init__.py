@@ -27,6 +27,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(("init", "revision", "migrate", "merge", "check"), "authoring"),
     **dict.fromkeys(("list", "status", "current", "heads", "branches", "history", "show"), "read"),
     **dict.fromkeys(("upgrade", "downgrade", "stamp", "adopt"), "write"),
+    **dict.fromkeys(("ensure-version", "sql", "edit"), "tools"),
 }
 
 

@@ -78,9 +78,13 @@ def _write_revision(database: str, autogenerate: bool, as_json: bool, **kw) -> N
 def revision_cmd(database: str, autogenerate: bool, data_step: bool, tables: str | None, as_json: bool, **kw) -> None:
     """Write a new revision file for one database.
 
+    A database's first revision creates its version folder when missing and carries the base's
+    configured label (so NEWDB@head works at once).
+
     \b
     Examples:
       multidb revision catalog -m "add tags" --autogenerate
+      multidb revision newdb -m "first"          # a database just added to the config
       multidb revision catalog --data -m "backfill status" --tables holdings,files
       multidb revision catalog -m "start archive" --head base \\
           --branch-label archive --version-path catalog_archive_versions

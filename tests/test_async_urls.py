@@ -107,3 +107,30 @@ def test_async_query_parameters_become_the_sync_drivers():
         == "mysql+pymysql://u@h/db?charset=utf8mb4"
     )
     assert sync_url("sqlite+aiosqlite:///x.db").drivername == "sqlite+pysqlite"
+
+
+def test_the_plugin_takes_async_admin_urls():
+    from multidb.testing import dialects
+
+    assert dialects.offline_url("postgresql", {"postgresql": "postgresql+asyncpg://u@h/db"}) == "postgresql+psycopg2://"
+    assert dialects.offline_url("mariadb", {"mariadb": "mysql+aiomysql://u@h/"}) == "mysql+pymysql://"
+
+
+@pytest.mark.postgresql
+def test_the_plugins_throwaway_databases_from_an_asyncpg_admin_url(tmp_path: Path, pg_database):
+    """MULTIDB_TEST_POSTGRESQL_URL may be written with asyncpg: the plugin's admin engine uses psycopg2."""
+    import sqlalchemy as sa
+
+    from multidb.testing import dialects
+
+    admin = with_driver(pg_database(), "asyncpg")
+    servers = dialects.Servers({"postgresql": admin}, tmp_path)
+    try:
+        with servers.database("postgresql") as url:
+            assert make_url(url).drivername == "postgresql+asyncpg"
+            engine = sa.create_engine(make_url(url).set(drivername="postgresql+psycopg2"))
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("SELECT current_database()").scalar() == make_url(url).database
+            engine.dispose()
+    finally:
+        servers.close()

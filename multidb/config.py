@@ -598,7 +598,7 @@ def _check_cross(
     for name, db in databases.items():
         labels: set[str] = set()
         for i, base in enumerate(db.bases):
-            where = f"databases.{name}.bases[{i}]"
+            where = f"{db.bases_key}[{i}]"  # where the YAML sets it: the entry, its profile or defaults
             if base.label in labels:
                 problems.append((f"{where}.label", f"duplicate label '{base.label}' in database '{name}'"))
             labels.add(base.label)

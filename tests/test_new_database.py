@@ -156,3 +156,16 @@ def test_a_missing_folder_is_named_where_the_yaml_sets_it(here: Path, config: di
     assert made.exit_code == 0, made.output
     assert json.loads(made.stdout)[0]["branch_labels"] == ["shop"]
     assert invoke("upgrade", "--all").exit_code == 0
+
+
+def test_bases_shared_through_defaults_are_reported_at_defaults(here: Path):
+    """Two entries that take one folder from defaults.bases: the problem is where the YAML says it."""
+    config = {
+        "defaults": {"bases": [{"label": "shared", "path": "v"}]},
+        "databases": {"a": {"url": "sqlite:///a.db"}, "b": {"url": "sqlite:///b.db"}},
+    }
+    write_config(here, config)
+    result = invoke("status")
+    assert result.exit_code == 2
+    line = assert_one_clean_error(result, "defaults.bases[0].path: folder", "already claimed by database 'a'")
+    assert "databases.b.bases" not in line and key_exists(config, "defaults.bases[0].path")

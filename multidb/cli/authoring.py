@@ -18,7 +18,7 @@ from .params import all_option, databases_arg, one_database, one_target, read_ta
 @click.option("--list-templates", is_flag=True, help="List the templates and exit.")
 @project_options
 def init_cmd(directory: Path, template: str | None, list_templates: bool) -> None:
-    """Create a new project: a config with two databases, profiles and version folders.
+    """Create a new project from a template: config, profiles, models and version folders.
 
     \b
     Examples:

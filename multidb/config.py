@@ -102,6 +102,7 @@ class Database:
     fleet: Fleet | None = None
     tenant: str | None = None
     schema: str | None = None  # a schema target: migrations run with search_path set to it
+    bases_key: str = "bases"  # where 'bases' is in the YAML: databases.X.bases, a profile's or defaults.bases
 
     def __repr__(self) -> str:  # also str(): pytest -l, logging and debuggers print it
         return _masked_repr(self, {"url": True})
@@ -513,6 +514,7 @@ def _build_database(
         statement_timeout=schema.parse_duration(values["statement_timeout"]),
         lock_retries=values["lock_retries"],
         fleet=_build_fleet(values.get("fleet"), merged.get("fleet", (None, ""))[1], root, problems),
+        bases_key=merged["bases"][1],
     )
 
 
@@ -596,7 +598,7 @@ def _check_cross(
     for name, db in databases.items():
         labels: set[str] = set()
         for i, base in enumerate(db.bases):
-            where = f"databases.{name}.bases[{i}]"
+            where = f"{db.bases_key}[{i}]"  # where the YAML sets it: the entry, its profile or defaults
             if base.label in labels:
                 problems.append((f"{where}.label", f"duplicate label '{base.label}' in database '{name}'"))
             labels.add(base.label)

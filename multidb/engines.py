@@ -53,7 +53,7 @@ def database_identity(db: Database) -> tuple[str, ...]:
         return ("sqlite", str(path.resolve()))
     if db.dialect == "sqlite":  # in memory: each entry's own
         return ("memory", db.name)
-    return (_with_driver(db.url).render_as_string(hide_password=False),)
+    return (sync_url(db.url).render_as_string(hide_password=False),)
 
 
 def exists(db: Database) -> bool:
@@ -94,7 +94,7 @@ def create_engine(db: Database, **connect_args: Any) -> Engine:
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
 
-    url = _with_driver(db.url)
+    url = sync_url(db.url)
     driver = _driver_of(db, url)
     args: dict = dict(connect_args) if db.dialect == "postgresql" else {}
     args.update(driver.timeouts(db.connect_timeout))
@@ -137,7 +137,8 @@ _PYMYSQL = Driver(
 )
 _MYSQLDB = Driver(lambda t: {"connect_timeout": _seconds(t)})
 
-#: (dialect, driver) as SQLAlchemy names them -> how that driver gets its connect timeout
+#: (dialect, driver) as SQLAlchemy names them -> how that driver gets its connect timeout. Only synchronous
+#: drivers: an asynchronous one in a URL is replaced by its synchronous counterpart first (:data:`ASYNC_DRIVERS`)
 DRIVERS: dict[tuple[str, str], Driver] = {
     ("sqlite", "pysqlite"): Driver(lambda t: {"timeout": t}),  # the busy timeout
     ("postgresql", "psycopg2"): _LIBPQ,
@@ -157,15 +158,16 @@ def _driver_of(db: Database, url: Any) -> Driver:
     if found is not None:
         return found
     known = [f"{d}+{n}" for d, n in DRIVERS if d == dialect] or [f"{d}+{n}" for d, n in DRIVERS]
+    known += [a for a in ASYNC_DRIVERS if a.startswith(f"{dialect}+")]
     supported = ", ".join(known)
     is_async = getattr(url.get_dialect(), "is_async", False)
-    why = "is asynchronous, which multidb does not support yet" if is_async else "is not supported by multidb"
+    why = "is asynchronous, with no synchronous counterpart known" if is_async else "is not supported by multidb"
     raise DriverRefused(f"{db.name}: the driver '{dialect}+{driver}' {why}; use one of: {supported}")
 
 
 def check_driver(db: Database) -> None:
     """Refuse a driver multidb cannot run migrations with, before anything is read or changed."""
-    _driver_of(db, _with_driver(db.url))
+    _driver_of(db, sync_url(db.url))
 
 
 def _lift_timeout(engine: Engine, lift: Callable[[Any], None]) -> None:
@@ -203,13 +205,36 @@ def sqlstate(orig: Any) -> str | None:
 # A URL without a driver gets the one multidb installs (SQLAlchemy 2.1 would pick psycopg 3).
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg2", "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
 
+#: An asynchronous driver, as an application writes it for ``create_async_engine``, -> the synchronous driver
+#: multidb migrates that database with. multidb runs on synchronous connections only (one code path for locks,
+#: interrupts and transactions), so the same URL serves the application and its migrations.
+ASYNC_DRIVERS = {
+    "postgresql+asyncpg": "postgresql+psycopg2",
+    "postgresql+psycopg_async": "postgresql+psycopg",
+    "sqlite+aiosqlite": "sqlite+pysqlite",
+    "mysql+aiomysql": "mysql+pymysql",
+    "mysql+asyncmy": "mysql+pymysql",
+    "mariadb+aiomysql": "mariadb+pymysql",
+    "mariadb+asyncmy": "mariadb+pymysql",
+}
+# URL query parameters an async driver spells differently from its sync counterpart (None: the async
+# dialect's own setting, meaningless to the sync driver, left out)
+_ASYNC_QUERY = {"postgresql+asyncpg": {"ssl": "sslmode", "prepared_statement_cache_size": None}}
 
-def _with_driver(url: str):
+
+def sync_url(url: str):
+    """``url`` with the driver multidb connects with: the default one when none is named, the synchronous
+    counterpart of an asynchronous one (:data:`ASYNC_DRIVERS`)."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    if parsed.drivername in _DEFAULT_DRIVERS:
-        parsed = parsed.set(drivername=_DEFAULT_DRIVERS[parsed.drivername])
+    name = parsed.drivername
+    if name in _DEFAULT_DRIVERS:
+        return parsed.set(drivername=_DEFAULT_DRIVERS[name])
+    if name in ASYNC_DRIVERS:
+        renamed = _ASYNC_QUERY.get(name, {})
+        query = {renamed.get(k, k): v for k, v in parsed.query.items() if renamed.get(k, k) is not None}
+        return parsed.set(drivername=ASYNC_DRIVERS[name], query=query)
     return parsed
 
 

@@ -329,8 +329,10 @@ def commit_error(db: Database, exc: Any, when: str, where: str | None = None) ->
 
 def run_offline(env: EnvironmentContext, db: Database, buffer: TextIO, **extra: Any) -> None:
     """Configure ``env`` for ``--sql`` and write the migrations' SQL to ``buffer``; never connects."""
+    from .engines import sync_url
+
     env.configure(
-        url=db.url,
+        url=sync_url(db.url),  # an async driver's dialect renders as its sync counterpart's
         output_buffer=buffer,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},

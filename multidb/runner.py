@@ -63,7 +63,7 @@ def _check_folders(project: Project, db: Database) -> FolderState:
         return folder_state(db.version_paths)
     except OSError as e:
         problems = [
-            ConfigProblem(str(project.path), f"databases.{db.name}.bases[{i}].path", problem)
+            ConfigProblem(str(project.path), f"{db.bases_key}[{i}].path", _with_next_step(db, problem))
             for i, base in enumerate(db.bases)
             if (problem := _folder_problem(base.path))
         ]
@@ -71,6 +71,12 @@ def _check_folders(project: Project, db: Database) -> FolderState:
             raise ConfigError(problems) from e
         # an entry inside a folder: a symlink loop, or a file that cannot be read
         raise DatabaseError(db.name, f"cannot read {e.filename or 'a version folder'}: {_os_reason(e)}") from e
+
+
+def _with_next_step(db: Database, problem: str) -> str:
+    if not problem.endswith("does not exist"):
+        return problem
+    return f"{problem} (a new database? 'multidb revision {db.entry} -m MESSAGE' creates it with the first revision)"
 
 
 def _folder_problem(folder: Path) -> str | None:
@@ -244,7 +250,8 @@ def check_known(db: Database, script: ScriptDirectory, heads: tuple[str, ...]) -
         raise DatabaseError(
             db.name,
             f"the database is at revision {', '.join(missing)}, which no version folder holds; "
-            "it was migrated by newer code (update your checkout) or the file was deleted",
+            "it was migrated by newer code (update your checkout) or the file was deleted "
+            f"(then record the revision the schema is at: 'multidb stamp {db.name} --to REV --purge')",
         )
 
 

@@ -45,13 +45,17 @@ def upgraded(revisions: list[str]) -> str:
 # a catalog revision on top of the head that creates a table, writes a row, then raises
 FAILING_FILE = f"{CATALOG_NEXT}_half_done.py"
 FAILING_ERROR = "boom halfway through"
-FAILING_REVISION = f'''"""create a table, then fail
+
+
+def next_catalog_revision(doc: str, upgrade: str, downgrade: str, imports: str = "from alembic import op") -> str:
+    """A catalog revision file on top of the head (id CATALOG_NEXT); ``upgrade``/``downgrade``: the bodies."""
+    return f'''"""{doc}
 
 Revision ID: {CATALOG_NEXT}
 Revises: {CATALOG_HEAD}
 """
 import sqlalchemy as sa
-from alembic import op
+{imports}
 
 revision = "{CATALOG_NEXT}"
 down_revision = "{CATALOG_HEAD}"
@@ -60,11 +64,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table("half_done", sa.Column("id", sa.Integer(), primary_key=True))
-    op.execute("INSERT INTO half_done (id) VALUES (1)")
-    raise RuntimeError("{FAILING_ERROR}")
+{upgrade}
 
 
 def downgrade() -> None:
-    op.drop_table("half_done")
+{downgrade}
 '''
+
+
+FAILING_REVISION = next_catalog_revision(
+    "create a table, then fail",
+    f"""    op.create_table("half_done", sa.Column("id", sa.Integer(), primary_key=True))
+    op.execute("INSERT INTO half_done (id) VALUES (1)")
+    raise RuntimeError("{FAILING_ERROR}")""",
+    '    op.drop_table("half_done")',
+)

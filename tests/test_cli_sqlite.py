@@ -843,7 +843,7 @@ def test_downgrade_sql_over_a_batch_drop_column(cli, project):
     result = cli("downgrade", "catalog", "--sql", "--to", "heads:base", "--output-dir", "out")
     assert not (project / "var").exists()
     if result.exit_code == 0:
-        sql = (project / "out" / "catalog.sql").read_text()
+        sql = (project / "out" / "catalog.downgrade.sql").read_text()
         for table in ("files", "holdings", "locations"):
             assert f"DROP TABLE {table}" in sql
         assert "checksum_algorithm" in sql
@@ -864,7 +864,7 @@ def test_downgrade_sql_without_a_range_is_refused(cli, project):
 def test_downgrade_sql_of_a_range_without_batch(cli, project):
     result = cli("downgrade", "catalog", "--sql", "--to", f"{CATALOG_HEAD}:{CATALOG_REVS[2]}")
     assert result.exit_code == 0, result.output
-    sql = (project / "sql" / "catalog.sql").read_text()
+    sql = (project / "sql" / "catalog.downgrade.sql").read_text()
     assert "DELETE FROM locations" in sql
     assert f"version_num='{CATALOG_REVS[2]}'" in sql
     assert not (project / "var").exists()

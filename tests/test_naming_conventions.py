@@ -249,7 +249,7 @@ def test_offline_sql_names_constraints_by_the_convention(tmp_path, url):
     assert "CONSTRAINT positive" not in sql
     result = multidb(root, "downgrade", "app", "--sql", "--to", "heads:a1")
     assert result.exit_code == 0, result.output
-    assert "ck_child_positive" in (root / "sql" / "app.sql").read_text()
+    assert "ck_child_positive" in (root / "sql" / "app.downgrade.sql").read_text()
 
 
 def test_models_that_fail_to_import_are_a_config_error(tmp_path):

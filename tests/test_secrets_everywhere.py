@@ -409,12 +409,15 @@ def _drive_every_command(session: Session) -> None:
         run(0, *args)
     run(0, "history", "catalog")
     run(0, "history", "catalog", "--json")
+    run(0, "history", "catalog", "-i", "-v")
+    run(0, "sql", "catalog", "head")
     run(1, "check")
     run(1, "check", "--json")
     # offline SQL
     run(0, "upgrade", "--all", "--sql", "--output-dir", "sql-up")
     run(0, "downgrade", "catalog", "--sql", "--to", "heads:base", "--output-dir", "sql-down")
     # changing it
+    run(0, "ensure-version", "catalog", "--json")
     run(0, "upgrade", "--all")
     run(0, "status", "--json")
     run(0, "current", "--json")
@@ -425,6 +428,7 @@ def _drive_every_command(session: Session) -> None:
     run(0, "downgrade", "catalog", "--to", "-1", "--json")
     run(0, "stamp", "catalog", "--to", "heads")
     run(0, "stamp", "catalog", "--to", CATALOG_REVS[-2], "--json")  # where its schema really is
+    run(0, "stamp", "catalog", "--to", CATALOG_REVS[-2], "--purge", "--tag", "t")
     run(0, "upgrade", "catalog")
     run(0, "upgrade", "--all", "--sql", "--from-current", "--output-dir", "sql-current")
     # a failing revision, with and without --traceback and --json
@@ -469,6 +473,8 @@ def _drive_every_command(session: Session) -> None:
         ("adopt", "catalog", "--traceback"),
         ("revision", "catalog", "-m", "x", "--autogenerate"),
         ("revision", "catalog", "-m", "x", "--autogenerate", "--traceback"),
+        ("history", "catalog", "-i"),
+        ("ensure-version", "catalog", "--traceback"),
     ):
         run(1, *args, port=REFUSED_PORT)
     run(0, "upgrade", "--all", "--sql", "--output-dir", "sql-refused", port=REFUSED_PORT)

@@ -14,17 +14,26 @@ from .params import all_option, databases_arg, one_database, one_target, read_ta
 
 @main.command("init")
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-t", "--template", help="What to start from (default: two-databases); see --list-templates.")
+@click.option("--list-templates", is_flag=True, help="List the templates and exit.")
 @project_options
-def init_cmd(directory: Path) -> None:
-    """Create a new project: a config with two databases, profiles and version folders.
+def init_cmd(directory: Path, template: str | None, list_templates: bool) -> None:
+    """Create a new project from a template: config, profiles, models and version folders.
 
     \b
-    Example:
+    Examples:
       multidb init myservice && cd myservice && multidb upgrade --all
+      multidb init --list-templates
+      multidb init myservice --template one-database
     """
     from ..commands import init
+    from ..commands.scaffold import DEFAULT_TEMPLATE, PROJECT_TEMPLATES
 
-    for path in init(directory):
+    if list_templates:
+        width = max(map(len, PROJECT_TEMPLATES))
+        click.echo("\n".join(f"{name:<{width}}  {what}" for name, what in PROJECT_TEMPLATES.items()))
+        return
+    for path in init(directory, template or DEFAULT_TEMPLATE):
         click.echo(f"created {path}")
     where = "" if directory == Path(".") else f"cd {directory} && "
     click.echo(f"next: {where}multidb upgrade --all")
@@ -69,9 +78,13 @@ def _write_revision(database: str, autogenerate: bool, as_json: bool, **kw) -> N
 def revision_cmd(database: str, autogenerate: bool, data_step: bool, tables: str | None, as_json: bool, **kw) -> None:
     """Write a new revision file for one database.
 
+    A database's first revision creates its version folder when missing and carries the base's
+    configured label (so NEWDB@head works at once).
+
     \b
     Examples:
       multidb revision catalog -m "add tags" --autogenerate
+      multidb revision newdb -m "first"          # a database just added to the config
       multidb revision catalog --data -m "backfill status" --tables holdings,files
       multidb revision catalog -m "start archive" --head base \\
           --branch-label archive --version-path catalog_archive_versions

@@ -9,7 +9,7 @@ import click
 from .. import render
 from ..errors import EXIT_FAILED
 from . import emit, json_option, load_project, main, project_options
-from .params import all_option, databases_arg, fleet_options, one_database, read_targets, with_options
+from .params import all_option, databases_arg, fleet_options, one_database, one_target, read_targets, with_options
 
 
 @main.command("list")
@@ -130,24 +130,47 @@ def branches_cmd(databases: tuple[str, ...], all_: bool, as_json: bool) -> None:
 @main.command("history")
 @click.argument("database")
 @click.option("-r", "--rev-range", help="FROM:TO, e.g. base:head or c1a0:.")
+@click.option("-i", "--indicate-current", is_flag=True, help="Mark the revisions the database is at (connects to it).")
+@click.option("-v", "--verbose", is_flag=True, help="Each revision in full: parents, labels, path, docstring.")
 @project_options
 @json_option
-def history_cmd(database: str, rev_range: str | None, as_json: bool) -> None:
+def history_cmd(database: str, rev_range: str | None, indicate_current: bool, verbose: bool, as_json: bool) -> None:
     """List a database's revisions, newest first.
 
     \b
     Examples:
       multidb history catalog
       multidb history catalog -r base:catalog@head --json
+      multidb history catalog -i -p production   # "(current)" marks where production is
+      multidb history catalog -v                 # as 'multidb show' prints each revision
     """
     from ..commands import history
 
     project = load_project()
+    found = history(project, one_database(project, database), rev_range, doc=verbose)
+    current: tuple[str, ...] = ()
+    if indicate_current:
+        from ..runner import current_heads
+
+        current = current_heads(one_target(project, database))
+    if as_json:
+        from ..results import to_json
+
+        items = [{**to_json(i), **({"is_current": i.revision in current} if indicate_current else {})} for i in found]
+        emit(items, True, str)
+        return
+    show = render.revision_detail if verbose else render.revision_line
     emit(
-        history(project, one_database(project, database), rev_range),
-        as_json,
-        lambda items: "\n".join(render.revision_line(i) for i in items),
+        found,
+        False,
+        lambda items: ("\n\n" if verbose else "\n").join(_marked(show(i), i.revision in current) for i in items),
     )
+
+
+def _marked(text: str, current: bool) -> str:
+    """``(current)`` at the end of a revision's first line."""
+    first, newline, rest = text.partition("\n")
+    return f"{first} (current){newline}{rest}" if current else text
 
 
 @main.command("show")

@@ -70,6 +70,10 @@ fail_fast_option = click.option(
     "--fail-fast", is_flag=True, help="Fleets: stop at the first failed target (default: the rest carry on)."
 )
 yes_option = click.option("--yes", "-y", is_flag=True, help="Confirm a change a protected profile guards.")
+tag_option = click.option(
+    "--tag",
+    help="Alembic's tag argument, read in a revision with context.get_tag_argument(), e.g. --tag release-42.",
+)
 
 
 def _options(
@@ -88,6 +92,7 @@ def _options(
     yes=False,
     action="",
     purge=False,
+    tag=None,
 ):
     from ..commands import RunOptions
 
@@ -106,6 +111,7 @@ def _options(
         fail_fast=fail_fast,
         phase=phase,
         from_current=from_current,
+        tag=tag,
     )
 
 
@@ -152,11 +158,25 @@ def _handled(f):
     is_flag=True,
     help="With --sql: start at each database's current revision (read from it), not at base.",
 )
+@tag_option
 @project_options
 @json_option
 @_handled
 def upgrade_cmd(
-    databases, all_, target, atomic, phase, lock_timeout, jobs, shard, fail_fast, sql, output_dir, from_current, as_json
+    databases,
+    all_,
+    target,
+    atomic,
+    phase,
+    lock_timeout,
+    jobs,
+    shard,
+    fail_fast,
+    sql,
+    output_dir,
+    from_current,
+    tag,
+    as_json,
 ) -> None:
     """Upgrade databases to head, in depends_on order, stopping at the first failure.
 
@@ -169,6 +189,7 @@ def upgrade_cmd(
       multidb upgrade tenants --jobs 4 --shard 1/2       # half a fleet, 4 at a time
       multidb upgrade --all --sql --profile production   # sql/catalog.sql, sql/monitor.sql
       multidb -p production upgrade --all --sql --from-current   # only what each database lacks
+      multidb upgrade --all --tag release-42             # context.get_tag_argument() in revisions
     """
     from ..commands import upgrade
 
@@ -185,6 +206,7 @@ def upgrade_cmd(
         shard=shard,
         fail_fast=fail_fast,
         phase=phase,
+        tag=tag,
     )
     _run_output(upgrade(project, databases, all_, target, options), as_json)
 
@@ -196,17 +218,18 @@ def upgrade_cmd(
 @lock_timeout_option
 @yes_option
 @with_options(sql_options)
+@tag_option
 @project_options
 @json_option
 @_handled
-def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir, as_json) -> None:
+def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir, tag, as_json) -> None:
     """Downgrade the named databases (never all by default).
 
     \b
     Examples:
       multidb downgrade catalog --to -1
       multidb downgrade catalog --to base
-      multidb downgrade catalog --sql --to heads:base
+      multidb downgrade catalog --sql --to heads:base   # sql/catalog.downgrade.sql
       multidb downgrade catalog --to -1 --profile production --yes
     """
     from ..commands import downgrade
@@ -221,6 +244,7 @@ def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir,
         atomic=atomic,
         yes=yes,
         action=action,
+        tag=tag,
     )
     _run_output(downgrade(project, databases, target, options), as_json)
 
@@ -228,23 +252,31 @@ def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir,
 @main.command("stamp")
 @databases_arg
 @click.option("--to", "target", required=True, help="Revision(s) to record, comma-separated; base or heads.")
-@click.option("--purge", is_flag=True, help="Empty the version table first.")
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Empty the version table first; also recovers a database at a revision no folder holds.",
+)
 @lock_timeout_option
 @yes_option
+@tag_option
 @project_options
 @json_option
 @_handled
-def stamp_cmd(databases, target, purge, lock_timeout, yes, as_json) -> None:
+def stamp_cmd(databases, target, purge, lock_timeout, yes, tag, as_json) -> None:
     """Record a revision in the version table without running migrations.
 
     \b
-    Example:
+    Examples:
       multidb stamp catalog --to heads
+      multidb stamp catalog --to heads --purge   # its version row names a deleted revision
     """
     from ..commands import stamp
 
     project, action = _named(databases, "stamp")
-    options = _options(project, as_json=as_json, lock_timeout=lock_timeout, yes=yes, purge=purge, action=action)
+    options = _options(
+        project, as_json=as_json, lock_timeout=lock_timeout, yes=yes, purge=purge, action=action, tag=tag
+    )
     _run_output(stamp(project, databases, target, options), as_json)
 
 

@@ -39,6 +39,7 @@ def run_atomic(
     target: str,
     before: dict[str, tuple[str, ...]],
     purge: bool = False,
+    tag: str | None = None,
 ) -> list[RunResult]:
     """Run ``action`` on every database inside held transactions; commit all or none.
 
@@ -61,7 +62,7 @@ def run_atomic(
                 if current.setdefault(id(conn), db.name) != db.name:
                     _switch(db, conn)
                     current[id(conn)] = db.name
-                results.append(execute(project, db, conn, action, target, purge=purge))
+                results.append(execute(project, db, conn, action, target, purge=purge, tag=tag))
             except MultiDBError as e:
                 for _conn, tx in sessions.values():
                     tx.rollback()

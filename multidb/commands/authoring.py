@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from ..runner import (
     database_errors,
     load_history,
     read_heads,
+    relative,
     revision_errors,
     run,
 )
@@ -51,7 +53,9 @@ def revision(
     if version_path:
         version_path = _configured_folder(db, version_path)
     post_write = hooks.commands(project)  # a missing formatter stops us before anything is written
+    _make_base_folders(db)
     script = load_history(project, db)
+    version_path, branch_label = _starting_a_base(db, script, head, version_path, branch_label)
     if data_tables:
         if autogenerate:
             raise UsageError("--data and --autogenerate do not go together: a data step changes rows, not schema")
@@ -147,6 +151,42 @@ def _configured_folder(db: Database, version_path: str) -> str:
         )
     wanted.mkdir(parents=True, exist_ok=True)
     return str(wanted)
+
+
+def _make_base_folders(db: Database) -> None:
+    """A database added to the config gets its version folders with its first revision (no mkdir by hand)."""
+    for base in db.bases:
+        if not os.path.lexists(base.path):
+            try:
+                base.path.mkdir(parents=True)
+            except OSError as e:
+                raise UsageError(f"{db.name}: cannot create version folder {base.path}: {e.strerror}") from e
+
+
+def _starting_a_base(
+    db: Database, script: Any, head: str, version_path: str | None, branch_label: str | None
+) -> tuple[str | None, str | None]:
+    """The folder and branch label of a revision that starts a base whose folder holds no revision yet.
+
+    Such a revision has no parent (an empty history, or ``--head base``). It goes to the one empty base
+    when ``--version-path`` does not say which, and gets that base's configured label (unless
+    ``--branch-label`` gives one), so that ``LABEL@head`` names it from the start.
+    """
+    revisions = list(script.walk_revisions())
+    if revisions and head != "base":
+        return version_path, branch_label  # a child of an existing revision
+    used = {Path(r.path).parent.resolve() for r in revisions}
+    empty = [b for b in db.bases if b.path.resolve() not in used]
+    if version_path is None:
+        if len(db.bases) > 1 and len(empty) != 1:
+            choices = " or ".join(f"--version-path {relative(b.path)}" for b in (empty or db.bases))
+            raise UsageError(f"{db.name}: a revision without a parent starts one of the bases; choose with {choices}")
+        version_path = str((empty or db.bases)[0].path)
+    base = next((b for b in empty if b.path.resolve() == Path(version_path).resolve()), None)
+    labels = {label for r in revisions for label in r.branch_labels}
+    if base is not None and branch_label is None and base.label not in labels:
+        branch_label = base.label
+    return version_path, branch_label
 
 
 def _skip_empty(_context: Any, _revision: Any, directives: list) -> None:

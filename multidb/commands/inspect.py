@@ -151,8 +151,8 @@ def branches(project: Project, db: Database) -> list[RevisionInfo]:
     return [describe(s) for s in script.walk_revisions() if s.is_branch_point]
 
 
-def history(project: Project, db: Database, rev_range: str | None = None) -> list[RevisionInfo]:
-    """Revisions newest first, optionally within ``FROM:TO`` (either side may be empty)."""
+def history(project: Project, db: Database, rev_range: str | None = None, doc: bool = False) -> list[RevisionInfo]:
+    """Revisions newest first, optionally within ``FROM:TO`` (either side may be empty); ``doc``: with docstrings."""
     script = load_history(project, db)
     base, head = "base", "heads"
     if rev_range:
@@ -163,7 +163,7 @@ def history(project: Project, db: Database, rev_range: str | None = None) -> lis
     with revision_errors(db):
         check_target(base)
         check_target(head)
-        return [describe(s) for s in script.walk_revisions(base, head)]
+        return [describe(s, doc=doc) for s in script.walk_revisions(base, head)]
 
 
 def raise_range(db: Database, rev_range: str) -> None:

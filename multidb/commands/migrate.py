@@ -44,6 +44,7 @@ class RunOptions:
     fail_fast: bool = False  # stop a fleet run at the first failed target
     phase: str | None = None  # "expand": hold back contract steps; "contract" or None: everything
     from_current: bool = False  # --sql only: start at each database's current revisions, not at base
+    tag: str | None = None  # Alembic's tag argument: context.get_tag_argument() in a revision
 
 
 DEFAULT = RunOptions()
@@ -58,7 +59,7 @@ def upgrade(
     if options.sql:
         if options.from_current and ":" in to:
             raise UsageError("--from-current starts at each database's current revision: give --to TO, not FROM:TO")
-        return offline.write(project, dbs, action, to, options.output_dir, options.from_current)
+        return offline.write(project, dbs, action, to, options.output_dir, options.from_current, options.tag)
     if options.from_current:
         raise UsageError("--from-current only goes with --sql")
     _no_range(to)
@@ -71,7 +72,7 @@ def downgrade(project: Project, names: tuple[str, ...], to: str, options: RunOpt
     if options.sql:
         if ":" not in to:
             raise UsageError("downgrade --sql needs a range: --to FROM:TO (e.g. heads:base)")
-        return offline.write(project, dbs, "downgrade", to, options.output_dir)
+        return offline.write(project, dbs, "downgrade", to, options.output_dir, tag=options.tag)
     _no_range(to)
     _guard(project, "downgrade", options)
     return _run_all(project, dbs, "downgrade", to, options)
@@ -118,16 +119,18 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
     if options.atomic:
         with locked(dbs, options.lock_timeout):
             before = {
-                db.name: _preflight(project, db, load_history(project, db), action, target, options.lock_timeout)[0]
+                db.name: _preflight(
+                    project, db, load_history(project, db), action, target, options.lock_timeout, options.purge
+                )[0]
                 for db in dbs
             }
-            return _atomic(project, dbs, action, target, before, options.purge)
+            return _atomic(project, dbs, action, target, before, options.purge, options.tag)
     stop = options.fail_fast or not any(db.tenant for db in dbs)
     check_jobs = reading_jobs(dbs, options.jobs)
     checks, unchecked = run_jobs(
         _check_job,
         dbs,
-        (project, action, target, options.lock_timeout),
+        (project, action, target, options.lock_timeout, options.purge),
         check_jobs,
         stop_at_first_failure=stop,
         dependents_first=action == "downgrade",
@@ -160,13 +163,19 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
 
 
 def _atomic(
-    project: Project, dbs: list[Database], action: str, target: str, before: dict[str, tuple[str, ...]], purge: bool
+    project: Project,
+    dbs: list[Database],
+    action: str,
+    target: str,
+    before: dict[str, tuple[str, ...]],
+    purge: bool,
+    tag: str | None = None,
 ) -> list[RunResult]:
     """``--atomic``; a signal stops its next statement (a running one is not cancelled), and all is rolled back."""
     rolled_back = "; every database was rolled back (--atomic)"
     try:
         with interrupts.migrating():
-            results = run_atomic(project, dbs, action, target, before, purge)
+            results = run_atomic(project, dbs, action, target, before, purge, tag)
     except RunFailed as e:
         signum = interrupts.received()
         if signum:
@@ -248,9 +257,12 @@ class TargetFailed(MultiDBError):
         super().__init__(outcome.error)
 
 
-def _check_job(db: Database, project: Project, action: str, target: str, lock_timeout: float | None) -> Outcome:
+def _check_job(
+    db: Database, project: Project, action: str, target: str, lock_timeout: float | None, purge: bool = False
+) -> Outcome:
     try:
-        return Outcome(db.name, _preflight(project, db, load_history(project, db), action, target, lock_timeout))
+        script = load_history(project, db)
+        return Outcome(db.name, _preflight(project, db, script, action, target, lock_timeout, purge))
     except MultiDBError as e:
         return Outcome(db.name, error=e.lines()[0], exit_code=e.exit_code)
 
@@ -363,23 +375,33 @@ class _RevisionJournal(StatementJournal):
 
 
 def _preflight(
-    project: Project, db: Database, script: Any, action: str, target: str, lock_timeout: float | None
+    project: Project,
+    db: Database,
+    script: Any,
+    action: str,
+    target: str,
+    lock_timeout: float | None,
+    purge: bool = False,
 ) -> tuple[tuple[str, ...], int]:
     """Where the database stands and how many steps it needs; raises if it is unreachable or the
-    target does not apply to it. A SQLite file being migrated is read after that run (see reading_lock)."""
+    target does not apply to it. A SQLite file being migrated is read after that run (see reading_lock).
+
+    ``stamp --purge`` empties the version table first, so it may hold revisions no folder has (a
+    database "ahead of code"): the steps are counted from an empty table, as Alembic then runs them."""
     from ..interrupts import Stopped
 
     try:
         with reading_lock(db, lock_wait(db, lock_timeout)):
             heads = current_heads(db)
-            check_known(db, script, heads)
+            if not purge:
+                check_known(db, script, heads)
             if action in ("upgrade", "expand") and not heads:
                 _refuse_unversioned_tables(project, db)
     except Stopped as e:  # waiting for another runner of a SQLite file: nothing of ours has run
         raise Interrupted(e.signum, " while waiting for the migration lock; nothing was changed", db.name) from e
     with revision_errors(db):
-        steps = step_fn(action)(script, target, heads)
-    return heads, len(steps)
+        steps = step_fn(action)(script, target, () if purge else heads)
+    return heads, len(steps) or int(purge and bool(heads))  # --purge to base: emptying the table is the work
 
 
 def _check_target(db: Database, script: Any, target: str) -> None:
@@ -455,6 +477,9 @@ def _apply(
 ) -> RunResult:
     if conn.in_transaction():
         conn.rollback()  # a failed attempt's leftovers
-    result = execute(project, db, conn, action, target, reporter=reporter, purge=options.purge)
+    purged = read_heads(db, conn) if options.purge else None  # Alembic's steps start from an empty table
+    result = execute(project, db, conn, action, target, reporter=reporter, purge=options.purge, tag=options.tag)
     conn.rollback()  # end the read of the new heads
+    if purged:
+        result = dataclasses.replace(result, before=purged, result="stamped")
     return result

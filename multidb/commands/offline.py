@@ -30,6 +30,7 @@ def write(
     target: str,
     output_dir: Path | None,
     from_current: bool = False,
+    tag: str | None = None,
 ) -> list[RunResult]:
     """Render every database's SQL first, then write all files; a failure writes nothing.
 
@@ -42,18 +43,25 @@ def write(
     for db in dbs:
         try:
             begin = _current(project, db) if from_current else (start or None)
-            rendered.append((db, render(project, db, action, begin, end), tuple(begin or ()) if from_current else ()))
+            text = render(project, db, action, begin, end, tag)
+            rendered.append((db, text, tuple(begin or ()) if from_current else ()))
         except MultiDBError as e:
             raise RunFailed(e, []) from e  # nothing was written, so there is no table to show
     _ensure_folder(folder)
     for db, _, _ in rendered:
-        if _is_folder(folder / f"{db.name}.sql"):
-            raise UsageError(f"cannot write {folder / f'{db.name}.sql'}: it is a folder")
-    publish([(folder / f"{db.name}.sql", text) for db, text, _ in rendered])
+        if _is_folder(folder / file_name(db, action)):
+            raise UsageError(f"cannot write {folder / file_name(db, action)}: it is a folder")
+    publish([(folder / file_name(db, action), text) for db, text, _ in rendered])
     return [
-        RunResult(db.name, before, (), (), "sql written", output=relative(folder / f"{db.name}.sql"))
+        RunResult(db.name, before, (), (), "sql written", output=relative(folder / file_name(db, action)))
         for db, _, before in rendered
     ]
+
+
+def file_name(db: Database, action: str) -> str:
+    """``<database>.sql`` for an upgrade; a downgrade's SQL has a name of its own, ``<database>.downgrade.sql``,
+    so it never replaces the upgrade file written before it."""
+    return f"{db.name}.downgrade.sql" if action == "downgrade" else f"{db.name}.sql"
 
 
 def _is_folder(path: Path) -> bool:
@@ -70,7 +78,9 @@ def _current(project: Project, db: Database) -> list[str] | None:
     return list(heads) or None
 
 
-def render(project: Project, db: Database, action: str, start: str | list[str] | None, end: str) -> str:
+def render(
+    project: Project, db: Database, action: str, start: str | list[str] | None, end: str, tag: str | None = None
+) -> str:
     """The SQL of one database's ``action`` from ``start`` (default: base) to ``end``."""
     script = load_history(project, db)
     buffer = io.StringIO()
@@ -82,7 +92,7 @@ def render(project: Project, db: Database, action: str, start: str | list[str] |
             return step_fn(action)(script, end, heads)
 
     try:
-        run(project, db, steps, buffer=buffer, starting_rev=start, destination_rev=end)
+        run(project, db, steps, buffer=buffer, starting_rev=start, destination_rev=end, env_args={"tag": tag})
     except MigrationError as e:
         if _is_offline_batch_failure(e):
             raise MigrationError(db.name, _BATCH_HINT, e.revision_file) from e

@@ -100,8 +100,12 @@ def execute(
     target: str,
     reporter: Reporter | None = None,
     purge: bool = False,
+    tag: str | None = None,
 ) -> RunResult:
-    """Run ``action`` towards ``target`` on ``conn``; the steps are computed from the heads read now."""
+    """Run ``action`` towards ``target`` on ``conn``; the steps are computed from the heads read now.
+
+    ``tag``: Alembic's tag argument (``--tag``), read in a revision with ``context.get_tag_argument()``.
+    """
     reporter = reporter or Quiet()
     script = load_history(project, db)
     applied: list[str] = []
@@ -128,7 +132,7 @@ def execute(
         steps,
         connection=conn,
         destination_rev=target,
-        env_args={"purge": purge} if action == "stamp" else None,
+        env_args={"tag": tag, **({"purge": purge} if action == "stamp" else {})},
         configure_args={"on_version_apply": on_apply},
     )
     after = context.get_current_heads()

@@ -32,9 +32,6 @@ SERVER_URLS: dict[str, tuple[str, str]] = {
 }
 DIALECTS = ("sqlite", *SERVER_URLS)
 
-#: The driver used when a URL names none (the ones multidb installs).
-_DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg2", "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
-
 
 class ServerUnavailable(Exception):
     """The server of a dialect cannot be reached (or refuses to create a database)."""
@@ -61,13 +58,12 @@ def server_urls(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def offline_url(dialect: str, urls: Mapping[str, str] | None = None) -> str:
     """A URL that only names a dialect (and driver), for rendering SQL without connecting."""
-    from sqlalchemy.engine import make_url
+    from ..engines import sync_url
 
     if dialect == "sqlite":
         return "sqlite://"
     source = (urls or {}).get(dialect) or SERVER_URLS.get(dialect, ("", f"{dialect}://"))[1]
-    driver = make_url(source).drivername
-    return f"{_DEFAULT_DRIVERS.get(driver, driver)}://"
+    return f"{sync_url(source).drivername}://"  # the driver multidb connects with (an async one's sync driver)
 
 
 def retarget(project: Project, name: str, url: str) -> Project:
@@ -259,11 +255,11 @@ def _empty_postgresql(url: str) -> None:
 def _admin_engine(url: str, timeout: int, single_use: bool = False) -> Engine:
     """An AUTOCOMMIT engine; pooled (one connection kept open) unless ``single_use``."""
     import sqlalchemy as sa
-    from sqlalchemy.engine import make_url
     from sqlalchemy.pool import NullPool
 
-    parsed = make_url(url)
-    parsed = parsed.set(drivername=_DEFAULT_DRIVERS.get(parsed.drivername, parsed.drivername))
+    from ..engines import sync_url
+
+    parsed = sync_url(url)
     options: dict[str, Any] = {"poolclass": NullPool} if single_use else {"pool_pre_ping": True}
     return sa.create_engine(parsed, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": timeout}, **options)
 

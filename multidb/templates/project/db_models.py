@@ -1,4 +1,4 @@
-"""The models of the two example databases. Each database has its own MetaData."""
+"""The models of the example databases. Each database has its own MetaData."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ NAMING = {
 }
 
 app_metadata = sa.MetaData(naming_convention=NAMING)
-events_metadata = sa.MetaData(naming_convention=NAMING)
 
 items = sa.Table(
     "items",
@@ -21,6 +20,9 @@ items = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(100), nullable=False, unique=True),
 )
+
+# --- the events database ---
+events_metadata = sa.MetaData(naming_convention=NAMING)
 
 events = sa.Table(
     "events",

@@ -28,6 +28,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(("list", "status", "current", "heads", "branches", "history", "show"), "read"),
     **dict.fromkeys(("upgrade", "downgrade", "stamp", "adopt"), "write"),
     "graph": "graph",
+    "import": "importer",
 }
 
 

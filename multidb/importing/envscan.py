@@ -1,0 +1,86 @@
+"""What an ``env.py`` did that multidb's shared environment does not do by itself.
+
+A plain text scan, line by line: it finds the customizations teams make (Alembic's cookbook and
+templates), not every possible one. Each finding names the multidb setting that replaces it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+# (pattern, what it is, the multidb replacement); the first matching pattern of a line wins
+RULES: tuple[tuple[str, str, str], ...] = (
+    (
+        r"\binclude_object\b",
+        "include_object",
+        "autogenerate: {include_object: module:function} or {exclude_tables: [...]}",
+    ),
+    (r"\binclude_name\b", "include_name", "autogenerate: {include_name: module:function}"),
+    (r"\binclude_schemas\b", "include_schemas", "autogenerate: {include_schemas: true}"),
+    (
+        r"\bcompare_server_default\b",
+        "compare_server_default",
+        "autogenerate: {compare_server_default: true or module:function}",
+    ),
+    (r"\bcompare_type\b", "compare_type", "autogenerate: {compare_type: true, false or module:function}"),
+    (r"\brender_item\b", "render_item", "autogenerate: {render_item: module:function}"),
+    (r"\buser_module_prefix\b", "user_module_prefix", "autogenerate: {user_module_prefix: ...}"),
+    (
+        r"\bprocess_revision_directives\b",
+        "process_revision_directives",
+        "autogenerate: {process_revision_directives: module:function} (runs after multidb's own)",
+    ),
+    (r"(?i)\bSET\s+ROLE\b", "SET ROLE on connect", "on_connect: module:function (called with the connection)"),
+    (r"(?i)\bsearch_path\b", "search_path on connect", "on_connect: module:function, or a fleet 'by: schema'"),
+    (r"\bon_version_apply\b", "on_version_apply", "after_each_revision: module:function"),
+    (
+        r"\bget_x_argument\b",
+        "-x arguments",
+        "-x key=value on the multidb command; context.get_x_argument keeps working",
+    ),
+    (r"\bversion_table_schema\b", "version_table_schema", "version_table_schema: in the database's entry"),
+    (
+        r"\btransaction_per_migration\b",
+        "transaction_per_migration",
+        "transaction: per_revision (the default) or per_run",
+    ),
+    (r"\brender_as_batch\b", "render_as_batch", "batch: auto (SQLite only, the default), always or never"),
+    (
+        r"\b(async_engine_from_config|run_sync|asyncio)\b",
+        "an async engine",
+        "the async URL as it is (see 'Coming from env.py')",
+    ),
+    (r"\btarget_metadata\s*=\s*(?!None\b)", "target_metadata", "metadata: module:attribute in the database's entry"),
+    (r"\bfileConfig\b", "logging.config.fileConfig", "nothing: multidb leaves your logging configuration alone"),
+    (
+        r"\b(exec_driver_sql|connection\.execute|conn\.execute)\b",
+        "SQL run on connect",
+        "on_connect or before_migrate: module:function",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    env: Path
+    line: int
+    what: str
+    replacement: str
+
+
+def scan(env: Path) -> list[Finding]:
+    """Each customization found in ``env`` (at most one per kind), in the order of the file."""
+    try:
+        text = env.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    found: dict[str, Finding] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        code = line.split("#", 1)[0]
+        for pattern, what, replacement in RULES:
+            if what not in found and re.search(pattern, code):
+                found[what] = Finding(env, number, what, replacement)
+                break
+    return list(found.values())

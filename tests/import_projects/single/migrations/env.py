@@ -1,0 +1,18 @@
+"""A plain single-database env.py with an -x argument (a fixture of multidb's import tests)."""
+
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+dry_run = context.get_x_argument(as_dictionary=True).get("dry_run") == "1"
+
+if context.is_offline_mode():
+    context.configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    engine = engine_from_config(config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(connection=connection, transaction_per_migration=True)
+        with context.begin_transaction():
+            context.run_migrations()

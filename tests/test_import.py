@@ -1,0 +1,350 @@
+"""``multidb import``: the three shapes of Alembic project (tests/import_projects/), the split of a lockstep
+history, the stamp of live databases onto it, and the built-in replay that compares both histories.
+
+The old setup is run with Alembic's own API and the fixture's own env.py; the new one with multidb, through
+the config ``import`` wrote (``${VAR}`` URLs). Real SQLite and PostgreSQL databases.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from assertions import assert_one_clean_error
+from click.testing import CliRunner, Result
+
+from multidb.testing import parity
+
+PROJECTS = Path(__file__).parent / "import_projects"
+SECRET = "hunter2-ini-secret"  # the password of every URL in the fixtures' ini files
+USERS_HEAD, EVENTS_HEAD = "t08000000008", "t10000000011"
+
+
+@pytest.fixture
+def copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Path]:
+    """A fresh copy of one fixture project, and the current folder moved into it."""
+
+    def make(name: str) -> Path:
+        target = tmp_path / name
+        shutil.copytree(PROJECTS / name, target, ignore=shutil.ignore_patterns("__pycache__"))
+        monkeypatch.chdir(target)
+        return target
+
+    return make
+
+
+@pytest.fixture
+def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """A factory of empty databases of the test's dialect (``dialect`` parameter), as URLs."""
+    dialect = getattr(request, "param", "sqlite")
+    if dialect == "sqlite":
+        counter = iter(range(1000))
+        yield lambda name: f"sqlite:///{tmp_path / f'{name}-{next(counter)}.db'}"
+    else:
+        make = request.getfixturevalue("pg_database")
+        yield lambda name: make()
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Result:
+    from multidb.cli import main
+
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def point_ini(ini: Path, section_urls: dict[str, str]) -> None:
+    """Rewrite the ``sqlalchemy.url`` of each named section of the old project's ini (a copy)."""
+    text, section = [], None
+    for line in ini.read_text().splitlines():
+        found = re.match(r"^\[(.+)\]$", line)
+        section = found.group(1) if found else section
+        if line.startswith("sqlalchemy.url") and section in section_urls:
+            line = f"sqlalchemy.url = {section_urls[section]}"
+        text.append(line)
+    ini.write_text("\n".join(text) + "\n")
+
+
+def old_alembic(ini: Path, *args: str, section: str | None = None) -> None:
+    """The old setup: Alembic's own command line (in-process), the project's own env.py."""
+    from alembic.config import main
+
+    main(argv=["-c", str(ini), *(["-n", section] if section else []), *args])
+
+
+def schema(url: str) -> parity.Snapshot:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return parity.snapshot(conn, exclude=["alembic_version", "monitor_version"])
+    finally:
+        engine.dispose()
+
+
+def rows(url: str, sql: str) -> list:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql(sql)]
+    finally:
+        engine.dispose()
+
+
+def enums(url: str) -> list:
+    if not url.startswith("postgresql"):
+        return []
+    return rows(url, "SELECT typname FROM pg_type WHERE typtype = 'e' ORDER BY typname")
+
+
+# --- shapes (a) and (c): the config points at the folders, the revision files stay ----------------------------
+
+
+def test_sections_import_writes_the_config_and_names_what_replaces_env_py(copy) -> None:
+    root = copy("sections")
+    before = {p: p.read_bytes() for p in root.rglob("*.py")}
+    result = run("import")
+    assert result.exit_code == 0, result.output
+    config = (root / "config" / "multidb.yaml").read_text()
+    assert 'url: "${CATALOG_DATABASE_URL}"' in config and 'url: "${MONITOR_DATABASE_URL}"' in config
+    assert '{label: "catalog", path: "../catalog/versions"}' in config
+    assert 'version_table: "monitor_version"' in config
+    assert 'post_write_hooks: ["ruff format"]' in config
+    for what, replacement in [
+        ("include_object", "autogenerate: {include_object"),
+        ("compare_type", "autogenerate: {compare_type"),
+        ("search_path on connect", "on_connect"),
+        ("render_as_batch", "batch: auto"),
+    ]:
+        assert re.search(rf"env\.py:\d+: {what} -> {re.escape(replacement)}", result.output), what
+    # the history of monitor has no branch label: what multidb needs is said, the file is left alone
+    assert "e0a000000001 declares branch_labels = ('monitor',)" in result.output
+    assert SECRET not in result.output + config
+    assert {p: p.read_bytes() for p in root.rglob("*.py")} == before
+
+
+def test_import_refuses_to_overwrite_the_config(copy) -> None:
+    root = copy("single")
+    assert run("import").exit_code == 0
+    (root / "config" / "multidb.yaml").write_text("# mine\n")
+    result = run("import")
+    assert result.exit_code == 2
+    assert_one_clean_error(result, "config/multidb.yaml exists; pass --force")
+    assert (root / "config" / "multidb.yaml").read_text() == "# mine\n"
+    assert run("import", "--force").exit_code == 0
+    assert "DATABASE_URL" in (root / "config" / "multidb.yaml").read_text()
+
+
+def test_import_without_an_alembic_project_says_where_it_looked(copy, tmp_path: Path) -> None:
+    result = run("import", str(tmp_path / "nowhere"))
+    assert result.exit_code == 2
+    assert_one_clean_error(result, "no alembic.ini in", "nowhere")
+
+
+SHAPES = {  # project: {ini section: database}, the revision each history ends at
+    "sections": ({"catalog": "catalog", "monitor": "monitor"}, {"catalog": "c0a000000002", "monitor": "e0a000000002"}),
+    "single": ({"alembic": "single"}, {"single": "5a0000000003"}),
+}
+
+
+@pytest.mark.parametrize("urls", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_databases_the_old_setup_brought_to_head_need_nothing(copy, urls, shape: str) -> None:
+    root = copy(shape)
+    sections, heads = SHAPES[shape]
+    made = {section: urls(section) for section in sections}
+    point_ini(root / "alembic.ini", made)
+    for section in sections:
+        old_alembic(root / "alembic.ini", "upgrade", "head", section=None if section == "alembic" else section)
+    imported = run("import")
+    assert imported.exit_code == 0, imported.output
+    env = {("DATABASE_URL" if s == "alembic" else f"{s.upper()}_DATABASE_URL"): u for s, u in made.items()}
+    schemas = {s: schema(u) for s, u in made.items()}
+
+    status = run("status", "--all", "--check", env=env)
+    assert status.exit_code == 0, status.output
+    result = run("upgrade", "--all", env=env)
+    assert result.exit_code == 0, result.output
+    for name, head in heads.items():
+        assert re.search(rf"^{name}\s+{head}\s+{head}\s+no change$", result.output, re.MULTILINE), result.output
+    assert {s: schema(u) for s, u in made.items()} == schemas
+    # and the imported config runs the history both ways
+    assert run("downgrade", *heads, "--to", "base", env=env).exit_code == 0
+    assert all(not schema(u).tables for u in made.values())
+    assert run("upgrade", "--all", env=env).exit_code == 0
+    assert {s: schema(u) for s, u in made.items()} == schemas
+
+
+def test_flask_migrate_layout_imports(copy, tmp_path: Path) -> None:
+    root = copy("flask_single")
+    result = run("import")
+    assert result.exit_code == 0, result.output
+    config = (root / "config" / "multidb.yaml").read_text()
+    assert '{label: "flask_single", path: "../migrations/versions"}' in config
+    assert "SQLALCHEMY_DATABASE_URI" in result.output
+    assert "process_revision_directives -> autogenerate: {process_revision_directives" in result.output
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'flask.db'}"}
+    upgraded = run("upgrade", "--all", env=env)
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "upgraded (3 revisions)" in upgraded.output
+    assert set(schema(env["DATABASE_URL"]).tables) == {"notes"}
+
+
+# --- shape (b): the lockstep template, split --------------------------------------------------------------------
+
+
+def test_a_lockstep_history_needs_split(copy) -> None:
+    root = copy("template")
+    result = run("import")
+    assert result.exit_code == 2
+    assert_one_clean_error(result, "a lockstep history", "users, events", "multidb import --split")
+    assert not (root / "config").exists()
+
+
+def _split(root: Path, verify_on: str = "none") -> Result:
+    result = run("import", "--split", "--verify-on", verify_on)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_split_writes_one_history_per_database(copy) -> None:
+    root = copy("template")
+    old = {p: p.read_bytes() for p in (root / "migrations").rglob("*.py")}
+    result = _split(root)
+    users = sorted(p.name[:12] for p in (root / "users_versions").glob("*.py"))
+    events = sorted(p.name[:12] for p in (root / "events_versions").glob("*.py"))
+    # a revision with nothing for a database (pass, or a docstring only) is left out of its history
+    assert users == ["t01000000001", "t03000000003", "t04000000004", "t05000000005", "t07000000007", "t08000000008"]
+    assert events == ["t02000000002", "t04000000004", "t06000000006", "t07000000007", "t08000000009", "t10000000011"]
+    enum_rev = (root / "users_versions" / "t03000000003_user_status_enum.py").read_text()
+    assert 'status = sa.Enum("active", "blocked", name="user_status")' in enum_rev
+    assert "postgresql" not in enum_rev  # an import the code does not use is left out
+    assert "branch_labels = None" in enum_rev and "down_revision = 't01000000001'" in enum_rev
+    audit = (root / "events_versions" / "t07000000007_audit_tables.py").read_text()
+    assert "def audit_columns():" in audit and "unused_helper" not in audit
+    assert 'op.create_table("event_audit"' in audit and "user_audit" not in audit
+    first = (root / "events_versions" / "t02000000002_events_table.py").read_text()
+    assert "branch_labels = 'events'" in first and "down_revision = None" in first
+    # the merge had nothing for events: the next events revision follows the branch that reached it
+    assert "down_revision = 't08000000009'" in (root / "events_versions" / "t10000000011_events_cleanup.py").read_text()
+    mapping = json.loads((root / "config" / "import-map.json").read_text())["databases"]
+    assert mapping["users"]["t10000000011"] == USERS_HEAD and mapping["events"]["t01000000001"] is None
+    assert mapping["events"]["t09000000010"] == "t08000000009" and mapping["users"]["t06000000006"] == "t05000000005"
+    assert {p: p.read_bytes() for p in (root / "migrations").rglob("*.py")} == old
+    assert SECRET not in result.output + (root / "config" / "multidb.yaml").read_text()
+    assert "export USERS_DATABASE_URL=...   # the sqlalchemy.url of [users] in alembic.ini" in result.output
+
+
+def test_split_verification_replays_both_histories(copy, pg_database) -> None:
+    root = copy("template")
+    result = _split(root, "sqlite,postgresql")
+    for name in ("users", "events"):
+        for dialect in ("sqlite", "postgresql"):
+            assert re.search(rf"^{name}\s+{dialect}\s+same$", result.output, re.MULTILINE), result.output
+
+
+def test_split_verification_reports_a_difference(copy) -> None:
+    root = copy("template")
+    # the old history creates this column; the split file of users will not (edited before the replay)
+    path = root / "migrations" / "versions" / "t08000000008_users_email.py"
+    assert run("import", "--split", "--verify-on", "none").exit_code == 0
+    new = root / "users_versions" / path.name
+    new.write_text(new.read_text().replace('sa.Column("email", sa.String(120))', 'sa.Column("mail", sa.String(120))'))
+    from multidb.importing import source, verify
+
+    found = verify.verify(source.read_project(root), root / "config" / "multidb.yaml", ("sqlite",))
+    users = next(c for c in found if c.database == "users")
+    assert not users.same and any("email" in d for d in users.differences), users
+    assert next(c for c in found if c.database == "events").same
+
+
+@pytest.mark.parametrize("urls", ["sqlite", "postgresql"], indirect=True)
+def test_split_histories_pass_the_plugins_checks(copy, urls) -> None:
+    from multidb.config import load_config
+    from multidb.testing import checks
+
+    root = copy("template")
+    _split(root)
+
+    def fresh(make: Callable[[str], str] = urls):  # each check wants empty databases
+        env = {f"{name.upper()}_DATABASE_URL": make(name) for name in ("users", "events")}
+        return load_config(root / "config" / "multidb.yaml", None, env)
+
+    for name in ("users", "events"):
+        checks.check_single_head(fresh(), name)
+        assert checks.check_stairway(fresh(), name) == 6
+        checks.check_clean_downgrade(fresh(), name)
+        sql = checks.check_offline(fresh(), name, "postgresql://")
+        assert ("CREATE TYPE user_status" in sql) == (name == "users")
+        if fresh().databases[name].dialect == "postgresql":
+            counter = iter(range(100))
+            checks.check_parity(fresh(lambda n: f"sqlite:///{root / n}-{next(counter)}.db"), fresh(), name)
+
+
+# --- --stamp: live databases onto the split histories ----------------------------------------------------------
+
+OLD_TARGETS = ["t01000000001", "t03000000003", "t06000000006", "t08000000009", "t09000000010", "t10000000011"]
+
+
+@pytest.mark.parametrize("urls", ["sqlite", "postgresql"], indirect=True)
+def test_databases_at_any_old_revision_stamp_and_reach_the_clean_schema(copy, urls) -> None:
+    root = copy("template")
+    _split(root)
+    ini = root / "alembic.ini"
+    clean = {"USERS_DATABASE_URL": urls("users"), "EVENTS_DATABASE_URL": urls("events")}
+    assert run("upgrade", "--all", env=clean).exit_code == 0
+    expected = {k: (schema(u), enums(u)) for k, u in clean.items()}
+    seeded = rows(clean["USERS_DATABASE_URL"], "SELECT name FROM users ORDER BY name")
+    assert seeded == [("admin",), ("guest",)]
+    for target in OLD_TARGETS:
+        env = {"USERS_DATABASE_URL": urls("users"), "EVENTS_DATABASE_URL": urls("events")}
+        point_ini(ini, {"users": env["USERS_DATABASE_URL"], "events": env["EVENTS_DATABASE_URL"]})
+        old_alembic(ini, "upgrade", target)
+        stamped = run("import", "--stamp", env=env)
+        assert stamped.exit_code == 0, stamped.output
+        mapping = json.loads((root / "config" / "import-map.json").read_text())["databases"]
+        for name in ("users", "events"):
+            version = rows(env[f"{name.upper()}_DATABASE_URL"], "SELECT version_num FROM alembic_version")
+            assert version == ([(mapping[name][target],)] if mapping[name][target] else []), (target, name)
+        upgraded = run("upgrade", "--all", env=env)
+        assert upgraded.exit_code == 0, (target, upgraded.output)
+        assert {k: (schema(u), enums(u)) for k, u in env.items()} == expected, target
+        assert rows(env["USERS_DATABASE_URL"], "SELECT name FROM users ORDER BY name") == seeded, target
+
+
+def test_stamp_refuses_a_database_not_at_a_revision_of_the_old_history(copy, tmp_path: Path) -> None:
+    root = copy("template")
+    _split(root)
+    env = {
+        "USERS_DATABASE_URL": f"sqlite:///{tmp_path / 'u.db'}",
+        "EVENTS_DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}",
+    }
+    point_ini(root / "alembic.ini", {"users": env["USERS_DATABASE_URL"], "events": env["EVENTS_DATABASE_URL"]})
+    old_alembic(root / "alembic.ini", "upgrade", "t03000000003")
+    engine = sa.create_engine(env["USERS_DATABASE_URL"])
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'feedface0001'")
+    engine.dispose()
+    result = run("import", "--stamp", env=env)
+    assert result.exit_code == 1
+    assert_one_clean_error(result, "users: ", "revision feedface0001", "old history does not hold")
+    assert rows(env["USERS_DATABASE_URL"], "SELECT version_num FROM alembic_version") == [("feedface0001",)]
+    assert rows(env["EVENTS_DATABASE_URL"], "SELECT version_num FROM alembic_version") == [("t03000000003",)]
+
+
+def test_stamp_twice_changes_nothing_the_second_time(copy, tmp_path: Path) -> None:
+    root = copy("template")
+    _split(root)
+    env = {
+        "USERS_DATABASE_URL": f"sqlite:///{tmp_path / 'u.db'}",
+        "EVENTS_DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}",
+    }
+    point_ini(root / "alembic.ini", {"users": env["USERS_DATABASE_URL"], "events": env["EVENTS_DATABASE_URL"]})
+    old_alembic(root / "alembic.ini", "upgrade", "t06000000006")
+    first = run("import", "--stamp", env=env)
+    assert re.search(r"^users\s+t06000000006\s+t05000000005\s+stamped$", first.output, re.MULTILINE), first.output
+    second = run("import", "--stamp", env=env)
+    assert re.search(r"^users\s+t05000000005\s+t05000000005\s+already there$", second.output, re.MULTILINE)
+    assert re.search(r"^events\s+t06000000006\s+t06000000006\s+already there$", second.output, re.MULTILINE)

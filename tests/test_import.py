@@ -203,6 +203,25 @@ def test_a_lockstep_history_needs_split(copy) -> None:
     assert not (root / "config").exists()
 
 
+def test_split_refuses_what_it_cannot_split(copy, tmp_path: Path) -> None:
+    single = copy("single")
+    result = run("import", "--split")
+    assert result.exit_code == 2
+    assert_one_clean_error(result, "--split is for a lockstep", "this one is 'single'")
+    assert not (single / "config").exists()
+    root = copy("template")
+    _split(root)
+    for path in (root / "users_versions").glob("*.py"):  # users could be written again; events could not
+        path.unlink()
+    (root / "events_versions" / "t02000000002_events_table.py").write_text("# edited after the split\n")
+    before = sorted(p.name for p in root.rglob("*.py"))
+    again = run("import", "--split", "--force", "--verify-on", "none")
+    assert again.exit_code == 2
+    assert_one_clean_error(again, "events_versions already holds revision files")
+    assert sorted(p.name for p in root.rglob("*.py")) == before  # nothing written, users included
+    assert (root / "events_versions" / "t02000000002_events_table.py").read_text() == "# edited after the split\n"
+
+
 def _split(root: Path, verify_on: str = "none") -> Result:
     result = run("import", "--split", "--verify-on", verify_on)
     assert result.exit_code == 0, result.output
@@ -272,6 +291,11 @@ def test_split_histories_pass_the_plugins_checks(copy, urls) -> None:
         env = {f"{name.upper()}_DATABASE_URL": make(name) for name in ("users", "events")}
         return load_config(root / "config" / "multidb.yaml", None, env)
 
+    counter = iter(range(100))
+
+    def sqlite_url(name: str) -> str:
+        return f"sqlite:///{root / name}-{next(counter)}.db"
+
     for name in ("users", "events"):
         checks.check_single_head(fresh(), name)
         assert checks.check_stairway(fresh(), name) == 6
@@ -279,8 +303,7 @@ def test_split_histories_pass_the_plugins_checks(copy, urls) -> None:
         sql = checks.check_offline(fresh(), name, "postgresql://")
         assert ("CREATE TYPE user_status" in sql) == (name == "users")
         if fresh().databases[name].dialect == "postgresql":
-            counter = iter(range(100))
-            checks.check_parity(fresh(lambda n: f"sqlite:///{root / n}-{next(counter)}.db"), fresh(), name)
+            checks.check_parity(fresh(sqlite_url), fresh(), name)
 
 
 # --- --stamp: live databases onto the split histories ----------------------------------------------------------
@@ -314,15 +337,17 @@ def test_databases_at_any_old_revision_stamp_and_reach_the_clean_schema(copy, ur
         assert rows(env["USERS_DATABASE_URL"], "SELECT name FROM users ORDER BY name") == seeded, target
 
 
-def test_stamp_refuses_a_database_not_at_a_revision_of_the_old_history(copy, tmp_path: Path) -> None:
-    root = copy("template")
+def _split_with_old_sqlite_at(root: Path, tmp_path: Path, target: str) -> dict[str, str]:
+    """The template split, and its two SQLite databases taken to ``target`` by the old setup: their URL variables."""
     _split(root)
-    env = {
-        "USERS_DATABASE_URL": f"sqlite:///{tmp_path / 'u.db'}",
-        "EVENTS_DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}",
-    }
+    env = {f"{name.upper()}_DATABASE_URL": f"sqlite:///{tmp_path / name}.db" for name in ("users", "events")}
     point_ini(root / "alembic.ini", {"users": env["USERS_DATABASE_URL"], "events": env["EVENTS_DATABASE_URL"]})
-    old_alembic(root / "alembic.ini", "upgrade", "t03000000003")
+    old_alembic(root / "alembic.ini", "upgrade", target)
+    return env
+
+
+def test_stamp_refuses_a_database_not_at_a_revision_of_the_old_history(copy, tmp_path: Path) -> None:
+    env = _split_with_old_sqlite_at(copy("template"), tmp_path, "t03000000003")
     engine = sa.create_engine(env["USERS_DATABASE_URL"])
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'feedface0001'")
@@ -335,14 +360,7 @@ def test_stamp_refuses_a_database_not_at_a_revision_of_the_old_history(copy, tmp
 
 
 def test_stamp_twice_changes_nothing_the_second_time(copy, tmp_path: Path) -> None:
-    root = copy("template")
-    _split(root)
-    env = {
-        "USERS_DATABASE_URL": f"sqlite:///{tmp_path / 'u.db'}",
-        "EVENTS_DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}",
-    }
-    point_ini(root / "alembic.ini", {"users": env["USERS_DATABASE_URL"], "events": env["EVENTS_DATABASE_URL"]})
-    old_alembic(root / "alembic.ini", "upgrade", "t06000000006")
+    env = _split_with_old_sqlite_at(copy("template"), tmp_path, "t06000000006")
     first = run("import", "--stamp", env=env)
     assert re.search(r"^users\s+t06000000006\s+t05000000005\s+stamped$", first.output, re.MULTILINE), first.output
     second = run("import", "--stamp", env=env)

@@ -128,12 +128,14 @@ def does_something(fn: ast.FunctionDef | None) -> bool:
 def split(history: list[OldRevision], engines: dict[str, str], out: Path, source_label: str) -> SplitResult:
     """Write each database's history into ``out/<database>_versions``. ``engines`` maps database -> engine name."""
     folders, mapping, written = {}, {}, {}
-    for database, engine in engines.items():
+    for database in engines:  # every folder is checked before any is written
         folder = out / f"{database}_versions"
         if folder.exists() and any(folder.glob("*.py")):
             raise UsageError(
                 f"{folder} already holds revision files; remove them (or pass another --out) to split again"
             )
+    for database, engine in engines.items():
+        folder = out / f"{database}_versions"
         folder.mkdir(parents=True, exist_ok=True)
         mapping[database], written[database] = _split_one(history, database, engine, folder, source_label)
         folders[database] = folder

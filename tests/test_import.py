@@ -177,6 +177,28 @@ def test_databases_the_old_setup_brought_to_head_need_nothing(copy, urls, shape:
     assert {s: schema(u) for s, u in made.items()} == schemas
 
 
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_imported_histories_render_offline_and_match_across_dialects(copy, pg_database, tmp_path: Path, shape) -> None:
+    from multidb.config import load_config
+    from multidb.testing import checks
+
+    root = copy(shape)
+    assert run("import").exit_code == 0
+    sections, heads = SHAPES[shape]
+    variables = {("DATABASE_URL" if s == "alembic" else f"{s.upper()}_DATABASE_URL") for s in sections}
+    offline = run("upgrade", "--all", "--sql", env=dict.fromkeys(variables, "postgresql://app@nohost/x"))
+    assert offline.exit_code == 0, offline.output
+    for name in heads:
+        sql = (root / "sql" / f"{name}.sql").read_text()
+        assert "CREATE TABLE" in sql and f"'{heads[name]}'" in sql
+    on_sqlite = load_config(
+        root / "config" / "multidb.yaml", None, {v: f"sqlite:///{tmp_path / v}.db" for v in variables}
+    )
+    on_postgresql = load_config(root / "config" / "multidb.yaml", None, {v: pg_database() for v in variables})
+    for name in heads:
+        checks.check_parity(on_sqlite, on_postgresql, name)
+
+
 def test_flask_migrate_layout_imports(copy, tmp_path: Path) -> None:
     root = copy("flask_single")
     result = run("import")
@@ -190,6 +212,33 @@ def test_flask_migrate_layout_imports(copy, tmp_path: Path) -> None:
     assert upgraded.exit_code == 0, upgraded.output
     assert "upgraded (3 revisions)" in upgraded.output
     assert set(schema(env["DATABASE_URL"]).tables) == {"notes"}
+
+
+def test_flask_migrate_multidb_splits_per_bind(copy, tmp_path: Path) -> None:
+    root = copy("flask_multidb")
+    result = run("import", "--split")  # the default --verify-on: not run, the old env.py needs the Flask app
+    assert result.exit_code == 0, result.output
+    assert "not replayed: the old env.py needs your Flask app" in result.output
+    assert "export DEFAULT_DATABASE_URL=...   # the Flask app's SQLALCHEMY_DATABASE_URI" in result.output
+    assert "export STATS_DATABASE_URL=...   # the Flask app's SQLALCHEMY_BINDS['stats']" in result.output
+    assert sorted(p.name[:12] for p in (root / "default_versions").glob("*.py")) == ["f10000000001", "f10000000003"]
+    assert sorted(p.name[:12] for p in (root / "stats_versions").glob("*.py")) == ["f10000000002", "f10000000003"]
+    env = {f"{name}_DATABASE_URL": f"sqlite:///{tmp_path / name}.db" for name in ("DEFAULT", "STATS")}
+    upgraded = run("upgrade", "--all", env=env)
+    assert upgraded.exit_code == 0, upgraded.output
+    assert set(schema(env["DEFAULT_DATABASE_URL"]).tables) == {"accounts"}
+    assert set(schema(env["STATS_DATABASE_URL"]).tables) == {"hits"}
+
+
+def test_import_json_names_variables_and_env_findings_never_values(copy) -> None:
+    copy("sections")
+    result = run("import", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["shape"] == "sections"
+    assert [db["url"] for db in data["databases"]] == ["${CATALOG_DATABASE_URL}", "${MONITOR_DATABASE_URL}"]
+    assert {f["what"] for f in data["env"]} >= {"include_object", "compare_type", "search_path on connect"}
+    assert SECRET not in result.output
 
 
 # --- shape (b): the lockstep template, split --------------------------------------------------------------------

@@ -31,6 +31,12 @@ def as_text(report: ImportReport) -> str:
         for name, revs in report.split.written.items():
             lines.append(f"  {name}: {len(revs)} revisions in {_rel(report.split.folders[name])}")
         lines.append(f"revision map (old -> new, per database): {_rel(report.map_path)}" if report.map_path else "")
+    if report.split is not None and src.flask:
+        lines += [
+            "",
+            "not replayed: the old env.py needs your Flask app; compare 'flask db upgrade' and "
+            "'multidb upgrade --all' on empty databases",
+        ]
     if report.verification:
         lines += ["", "replayed from empty, the old history against the split ones:"]
         rows = [("DATABASE", "DIALECT", "SCHEMA")]

@@ -94,14 +94,21 @@ def _tips(script: object, db: Database, revs: tuple[str, ...]) -> tuple[str, ...
 
 
 def _write(db: Database, stamped: Stamped) -> None:
-    """Replace the version rows in one transaction, re-reading them under it: a change since the check stops it."""
+    """Replace the version rows in one transaction, under the migration lock, re-reading them first: a change
+    since the check stops it."""
     import sqlalchemy as sa
 
     from .. import engines
+    from ..locking import migration_lock
     from ..runner import database_errors
 
     table = sa.table(db.version_table, sa.column("version_num"), schema=db.version_table_schema)
-    with database_errors(db), engines.connect(db) as conn, conn.begin():
+    with (
+        database_errors(db),
+        engines.connect(db) as conn,
+        migration_lock(db, db.migration_lock_timeout, conn),  # as every write command: one runner at a time
+        conn.begin(),
+    ):
         now = tuple(conn.execute(sa.select(table.c.version_num)).scalars())
         if sorted(now) != sorted(stamped.before):
             raise MultiDBError(f"{db.name}: the version table changed while stamping ({', '.join(now)}); run it again")

@@ -199,6 +199,28 @@ def test_imported_histories_render_offline_and_match_across_dialects(copy, pg_da
         checks.check_parity(on_sqlite, on_postgresql, name)
 
 
+def test_sections_sharing_one_history_become_one_fleet(copy, tmp_path: Path) -> None:
+    root = copy("single")
+    sections = ["tenant_a", "tenant_b"]  # alembic -n tenant_a / -n tenant_b, one script_location
+    (root / "alembic.ini").write_text(
+        "".join(
+            f"[{s}]\nscript_location = migrations\nsqlalchemy.url = sqlite:///{tmp_path / s}.db\n\n" for s in sections
+        )
+    )
+    for section in sections:
+        old_alembic(root / "alembic.ini", "upgrade", "head", section=section)
+    result = run("import")
+    assert result.exit_code == 0, result.output
+    config = (root / "config" / "multidb.yaml").read_text()
+    assert 'fleet: {by: url, names: ["${TENANT_A_DATABASE_URL}", "${TENANT_B_DATABASE_URL}"]}' in config
+    assert "sections tenant_a, tenant_b share one history" in result.output
+    assert str(tmp_path) not in result.output + config  # URLs are never copied, passwords or not
+    env = {f"{s.upper()}_DATABASE_URL": f"sqlite:///{tmp_path / s}.db" for s in sections}
+    upgraded = run("upgrade", "migrations", env=env)
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "migrations: 2 targets: 2 no change" in upgraded.output
+
+
 def test_flask_migrate_layout_imports(copy, tmp_path: Path) -> None:
     root = copy("flask_single")
     result = run("import")

@@ -96,7 +96,7 @@ def read_project(path: Path) -> SourceProject:
     hooks = post_write_hooks(parser)
     own = [s for s in sections if s != "alembic"] or [main]
     if len(own) > 1:
-        dbs = tuple(_database(parser, ini, s, s, f"{_var(s)}_DATABASE_URL", s) for s in own)
+        dbs = tuple(_database(parser, ini, s, _plain(s), f"{_var(s)}_DATABASE_URL", s) for s in own)
         envs = tuple(dict.fromkeys(db.script_location / "env.py" for db in dbs))
         return SourceProject(ini, "sections", dbs, envs, file_template, hooks, flask)
     location = _location(parser, ini, main)
@@ -123,6 +123,11 @@ def _single_name(ini: Path, flask: bool) -> str:
     folder = ini.parent.parent if flask else ini.parent
     name = re.sub(r"[^A-Za-z0-9_]+", "_", folder.resolve().name).strip("_")
     return name or "main"
+
+
+def _plain(name: str) -> str:
+    """A section name as a multidb database name (letters, digits, _ and -)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_-") or "main"
 
 
 def _var(name: str) -> str:

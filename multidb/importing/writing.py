@@ -31,9 +31,10 @@ class PlannedDatabase:
     name: str
     url_variable: str
     had_url: bool
-    section: str  # the ini section of its sqlalchemy.url
+    url_section: str  # the ini section of its sqlalchemy.url
     bases: tuple[PlannedBase, ...]
     version_table: str | None
+    fleet: tuple[SourceDatabase, ...] = ()  # the ini sections that share this history, one target each
 
 
 @dataclass(frozen=True)
@@ -49,14 +50,25 @@ def plan(source: SourceProject, config_path: Path, folders: dict[str, tuple[Path
     """The config to write. ``folders`` overrides each database's version folders (after a split)."""
     databases = []
     notes = []
-    for db in source.databases:
-        paths = (folders or {}).get(db.name, db.version_locations)
+    groups: dict[tuple[Path, ...], list[SourceDatabase]] = {}
+    for db in source.databases:  # sections sharing their version folders share one history: a fleet
+        groups.setdefault((folders or {}).get(db.name, db.version_locations), []).append(db)
+    taken = {db.name for db in source.databases}
+    for paths, members in groups.items():
+        db = members[0]
         bases = _bases(db, paths)
-        databases.append(PlannedDatabase(db.name, db.url_variable, db.had_url, db.url_section, bases, db.version_table))
+        fleet = tuple(members) if len(members) > 1 else ()
+        name = _fleet_name(db, taken) if fleet else db.name
+        databases.append(
+            PlannedDatabase(name, db.url_variable, db.had_url, db.url_section, bases, db.version_table, fleet)
+        )
+        if fleet:
+            names = ", ".join(m.name for m in members)
+            notes.append(f"{name}: sections {names} share one history: one fleet entry (by: url), see docs/fleets.md")
         for base in bases:
             if not base.labelled and base.root:
                 notes.append(
-                    f"{db.name}: the history in {_rel(base.path, Path.cwd())} has no branch label; "
+                    f"{name}: the history in {_rel(base.path, Path.cwd())} has no branch label; "
                     "multidb knows it by its folder. "
                     f"'{base.label}@head' targets work once its root revision {base.root} declares "
                     f"branch_labels = ('{base.label}',) (this changes no database)"
@@ -68,6 +80,14 @@ def plan(source: SourceProject, config_path: Path, folders: dict[str, tuple[Path
         )
     findings = tuple(f for env in source.env_files for f in scan(env))
     return ImportPlan(source, config_path, tuple(databases), findings, tuple(notes))
+
+
+def _fleet_name(db: SourceDatabase, taken: set[str]) -> str:
+    """The folder of the shared history (``tenants`` for ``script_location = tenants``), unless a section has it."""
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", db.script_location.name).strip("_-") or "fleet"
+    return name if name not in taken else f"{name}_fleet"
 
 
 def _bases(db: SourceDatabase, paths: tuple[Path, ...]) -> tuple[PlannedBase, ...]:
@@ -120,6 +140,9 @@ def render(plan: ImportPlan) -> str:
         lines.append("    bases:")
         for base in db.bases:
             lines.append(f"      - {{label: {json.dumps(base.label)}, path: {json.dumps(_rel(base.path, folder))}}}")
+        if db.fleet:
+            names = ", ".join(json.dumps("${" + m.url_variable + "}") for m in db.fleet)
+            lines.append(f"    fleet: {{by: url, names: [{names}]}}")
         if db.version_table and db.version_table != "alembic_version":
             lines.append(f"    version_table: {json.dumps(db.version_table)}")
     return "\n".join(lines) + "\n"
@@ -144,14 +167,15 @@ def variables(plan: ImportPlan) -> list[str]:
     """What to export before running, one line per database (names of ini sections, never values)."""
     lines = []
     for db in plan.databases:
-        if db.had_url:
-            lines.append(
-                f"export {db.url_variable}=...   # the sqlalchemy.url of [{db.section}] in {plan.source.ini.name}"
-            )
-        elif plan.source.flask:
-            single = len(plan.databases) == 1 or db.name == "default"
-            key = "SQLALCHEMY_DATABASE_URI" if single else f"SQLALCHEMY_BINDS['{db.name}']"
-            lines.append(f"export {db.url_variable}=...   # the Flask app's {key}")
-        else:
-            lines.append(f"export {db.url_variable}=...   # the URL of database '{db.name}'")
+        for member in db.fleet or (db,):
+            lines.append(_variable(plan, member, len(plan.databases)))
     return lines
+
+
+def _variable(plan: ImportPlan, db: PlannedDatabase | SourceDatabase, count: int) -> str:
+    if db.had_url:
+        return f"export {db.url_variable}=...   # the sqlalchemy.url of [{db.url_section}] in {plan.source.ini.name}"
+    if plan.source.flask:
+        key = "SQLALCHEMY_DATABASE_URI" if count == 1 or db.name == "default" else f"SQLALCHEMY_BINDS['{db.name}']"
+        return f"export {db.url_variable}=...   # the Flask app's {key}"
+    return f"export {db.url_variable}=...   # the URL of database '{db.name}'"

@@ -437,3 +437,81 @@ def test_stamp_twice_changes_nothing_the_second_time(copy, tmp_path: Path) -> No
     second = run("import", "--stamp", env=env)
     assert re.search(r"^users\s+t05000000005\s+t05000000005\s+already there$", second.output, re.MULTILINE)
     assert re.search(r"^events\s+t06000000006\s+t06000000006\s+already there$", second.output, re.MULTILINE)
+
+
+def test_stamp_on_a_protected_profile_needs_yes(copy, tmp_path: Path) -> None:
+    root = copy("template")
+    env = _split_with_old_sqlite_at(root, tmp_path, "t06000000006")
+    with (root / "config" / "multidb.yaml").open("a") as f:
+        f.write("profiles:\n  production: {protected: true}\n")
+    refused = run("import", "--stamp", "-p", "production", env=env)
+    assert refused.exit_code == 2
+    assert_one_clean_error(refused, "profile 'production' is protected", "--yes")
+    assert rows(env["USERS_DATABASE_URL"], "SELECT version_num FROM alembic_version") == [("t06000000006",)]
+    stamped = run("import", "--stamp", "-p", "production", "--yes", env=env)
+    assert stamped.exit_code == 0, stamped.output
+    assert rows(env["USERS_DATABASE_URL"], "SELECT version_num FROM alembic_version") == [("t05000000005",)]
+
+
+def test_split_keeps_what_the_code_uses_and_nothing_else(tmp_path: Path) -> None:
+    from multidb.importing.split import read_history, split
+
+    old = tmp_path / "versions"
+    old.mkdir()
+    (old / "a1_first.py").write_text(
+        '''"""first"""
+from __future__ import annotations
+
+import functools
+import json
+from sqlalchemy import *  # noqa: F403
+from alembic import op
+
+revision = "a1"
+down_revision = None
+
+TABLE = "things"
+
+
+def name_of(suffix):
+    return f"{TABLE}_{suffix}"
+
+
+@functools.cache
+def columns():
+    return [Column("id", Integer, primary_key=True)]  # noqa: F405
+
+
+def upgrade_one():
+    op.create_table(name_of("one"), *columns())
+
+
+def downgrade_one():
+    op.drop_table(name_of("one"))
+
+
+def upgrade_two():
+    """nothing"""
+
+
+def downgrade_two():
+    pass
+'''
+    )
+    result = split(read_history(old), {"one": "one", "two": "two"}, tmp_path, "versions")
+    assert result.written == {"one": ["a1"], "two": []}
+    assert result.mapping == {"one": {"a1": "a1"}, "two": {"a1": None}}
+    text = (tmp_path / "one_versions" / "a1_first.py").read_text()
+    for kept in (
+        "from __future__ import annotations",
+        "import functools",
+        "from sqlalchemy import *",
+        "TABLE = ",
+        "def name_of",
+        "@functools.cache",
+        "def upgrade():",
+        "def downgrade():",
+    ):
+        assert kept in text, kept
+    assert "import json" not in text and "upgrade_two" not in text
+    compile(text, "a1_first.py", "exec")

@@ -23,9 +23,10 @@ from . import emit, json_option, load_project, main, project_options
 )
 @click.option("--stamp", "do_stamp", is_flag=True, help="Move each database's version row to its split history.")
 @click.option("--map", "map_file", type=click.Path(dir_okay=False), help="With --stamp: the revision map file.")
+@click.option("--yes", "-y", is_flag=True, help="With --stamp: confirm it on a protected profile.")
 @project_options
 @json_option
-def import_cmd(path, do_split, out, force, verify_on, do_stamp, map_file, as_json) -> None:
+def import_cmd(path, do_split, out, force, verify_on, do_stamp, map_file, yes, as_json) -> None:
     """Move an Alembic or Flask-Migrate project onto multidb; its revision files stay as they are.
 
     Reads PATH/alembic.ini (or PATH/migrations/alembic.ini) and writes config/multidb.yaml: one database
@@ -45,7 +46,7 @@ def import_cmd(path, do_split, out, force, verify_on, do_stamp, map_file, as_jso
     if do_stamp:
         if do_split:
             raise click.UsageError("--split and --stamp are separate steps: split, review and commit, then stamp")
-        _stamp(map_file, as_json)
+        _stamp(map_file, yes, as_json)
         return
     from ..importing.run import import_project
 
@@ -66,10 +67,15 @@ def import_cmd(path, do_split, out, force, verify_on, do_stamp, map_file, as_jso
         ctx.exit(1)
 
 
-def _stamp(map_file: str | None, as_json: bool) -> None:
+def _stamp(map_file: str | None, yes: bool, as_json: bool) -> None:
+    from ..errors import UsageError
     from ..importing.report import stamped_text
     from ..importing.stamping import MAP_NAME, read_map, stamp_all
 
     project = load_project()
+    if project.protected and not yes:
+        raise UsageError(
+            f"profile '{project.profile}' is protected: import --stamp rewrites version rows, so it needs --yes"
+        )
     mapping = read_map(Path(map_file) if map_file else project.path.parent / MAP_NAME)
     emit(stamp_all(project, mapping), as_json, stamped_text)

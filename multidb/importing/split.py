@@ -271,6 +271,10 @@ def _needed(tree: ast.Module, functions: list[ast.FunctionDef]) -> tuple[list[as
         node
         for node in tree.body
         if isinstance(node, (ast.Import, ast.ImportFrom))
-        and (_bound(node) & wanted or (isinstance(node, ast.ImportFrom) and node.module == "__future__"))
+        and (
+            _bound(node) & wanted
+            or (isinstance(node, ast.ImportFrom) and node.module == "__future__")
+            or "*" in _bound(node)
+        )
     ]
     return [n for n in tree.body if n in chosen], imports

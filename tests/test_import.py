@@ -127,7 +127,11 @@ def test_sections_import_writes_the_config_and_names_what_replaces_env_py(copy) 
 
 def test_import_refuses_to_overwrite_the_config(copy) -> None:
     root = copy("single")
-    assert run("import").exit_code == 0
+    first = run("import")
+    assert first.exit_code == 0
+    assert 'metadata: "notes_app.models:Base.metadata"' in (root / "config" / "multidb.yaml").read_text()
+    assert "target_metadata carried over as metadata: notes_app.models:Base.metadata" in first.output
+    assert "target_metadata ->" not in first.output
     (root / "config" / "multidb.yaml").write_text("# mine\n")
     result = run("import")
     assert result.exit_code == 2
@@ -170,6 +174,9 @@ def test_databases_the_old_setup_brought_to_head_need_nothing(copy, urls, shape:
     for name, head in heads.items():
         assert re.search(rf"^{name}\s+{head}\s+{head}\s+no change$", result.output, re.MULTILINE), result.output
     assert {s: schema(u) for s, u in made.items()} == schemas
+    if shape == "single":  # env.py's target_metadata = Base.metadata, carried over: check compares the models
+        checked = run("check", "--all", env=env)
+        assert checked.exit_code == 0, checked.output
     # and the imported config runs the history both ways
     assert run("downgrade", *heads, "--to", "base", env=env).exit_code == 0
     assert all(not schema(u).tables for u in made.values())
@@ -202,11 +209,9 @@ def test_imported_histories_render_offline_and_match_across_dialects(copy, pg_da
 def test_sections_sharing_one_history_become_one_fleet(copy, tmp_path: Path) -> None:
     root = copy("single")
     sections = ["tenant_a", "tenant_b"]  # alembic -n tenant_a / -n tenant_b, one script_location
-    (root / "alembic.ini").write_text(
-        "".join(
-            f"[{s}]\nscript_location = migrations\nsqlalchemy.url = sqlite:///{tmp_path / s}.db\n\n" for s in sections
-        )
-    )
+    settings = "script_location = migrations\nprepend_sys_path = .\npath_separator = os\n"
+    ini = "".join(f"[{s}]\n{settings}sqlalchemy.url = sqlite:///{tmp_path / s}.db\n\n" for s in sections)
+    (root / "alembic.ini").write_text(ini)
     for section in sections:
         old_alembic(root / "alembic.ini", "upgrade", "head", section=section)
     result = run("import")
@@ -515,3 +520,23 @@ def downgrade_two():
         assert kept in text, kept
     assert "import json" not in text and "upgrade_two" not in text
     compile(text, "a1_first.py", "exec")
+
+
+def test_target_metadata_is_read_when_env_py_says_it_plainly(tmp_path: Path) -> None:
+    from multidb.importing.envscan import target_metadata
+
+    env = tmp_path / "env.py"
+    cases = {
+        "from app.models import Base\ntarget_metadata = Base.metadata\n": {None: "app.models:Base.metadata"},
+        "import app.db as db\ntarget_metadata = db.metadata\n": {None: "app.db:metadata"},
+        "import app.users, app.events\nimport app.users as u\nimport app.events as e\n"
+        'target_metadata = {"users": u.metadata, "events": e.Base.metadata, "other": None}\n': {
+            "users": "app.users:metadata",
+            "events": "app.events:Base.metadata",
+        },
+        "from flask import current_app\ntarget_metadata = current_app.extensions['migrate'].db.metadata\n": {},
+        "target_metadata = None\n": {},
+    }
+    for text, expected in cases.items():
+        env.write_text(text)
+        assert target_metadata(env) == expected, text

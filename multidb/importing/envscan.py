@@ -84,3 +84,52 @@ def scan(env: Path) -> list[Finding]:
                 found[what] = Finding(env, number, what, replacement)
                 break
     return list(found.values())
+
+
+def target_metadata(env: Path) -> dict[str | None, str]:
+    """``target_metadata`` of ``env`` as multidb's ``module:attribute`` paths, when the file says it plainly.
+
+    ``from app.models import Base`` with ``target_metadata = Base.metadata`` gives ``{None:
+    "app.models:Base.metadata"}``; the multidb template's dict (``{"users": users.metadata, ...}``) gives one
+    path per engine name. Anything else (``current_app...``, a function call) gives nothing for it.
+    """
+    import ast
+
+    try:
+        tree = ast.parse(env.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return {}
+    imported: dict[str, tuple[str, str]] = {}
+    value = None
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            imported.update({a.asname or a.name: (node.module, a.name) for a in node.names})
+        elif isinstance(node, ast.Import):
+            imported.update({a.asname: (a.name, "") for a in node.names if a.asname})
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "target_metadata" for t in node.targets
+        ):
+            value = node.value
+    if isinstance(value, ast.Dict):
+        pairs = [
+            (k.value, _path(v, imported))
+            for k, v in zip(value.keys, value.values, strict=True)
+            if isinstance(k, ast.Constant) and isinstance(k.value, str)
+        ]
+        return {key: path for key, path in pairs if path}
+    path = _path(value, imported) if value is not None else None
+    return {None: path} if path else {}
+
+
+def _path(node: object, imported: dict[str, tuple[str, str]]) -> str | None:
+    import ast
+
+    attrs: list[str] = []
+    while isinstance(node, ast.Attribute):
+        attrs.insert(0, node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or node.id not in imported:
+        return None
+    module, first = imported[node.id]
+    parts = [p for p in (first, *attrs) if p]
+    return f"{module}:{'.'.join(parts)}" if parts else None

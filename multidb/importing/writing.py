@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UsageError
-from .envscan import Finding, scan
+from .envscan import Finding, scan, target_metadata
 from .source import SourceDatabase, SourceProject
 
 
@@ -35,6 +35,7 @@ class PlannedDatabase:
     bases: tuple[PlannedBase, ...]
     version_table: str | None
     fleet: tuple[SourceDatabase, ...] = ()  # the ini sections that share this history, one target each
+    metadata: str | None = None  # env.py's target_metadata, as module:attribute
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,12 @@ def plan(source: SourceProject, config_path: Path, folders: dict[str, tuple[Path
         bases = _bases(db, paths)
         fleet = tuple(members) if len(members) > 1 else ()
         name = _fleet_name(db, taken) if fleet else db.name
+        metadata = _metadata(source, db)
         databases.append(
-            PlannedDatabase(name, db.url_variable, db.had_url, db.url_section, bases, db.version_table, fleet)
+            PlannedDatabase(name, db.url_variable, db.had_url, db.url_section, bases, db.version_table, fleet, metadata)
         )
+        if metadata:
+            notes.append(f"{name}: env.py's target_metadata carried over as metadata: {metadata}")
         if fleet:
             names = ", ".join(m.name for m in members)
             notes.append(f"{name}: sections {names} share one history: one fleet entry (by: url), see docs/fleets.md")
@@ -78,8 +82,24 @@ def plan(source: SourceProject, config_path: Path, folders: dict[str, tuple[Path
             f"file_template ({source.file_template}) is not carried over: multidb names new revision files "
             "<id>_<message>.py; the existing files keep their names"
         )
-    findings = tuple(f for env in source.env_files for f in scan(env))
+    carried = {db.script_location / "env.py" for db in databases_with_metadata(source)}
+    findings = tuple(
+        f for env in source.env_files for f in scan(env) if not (f.what == "target_metadata" and env in carried)
+    )
     return ImportPlan(source, config_path, tuple(databases), findings, tuple(notes))
+
+
+def _metadata(source: SourceProject, db: SourceDatabase) -> str | None:
+    found = target_metadata(db.script_location / "env.py")
+    if source.shape == "lockstep":
+        engine = dict(zip((d.name for d in source.databases), source.engines, strict=True))[db.name]
+        return found.get(engine)
+    return found.get(None)
+
+
+def databases_with_metadata(source: SourceProject) -> list[SourceDatabase]:
+    """The databases whose env.py's target_metadata is carried over (its finding is then not reported)."""
+    return [db for db in source.databases if _metadata(source, db)]
 
 
 def _fleet_name(db: SourceDatabase, taken: set[str]) -> str:
@@ -140,6 +160,8 @@ def render(plan: ImportPlan) -> str:
         lines.append("    bases:")
         for base in db.bases:
             lines.append(f"      - {{label: {json.dumps(base.label)}, path: {json.dumps(_rel(base.path, folder))}}}")
+        if db.metadata:
+            lines.append(f"    metadata: {json.dumps(db.metadata)}")
         if db.fleet:
             names = ", ".join(json.dumps("${" + m.url_variable + "}") for m in db.fleet)
             lines.append(f"    fleet: {{by: url, names: [{names}]}}")

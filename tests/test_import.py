@@ -226,6 +226,21 @@ def test_sections_sharing_one_history_become_one_fleet(copy, tmp_path: Path) -> 
     assert "migrations: 2 targets: 2 no change" in upgraded.output
 
 
+def test_an_alembic_section_with_its_own_history_is_a_database_too(copy) -> None:
+    root = copy("sections")
+    ini = root / "alembic.ini"
+    # `alembic upgrade` runs [alembic] (its own URL and folder), `alembic -n monitor upgrade` the other one
+    text = ini.read_text().replace("[catalog]\n", "")
+    text = text.replace("[alembic]\n", "[alembic]\nscript_location = catalog\n", 1)
+    text = text.replace("script_location = %(here)s/catalog\n", "")
+    ini.write_text(text)
+    result = run("import")
+    assert result.exit_code == 0, result.output
+    config = (root / "config" / "multidb.yaml").read_text()
+    assert 'catalog:\n    url: "${CATALOG_DATABASE_URL}"' in config and "monitor:" in config
+    assert "export CATALOG_DATABASE_URL=...   # the sqlalchemy.url of [alembic] in alembic.ini" in result.output
+
+
 def test_flask_migrate_layout_imports(copy, tmp_path: Path) -> None:
     root = copy("flask_single")
     result = run("import")

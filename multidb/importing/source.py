@@ -88,20 +88,22 @@ def read_project(path: Path) -> SourceProject:
     if not sections:
         if not flask:
             raise UsageError(f"{ini}: no section has a script_location; is this an Alembic project's ini?")
-        parser.add_section("alembic") if not parser.has_section("alembic") else None
+        if not parser.has_section("alembic"):
+            parser.add_section("alembic")
         parser.set("alembic", "script_location", ".")  # Flask-Migrate sets it in code: the ini's folder
         sections = ["alembic"]
     main = "alembic" if "alembic" in sections else sections[0]
     file_template = parser.get(main, "file_template", fallback=None)
     hooks = post_write_hooks(parser)
-    own = [s for s in sections if s != "alembic"] or [main]
+    own = _database_sections(parser, ini, sections) or [main]
     if len(own) > 1:
-        dbs = tuple(_database(parser, ini, s, _plain(s), f"{_var(s)}_DATABASE_URL", s) for s in own)
+        names = {s: _plain(_location(parser, ini, s).name if s == "alembic" else s) for s in own}
+        dbs = tuple(_database(parser, ini, s, names[s], f"{_var(names[s])}_DATABASE_URL", s) for s in own)
         envs = tuple(dict.fromkeys(db.script_location / "env.py" for db in dbs))
         return SourceProject(ini, "sections", dbs, envs, file_template, hooks, flask)
     location = _location(parser, ini, main)
     engines = lockstep_engines(parser, main, location)
-    name = _single_name(ini, flask)
+    name = _plain(main) if main != "alembic" else _single_name(ini, flask)
     if engines is None:
         db = _database(parser, ini, main, name, "DATABASE_URL", main)
         return SourceProject(ini, "single", (db,), (location / "env.py",), file_template, hooks, flask)
@@ -110,6 +112,17 @@ def read_project(path: Path) -> SourceProject:
         for engine in engines
     )
     return SourceProject(ini, "lockstep", dbs, (location / "env.py",), file_template, hooks, flask, engines)
+
+
+def _database_sections(parser: configparser.ConfigParser, ini: Path, sections: list[str]) -> list[str]:
+    """The sections that are databases. ``[alembic]`` is one only when it has a URL and a history of its own
+    (``alembic upgrade`` next to ``alembic -n other upgrade``); otherwise it holds the others' defaults."""
+    own = [s for s in sections if s != "alembic"]
+    if "alembic" in sections and own and parser.get("alembic", "sqlalchemy.url", fallback="").strip():
+        others = {_location(parser, ini, s) for s in own}
+        if _location(parser, ini, "alembic") not in others:
+            own.insert(0, "alembic")
+    return own
 
 
 def _mentions_flask(folder: Path) -> bool:

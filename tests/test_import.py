@@ -555,3 +555,14 @@ def test_target_metadata_is_read_when_env_py_says_it_plainly(tmp_path: Path) -> 
     for text, expected in cases.items():
         env.write_text(text)
         assert target_metadata(env) == expected, text
+
+
+def test_an_old_history_that_cannot_replay_is_one_error(copy) -> None:
+    root = copy("template")
+    (root / "migrations" / "env.py").write_text('raise RuntimeError("the old env.py is broken")\n')
+    result = run("import", "--split")
+    assert result.exit_code == 1
+    assert_one_clean_error(
+        result, "the old history failed to replay from empty with alembic", "the old env.py is broken"
+    )
+    assert (root / "config" / "import-map.json").is_file()  # the split is written; only the comparison is missing

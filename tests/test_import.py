@@ -115,7 +115,7 @@ def test_sections_import_writes_the_config_and_names_what_replaces_env_py(copy) 
     for what, replacement in [
         ("include_object", "autogenerate: {include_object"),
         ("compare_type", "autogenerate: {compare_type"),
-        ("search_path on connect", "on_connect"),
+        ("search_path on connect", "hooks: {on_connect"),
         ("render_as_batch", "batch: auto"),
     ]:
         assert re.search(rf"env\.py:\d+: {what} -> {re.escape(replacement)}", result.output), what
@@ -568,3 +568,22 @@ def test_an_old_history_that_cannot_replay_is_one_error(copy) -> None:
         result, "the old history failed to replay from empty with alembic", "the old env.py is broken"
     )
     assert (root / "config" / "import-map.json").is_file()  # the split is written; only the comparison is missing
+
+
+def test_the_env_py_scan_names_the_setting_for_each_customization(tmp_path: Path) -> None:
+    from multidb.importing.envscan import scan
+
+    env = tmp_path / "env.py"
+    env.write_text(
+        "def set_role(conn):\n"
+        '    conn.exec_driver_sql("SET ROLE migrator")\n'
+        "# compare_type in a comment does not count\n"
+        "context.configure(connection=c, on_version_apply=log, include_name=keep, process_revision_directives=skip)\n"
+        'tenant = context.get_x_argument(as_dictionary=True).get("tenant")\n'
+        "asyncio.run(run_async())\n"
+    )
+    found = {f.what: (f.line, f.replacement) for f in scan(env)}
+    assert found["SET ROLE on connect"] == (2, "hooks: {on_connect: module:function} (called with the connection)")
+    assert found["on_version_apply"][1] == "hooks: {after_each_revision: module:function}"
+    assert found["-x arguments"][0] == 5 and found["an async engine"][0] == 6
+    assert "compare_type" not in found

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-# (pattern, what it is, the multidb replacement); the first matching pattern of a line wins
+# (pattern, what it is, the multidb replacement)
 RULES: tuple[tuple[str, str, str], ...] = (
     (
         r"\binclude_object\b",
@@ -32,9 +32,9 @@ RULES: tuple[tuple[str, str, str], ...] = (
         "process_revision_directives",
         "autogenerate: {process_revision_directives: module:function} (runs after multidb's own)",
     ),
-    (r"(?i)\bSET\s+ROLE\b", "SET ROLE on connect", "on_connect: module:function (called with the connection)"),
-    (r"(?i)\bsearch_path\b", "search_path on connect", "on_connect: module:function, or a fleet 'by: schema'"),
-    (r"\bon_version_apply\b", "on_version_apply", "after_each_revision: module:function"),
+    (r"(?i)\bSET\s+ROLE\b", "SET ROLE on connect", "hooks: {on_connect: module:function} (called with the connection)"),
+    (r"(?i)\bsearch_path\b", "search_path on connect", "hooks: {on_connect: module:function}, or a fleet 'by: schema'"),
+    (r"\bon_version_apply\b", "on_version_apply", "hooks: {after_each_revision: module:function}"),
     (
         r"\bget_x_argument\b",
         "-x arguments",
@@ -57,7 +57,7 @@ RULES: tuple[tuple[str, str, str], ...] = (
     (
         r"\b(exec_driver_sql|connection\.execute|conn\.execute)\b",
         "SQL run on connect",
-        "on_connect or before_migrate: module:function",
+        "hooks: {on_connect or before_migrate: module:function}",
     ),
 )
 
@@ -71,7 +71,7 @@ class Finding:
 
 
 def scan(env: Path) -> list[Finding]:
-    """Each customization found in ``env`` (at most one per kind), in the order of the file."""
+    """Each customization found in ``env`` (its first line per kind), in the order of the file."""
     try:
         text = env.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -79,11 +79,12 @@ def scan(env: Path) -> list[Finding]:
     found: dict[str, Finding] = {}
     for number, line in enumerate(text.splitlines(), 1):
         code = line.split("#", 1)[0]
-        for pattern, what, replacement in RULES:
-            if what not in found and re.search(pattern, code):
-                found[what] = Finding(env, number, what, replacement)
-                break
-    return list(found.values())
+        on_line = [rule for rule in RULES if re.search(rule[0], code)]
+        for _, what, replacement in on_line:
+            if what == "SQL run on connect" and len(on_line) > 1:
+                continue  # the line's more specific finding (SET ROLE, search_path) says it
+            found.setdefault(what, Finding(env, number, what, replacement))
+    return sorted(found.values(), key=lambda f: f.line)
 
 
 def target_metadata(env: Path) -> dict[str | None, str]:

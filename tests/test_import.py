@@ -587,3 +587,5 @@ def test_the_env_py_scan_names_the_setting_for_each_customization(tmp_path: Path
     assert found["on_version_apply"][1] == "hooks: {after_each_revision: module:function}"
     assert found["-x arguments"][0] == 5 and found["an async engine"][0] == 6
     assert "compare_type" not in found
+    env.write_text("target_metadata = None\n")  # the default env.py: nothing to carry over
+    assert scan(env) == []

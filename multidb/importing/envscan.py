@@ -52,7 +52,7 @@ RULES: tuple[tuple[str, str, str], ...] = (
         "an async engine",
         "the async URL as it is (see 'Coming from env.py')",
     ),
-    (r"\btarget_metadata\s*=\s*(?!None\b)", "target_metadata", "metadata: module:attribute in the database's entry"),
+    (r"\btarget_metadata\s*=(?!\s*None\b)", "target_metadata", "metadata: module:attribute in the database's entry"),
     (r"\bfileConfig\b", "logging.config.fileConfig", "nothing: multidb leaves your logging configuration alone"),
     (
         r"\b(exec_driver_sql|connection\.execute|conn\.execute)\b",

@@ -54,15 +54,20 @@ def import_cmd(path, do_split, out, force, verify_on, do_stamp, map_file, yes, a
     config = ctx.meta.get("multidb.config")
     report = import_project(Path(path), Path(config) if config else None, do_split, Path(out) if out else None, force)
     dialects = tuple(d.strip() for d in verify_on.split(",") if d.strip() and d.strip() != "none")
+    from ..importing.report import as_data, as_text, comparison_text
+
+    if not as_json:  # what was written is shown before the replay, which may take a while (or fail)
+        emit(report, False, as_text)
     if report.split is not None and dialects:
         import dataclasses
 
         from ..importing.verify import verify
 
         report = dataclasses.replace(report, verification=verify(report.plan.source, report.plan.config_path, dialects))
-    from ..importing.report import as_data, as_text
-
-    emit(report, as_json, as_text) if not as_json else emit(as_data(report), True, str)
+        if not as_json:
+            emit(report.verification, False, comparison_text)
+    if as_json:
+        emit(as_data(report), True, str)
     if any(not c.same for c in report.verification):
         ctx.exit(1)
 

@@ -37,21 +37,22 @@ def as_text(report: ImportReport) -> str:
             "not replayed: the old env.py needs your Flask app; compare 'flask db upgrade' and "
             "'multidb upgrade --all' on empty databases",
         ]
-    if report.verification:
-        lines += ["", "replayed from empty, the old history against the split ones:"]
-        rows = [("DATABASE", "DIALECT", "SCHEMA")]
-        rows += [
-            (c.database, c.dialect, "same" if c.same else f"{len(c.differences)} differences")
-            for c in report.verification
-        ]
-        lines += _table(rows)
-        lines += [f"  {c.database} on {c.dialect}: {d}" for c in report.verification for d in c.differences]
     lines += ["", "set before running multidb:"] + [f"  {line}" for line in variables(plan)]
     if plan.findings:
         lines += ["", "not carried over from env.py (and the multidb setting that replaces it):"]
         lines += [f"  {_rel(f.env)}:{f.line}: {f.what} -> {f.replacement}" for f in plan.findings]
     if plan.notes:
         lines += ["", "notes:"] + [f"  - {note}" for note in plan.notes]
+    return "\n".join(lines)
+
+
+def comparison_text(verification: list) -> str:
+    """The replay's comparison: one row per database and dialect, then each difference."""
+    lines = ["", "replayed from empty, the old history against the split ones:"]
+    rows = [("DATABASE", "DIALECT", "SCHEMA")]
+    rows += [(c.database, c.dialect, "same" if c.same else f"{len(c.differences)} differences") for c in verification]
+    lines += _table(rows)
+    lines += [f"  {c.database} on {c.dialect}: {d}" for c in verification for d in c.differences]
     return "\n".join(lines)
 
 

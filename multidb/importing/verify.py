@@ -118,6 +118,9 @@ def replay_new(source: SourceProject, config_path: Path, urls: dict[str, str]) -
 
     environ = {**os.environ, **{db.url_variable: urls[db.name] for db in source.databases}}
     project = load_config(config_path, None, environ)
+    for db in source.databases:  # a default profile must not point the replay at real databases
+        if project.databases[db.name].url != urls[db.name]:
+            raise MultiDBError(f"{config_path}: the replay needs {db.url_variable} to give '{db.name}' its URL")
     upgrade(project, (), all_=True)
     from .. import engines
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from .config import Base, Database, Project, find_config, load_config
-from .errors import ConfigError, DatabaseError, MigrationError, MultiDBError, UsageError
+from .errors import ConfigError, DatabaseError, Irreversible, MigrationError, MultiDBError, UsageError
 
 __all__ = [
     "Base",
     "ConfigError",
     "Database",
     "DatabaseError",
+    "Irreversible",
     "MigrationError",
     "MultiDBError",
     "Project",

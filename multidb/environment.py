@@ -366,8 +366,12 @@ def include_name_for(project: Project, db: Database, own: MetaData) -> Any:
     """An ``include_name`` hook that hides the tables of other databases sharing this one.
 
     Without it, autogenerate and ``check`` would report a neighbour's tables as "not in the models".
+    A schema target of a fleet is compared with its schema on the search path, where Alembic does not
+    know the version table as its own: it is hidden too.
     """
     foreign = (foreign_tables(project, db) or set()) - {t.name for t in own.tables.values()}
+    if db.schema:
+        foreign.add(db.version_table)
     if not foreign:
         return None
 

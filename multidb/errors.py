@@ -84,6 +84,21 @@ class MigrationError(DatabaseError):
         super().__init__(database, f"{message}{where}")
 
 
+class IrreversibleDowngrade(DatabaseError):
+    """A downgrade would undo a revision marked irreversible; refused before anything changed (exit 1)."""
+
+
+class Irreversible(Exception):
+    """Raise it in a revision's ``downgrade()`` (not inside an ``if``) to mark the revision irreversible.
+
+    multidb finds the mark by reading the file (see :mod:`multidb.irreversible`): ``downgrade``
+    refuses to cross it, and the plugin's stairway and clean-downgrade tests stop at it. Not a
+    :class:`MultiDBError`: raised inside a revision it is reported as that revision's failure.
+    """
+
+    __module__ = "multidb"
+
+
 class DriftDetected(MultiDBError):
     """The models and the migrations differ. ``diffs`` maps database name to readable lines."""
 

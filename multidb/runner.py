@@ -143,8 +143,12 @@ def revision_errors(db: Database) -> Iterator[None]:
     from alembic.script.revision import ResolutionError, RevisionError
     from alembic.util import CommandError
 
+    from .irreversible import CrossesIrreversible
+
     try:
         yield
+    except CrossesIrreversible as e:
+        raise errors.IrreversibleDowngrade(db.name, str(e)) from e
     except (BadTarget, AlembicAssertion) as e:
         raise RevisionUsageError(db.name, f"{e} ({TARGET_HINT})" if isinstance(e, AlembicAssertion) else str(e)) from e
     except ResolutionError as e:

@@ -136,3 +136,47 @@ def test_a_schema_only_the_head_has_is_still_stamped_without_to(catalog: Catalog
     adopted = catalog.cli("adopt", "catalog")
     assert adopted.exit_code == 0, adopted.output
     assert catalog.rows("SELECT version_num FROM alembic_version") == [(CATALOG_HEAD,)]
+
+
+# --- the scratch database's name ----------------------------------------------------------------
+
+
+@pytest.mark.postgresql
+def test_the_scratch_database_is_named_with_the_prefix_given_and_dropped(project: Path, cli, pg_database):
+    url, monitor = pg_database(), pg_database()
+    env = {"CATALOG_DATABASE_URL": url, "MONITOR_DATABASE_URL": monitor}
+    inspect_url = make_url(url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    catalog = Catalog(inspect_url, env, ("-p", "production"), cli)
+    catalog.unversioned_at(CATALOG_HEAD)
+    created: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if statement.startswith("CREATE DATABASE"):
+            created.append(statement.split()[2].strip('"'))
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        adopted = catalog.cli("adopt", "catalog", "--scratch-prefix", "team_a_adopt_")
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    assert adopted.exit_code == 0, adopted.output
+    assert len(created) == 1 and created[0].startswith("team_a_adopt_") and len(created[0]) == 25, created
+    left = catalog.rows(f"SELECT datname FROM pg_database WHERE datname = '{created[0]}'")
+    assert left == []
+
+
+@pytest.mark.parametrize(
+    ("prefix", "problem"),
+    [
+        ("Team-A", "'Team-A' is not a database name prefix: use lower-case letters, digits and _ only"),
+        ("", "'' is not a database name prefix"),
+        ("a" * 41, "is 41 characters long; at most 40 fit"),
+    ],
+)
+def test_a_prefix_that_cannot_start_a_database_name_is_refused_before_anything(catalog: Catalog, prefix, problem):
+    catalog.unversioned_at(CATALOG_HEAD)
+    result = catalog.cli("adopt", "catalog", "--scratch-prefix", prefix)
+    assert result.exit_code == 2, result.output
+    line = one_error_line(result.stderr)
+    assert line.startswith("multidb: error: adopt --scratch-prefix: ") and problem in line, line
+    assert "alembic_version" not in catalog.tables()

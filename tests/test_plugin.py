@@ -52,7 +52,12 @@ SERVER_ENV = {
 @pytest.fixture
 def shop(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """A copy of the shop project in pytester's folder, with the server settings of the outer run."""
-    shutil.copytree(SHOP, pytester.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy_project(SHOP, pytester, monkeypatch)
+
+
+def copy_project(source: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A copy of a plugin project in pytester's folder, with the server settings of the outer run."""
+    shutil.copytree(source, pytester.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     for name, value in SERVER_ENV.items():
         monkeypatch.setenv(name, value)
     return pytester

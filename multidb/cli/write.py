@@ -12,6 +12,7 @@ import click
 
 from .. import render
 from ..errors import UsageError
+from ..scratch import ADOPT_PREFIX, MAX_PREFIX
 from . import emit, json_option, load_project, main, project_options
 from .params import Seconds, all_option, databases_arg, fleet_options, with_options
 
@@ -257,10 +258,18 @@ def _named(databases: tuple[str, ...], verb: str) -> tuple[Any, str]:
 @main.command("adopt")
 @click.argument("database")
 @click.option("--to", "to", metavar="REV", help="Stamp REV, after checking that its schema matches the database's.")
+@click.option(
+    "--scratch-prefix",
+    metavar="PREFIX",
+    default=ADOPT_PREFIX,
+    show_default=True,
+    help=f"Start the scratch database's name with PREFIX (a-z, 0-9 and _, at most {MAX_PREFIX}), e.g. a team's "
+    "own on a shared server.",
+)
 @lock_timeout_option
 @project_options
 @json_option
-def adopt_cmd(database, to, lock_timeout, as_json) -> None:
+def adopt_cmd(database, to, scratch_prefix, lock_timeout, as_json) -> None:
     """Version a database whose tables exist but were not made by these migrations.
 
     Replays the migrations in a scratch database of the same dialect and stamps the revision
@@ -271,7 +280,8 @@ def adopt_cmd(database, to, lock_timeout, as_json) -> None:
     Examples:
       multidb adopt catalog                      # a database created with metadata.create_all()
       multidb adopt catalog --to c1a0f0a1b005    # its data step (c1a0f0a1b006) has not run yet
+      multidb adopt catalog --scratch-prefix team_a_adopt_   # on a server other teams share
     """
     from ..commands.adopt import adopt  # (the package attribute 'adopt' may be the module)
 
-    _run_output([adopt(load_project(), database, lock_timeout, to)], as_json)
+    _run_output([adopt(load_project(), database, lock_timeout, to, scratch_prefix)], as_json)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +25,7 @@ from ..fleet import select_targets
 from ..locking import locked
 from ..results import RunResult
 from ..runner import current_heads, database_errors, load_history
+from ..scratch import ADOPT_PREFIX, check_prefix, scratch_name
 from .steps import execute
 
 
@@ -81,11 +81,19 @@ def _own_tables(conn: Any, db: Database, foreign: set[str]) -> tuple[list[str], 
     return [n for n in names if n not in skip and not n.startswith("sqlite_")], names
 
 
-def adopt(project: Project, name: str, lock_timeout: float | None = None, to: str | None = None) -> RunResult:
+def adopt(
+    project: Project, name: str, lock_timeout: float | None = None, to: str | None = None, prefix: str = ADOPT_PREFIX
+) -> RunResult:
     """Stamp the one revision whose schema matches the live database (``to``: that revision, checked).
+
+    The scratch database's name starts with ``prefix`` (checked with :func:`multidb.scratch.check_prefix`).
 
     Raises NoMatchingRevision if none matches (or ``to`` does not), SeveralMatches if more than one does.
     """
+    try:
+        check_prefix(prefix)
+    except ValueError as e:
+        raise UsageError(f"adopt --scratch-prefix: {e}") from None
     found = select_targets(project, [name])
     if len(found) != 1:
         raise UsageError(f"'{name}' is a fleet: adopt one target at a time ('{name}/TENANT')")
@@ -100,7 +108,7 @@ def adopt(project: Project, name: str, lock_timeout: float | None = None, to: st
         if not unversioned_tables(project, db):
             raise UsageError(f"{db.name}: the database has no tables to adopt; run 'multidb upgrade {db.name}'")
         order = [to] if to else [s.revision for s in reversed(list(script.walk_revisions()))]
-        states = _replay(project, db, order)
+        states = _replay(project, db, order, prefix)
         matches = list(dict.fromkeys(heads for heads, diffs in states if not diffs))
         if not matches:
             last_heads, last_diffs = states[-1]
@@ -114,10 +122,10 @@ def adopt(project: Project, name: str, lock_timeout: float | None = None, to: st
         return dataclasses.replace(result, result=f"adopted at {', '.join(match)}")
 
 
-def _replay(project: Project, db: Database, order: list[str]) -> list[tuple[tuple[str, ...], list[str]]]:
+def _replay(project: Project, db: Database, order: list[str], prefix: str) -> list[tuple[tuple[str, ...], list[str]]]:
     """Upgrade a scratch database to each target of ``order`` in turn: its heads and differences from the live one."""
     states: list[tuple[tuple[str, ...], list[str]]] = []
-    with _scratch(db) as scratch, engines.connect(db) as live:
+    with _scratch(db, prefix) as scratch, engines.connect(db) as live:
         scratch_project = dataclasses.replace(project, databases={db.name: scratch})
         for revision in order:
             with engines.connect(scratch) as conn:
@@ -147,15 +155,15 @@ def _differences(db: Database, live: Any, scratch: Database) -> list[str]:
 
 
 @contextmanager
-def _scratch(db: Database) -> Iterator[Database]:
+def _scratch(db: Database, prefix: str) -> Iterator[Database]:
     """A throwaway, empty database of ``db``'s dialect (a temp file, or a new database on the server)."""
     if db.dialect == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="multidb-adopt-") as folder:
+        with tempfile.TemporaryDirectory(prefix=prefix) as folder:
             yield dataclasses.replace(db, url=f"sqlite:///{Path(folder) / 'scratch.db'}")
         return
     from sqlalchemy.engine import make_url
 
-    name = f"multidb_adopt_{uuid.uuid4().hex[:12]}"
+    name = scratch_name(prefix)
     with engines.connect(db) as admin:
         admin = admin.execution_options(isolation_level="AUTOCOMMIT")
         quoted = admin.dialect.identifier_preparer.quote(name)

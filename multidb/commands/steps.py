@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from .. import alembic_private
 from ..config import Database, Project
+from ..irreversible import refuse_crossing
 from ..phases import expand_only
 from ..results import RunResult
 from ..runner import BadTarget, check_target, load_history, revision_errors, run
@@ -45,11 +46,14 @@ def step_fn(action: str) -> Callable[[Any, str, Any], list]:
         if action == "downgrade":
             _one_head_to_step_down(script, target, heads)
         try:
-            return _steps(action, script, target, heads)
+            found = _steps(action, script, target, heads)
         except Exception as e:  # Alembic's RevisionError / CommandError
             if "didn't produce" not in str(e):
                 raise
             raise BadTarget(_too_far(action, script, target, heads)) from e
+        if action == "downgrade":
+            refuse_crossing(found)
+        return found
 
     return steps
 

@@ -9,9 +9,10 @@ revision and what differs. ``on`` names the dialect in messages (default: the UR
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import engines
+from .. import engines, irreversible
 from ..config import Database, Project
 from ..errors import DriftDetected, MultiDBError
 from ..runner import current_heads, load_history
@@ -106,7 +107,7 @@ def check_offline(project: Project, name: str, url: str, on: str | None = None) 
 def check_upgrade(project: Project, name: str, on: str | None = None) -> tuple[str, ...]:
     """An empty database upgrades to heads in one run; returns the heads it reached."""
     __tracebackhide__ = True
-    db, script, on = _setup(project, name, on)
+    db, script, on, _hide = _setup(project, name, on)
     try:
         _migrate(project, name, "upgrade", "heads")
     except MultiDBError as e:
@@ -124,26 +125,38 @@ def check_upgrade(project: Project, name: str, on: str | None = None) -> tuple[s
     return reached
 
 
-def check_stairway(project: Project, name: str, on: str | None = None) -> int:
+def check_stairway(project: Project, name: str, on: str | None = None, notes: list[str] | None = None) -> int:
     """For each revision in upgrade order: upgrade it, downgrade it, upgrade it again.
 
     After the downgrade, the schema must equal the schema before the upgrade (compared exactly),
     so a downgrade that forgets something fails here, naming the revision and what is left.
-    Works across several bases and merge points. Returns the number of revisions walked.
+    Works across several bases and merge points. An irreversible revision (its ``downgrade()``
+    raises :class:`multidb.Irreversible`) is upgraded and not downgraded, and the revisions after it
+    are tested from it; a line saying so is added to ``notes``. Returns the number of revisions walked.
     """
     __tracebackhide__ = True
-    db, script, on = _setup(project, name, on)
+    db, script, on, hide = _setup(project, name, on)
     order = history.upgrade_order(script)
     sides = parity.Sides("before the upgrade", "after the downgrade")
-    before, heads_before = _state(db)
+    before, heads_before = _state(db, hide)
     for rev in order:
         label = _describe(project, script, rev.revision)
         _step(project, name, "upgrade", rev.revision, f"upgrade to revision {label} fails on {on}", rev)
+        why = irreversible.reason(rev)
+        if why is not None:
+            _note(
+                notes,
+                name,
+                f"revision {label} is irreversible ({why}): upgraded, not downgraded; "
+                "the revisions after it were tested from it",
+            )
+            before, heads_before = _state(db, hide)
+            continue
         target = history.step_down_target(rev)
         _step(project, name, "downgrade", target, f"the downgrade of revision {label} fails on {on}", rev)
-        after, heads_after = _state(db)
+        after, heads_after = _state(db, hide)
         if _restore(project, name, heads_before, heads_after, rev):
-            after, heads_after = _state(db)
+            after, heads_after = _state(db, hide)
         diffs = parity.compare(before, after, sides, exact=True)
         if diffs:
             raise MigrationCheckFailed(
@@ -151,26 +164,108 @@ def check_stairway(project: Project, name: str, on: str | None = None) -> int:
             )
         again = f"revision {label} cannot be upgraded again after its downgrade on {on}"
         _step(project, name, "upgrade", rev.revision, again, rev)
-        before, heads_before = _state(db)
+        before, heads_before = _state(db, hide)
     return len(order)
 
 
-def check_clean_downgrade(project: Project, name: str, on: str | None = None) -> None:
+def _note(notes: list[str] | None, name: str, line: str) -> None:
+    if notes is not None:
+        notes.append(f"{name}: {line}")
+
+
+def check_clean_downgrade(project: Project, name: str, on: str | None = None, notes: list[str] | None = None) -> None:
     """Upgrade to heads, downgrade to base: nothing remains but the (empty) version table.
 
     A leftover table is attributed to the revision whose file creates it, when exactly one does.
+    With irreversible revisions (walls), the history below them is upgraded and downgraded to base,
+    then everything above them is downgraded, one revision at a time, back to the walls, whose
+    schema must be what it was; a line saying so is added to ``notes``.
     """
     __tracebackhide__ = True
-    db, script, on = _setup(project, name, on)
+    db, script, on, hide = _setup(project, name, on)
+    order = history.upgrade_order(script)
+    walls = irreversible.walls(order)
+    if walls:
+        _clean_to_walls(project, name, script, order, walls, on, hide)
+        shown = ", ".join(_describe(project, script, w.revision) for w in walls)
+        _note(
+            notes,
+            name,
+            f"irreversible revision(s) {shown}: the clean downgrade went from below them to base, "
+            "and from heads down to them",
+        )
+        return
     _step(project, name, "upgrade", "heads", f"upgrade from empty to heads fails on {on}", None)
     _step(project, name, "downgrade", "base", f"downgrade from heads to base fails on {on}", None)
-    snap, stamped = _state(db)
+    _assert_clean(db, script, name, f"after downgrading from heads to base on {on}, these remain:", hide)
+
+
+def _assert_clean(db: Database, script: ScriptDirectory, name: str, message: str, hide: Neighbours) -> None:
+    __tracebackhide__ = True
+    snap, stamped = _state(db, hide)
     left = [f"table {t}{_created_by(script, t)}" for t in snap.tables]
-    left += [f"enum type {e}" for e in _enums(db)]
+    left += [f"enum type {e}" for e in _enums(db) if e not in hide.enums]
     if stamped:
         left.append(f"the version table still records {', '.join(stamped)}")
     if left:
-        raise MigrationCheckFailed(name, f"after downgrading from heads to base on {on}, these remain:", left)
+        raise MigrationCheckFailed(name, message, left)
+
+
+def _clean_to_walls(
+    project: Project,
+    name: str,
+    script: ScriptDirectory,
+    order: list[Script],
+    walls: list[Script],
+    on: str,
+    hide: Neighbours,
+) -> None:
+    """The clean downgrade of a history with irreversible revisions: below them, then above them."""
+    __tracebackhide__ = True
+    db = project.databases[name]
+    kept = _with_ancestors(script, walls)  # what no downgrade may remove
+    below = [p for w in walls for p in history.parents(w) if p not in {x.revision for x in walls}]
+    if below:
+        for parent in below:
+            _step(project, name, "upgrade", parent, f"upgrade from empty to {parent} fails on {on}", None)
+        below_walls = f"from below the irreversible revisions to base on {on}"
+        _step(project, name, "downgrade", "base", f"the downgrade {below_walls} fails", None)
+        _assert_clean(db, script, name, f"after downgrading {below_walls}, these remain:", hide)
+    for wall in walls:
+        _step(project, name, "upgrade", wall.revision, f"upgrade to revision {wall.revision} fails on {on}", None)
+    at_walls, heads_at_walls = _state(db, hide)
+    _step(project, name, "upgrade", "heads", f"upgrade from the irreversible revisions to heads fails on {on}", None)
+    for rev in reversed(order):  # each is a head when its turn comes: its descendants are gone, none is kept
+        if rev.revision in kept:
+            continue
+        label = _describe(project, script, rev.revision)
+        target = history.step_down_target(rev)
+        _step(project, name, "downgrade", target, f"the downgrade of revision {label} fails on {on}", rev)
+    after, stamped = _state(db, hide)
+    sides = parity.Sides("at the irreversible revisions", "after downgrading back to them")
+    diffs = parity.compare(at_walls, after, sides, exact=True)
+    if set(stamped) != set(heads_at_walls):
+        diffs.append(
+            f"the version table records {', '.join(sorted(stamped)) or 'nothing'}, "
+            f"not {', '.join(sorted(heads_at_walls))}"
+        )
+    if diffs:
+        raise MigrationCheckFailed(
+            name, f"downgrading from heads back to the irreversible revisions on {on} leaves a different schema:", diffs
+        )
+
+
+def _with_ancestors(script: ScriptDirectory, revs: list[Script]) -> set[str]:
+    from ..phases import requires
+
+    found: set[str] = set()
+    todo = [r.revision for r in revs]
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.add(current)
+            todo.extend(requires(script, script.get_revision(current)))
+    return found
 
 
 def _created_by(script: ScriptDirectory, table: str) -> str:
@@ -195,7 +290,7 @@ def check_drift(project: Project, name: str, on: str | None = None) -> None:
     __tracebackhide__ = True
     from ..commands import check
 
-    db, script, on = _setup(project, name, on)
+    db, script, on, _hide = _setup(project, name, on)
     _step(project, name, "upgrade", "heads", f"upgrade from empty to heads fails on {on}", None)
     try:
         check(project, (name,))
@@ -218,7 +313,7 @@ def check_data(project: Project, name: str, data: MigrationData, on: str | None 
     ``before`` steps (committed), upgrade to it, run its ``after`` checks.
     """
     __tracebackhide__ = True
-    db, script, on = _setup(project, name, on)
+    db, script, on, _hide = _setup(project, name, on)
     steps = data.for_database(name)
     by_revision: dict[str, list[Step]] = {}
     for step in steps:
@@ -252,8 +347,13 @@ def _resolve(name: str, script: ScriptDirectory, step: Step) -> str:
 
 def _run_data(db: Database, step: Step, commit: bool, where: str) -> None:
     __tracebackhide__ = True
+    from ..environment import search_path
+
     with engines.connect(db) as conn:
         trans = conn.begin()
+        path = search_path(db, conn.dialect)
+        if path:  # a fleet's schema target: the rows go to its schema, as its revisions' tables do
+            conn.exec_driver_sql(path)
         try:
             step.action(conn)
         except AssertionError as e:
@@ -283,10 +383,11 @@ def check_parity(
     fails on one dialect only fails here too, naming both dialects.
     """
     __tracebackhide__ = True
-    _, script, left_on = _setup(left, name, left_on)
-    _, _, right_on = _setup(right, name, right_on)
+    _, script, left_on, left_hide = _setup(left, name, left_on)
+    _, _, right_on, right_hide = _setup(right, name, right_on)
     sides = parity.Sides(f"on {left_on}", f"on {right_on}")
-    found = _parity_walk(left, right, name, script, sides, ["heads"], (left_on, right_on))
+    hides = (left_hide, right_hide)
+    found = _parity_walk(left, right, name, script, sides, ["heads"], (left_on, right_on), hides)
     if not found:
         return
     try:
@@ -296,7 +397,7 @@ def check_parity(
         lines = list(found)  # cannot replay: report the differences without their revisions
     else:
         order = [r.revision for r in history.upgrade_order(script)]
-        by_revision = _parity_walk(left, right, name, script, sides, order, (left_on, right_on))
+        by_revision = _parity_walk(left, right, name, script, sides, order, (left_on, right_on), hides)
         lines = [f"{d} (since revision {r})" for d, r in by_revision.items()]
     raise MigrationCheckFailed(
         name, f"the schema at heads differs between {left_on} and {right_on}:", lines, found[next(iter(found))]
@@ -311,6 +412,7 @@ def _parity_walk(
     sides: parity.Sides,
     targets: list[str],
     on: tuple[str, str],
+    hides: tuple[Neighbours, Neighbours],
 ) -> dict[str, str]:
     """Upgrade both to each target in turn; the differences left at the end, with the target that made each."""
     introduced: dict[str, str] = {}
@@ -319,7 +421,8 @@ def _parity_walk(
         rev = script.get_revision(target) if target != "heads" else None
         _step(left, name, "upgrade", target, f"upgrade to {label} fails on {on[0]}", rev)
         _step(right, name, "upgrade", target, f"upgrade to {label} fails on {on[1]}", rev, f" (it runs on {on[0]})")
-        diffs = parity.compare(_state(left.databases[name])[0], _state(right.databases[name])[0], sides, exact=False)
+        left_state, right_state = _state(left.databases[name], hides[0]), _state(right.databases[name], hides[1])
+        diffs = parity.compare(left_state[0], right_state[0], sides, exact=False)
         introduced = {d: introduced.get(d, target) for d in diffs}
     return introduced
 
@@ -327,20 +430,42 @@ def _parity_walk(
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _setup(project: Project, name: str, on: str | None) -> tuple[Database, ScriptDirectory, str]:
-    """The database, its history and its name in messages; raises unless the database is empty."""
+@dataclass(frozen=True)
+class Neighbours:
+    """What the databases ``name`` depends on, sharing its database, made there before its checks ran:
+    left out of every snapshot and leftover list of ``name``'s checks."""
+
+    tables: frozenset[str] = frozenset()
+    enums: frozenset[str] = frozenset()
+
+
+def _setup(project: Project, name: str, on: str | None) -> tuple[Database, ScriptDirectory, str, Neighbours]:
+    """The database, its history, its name in messages and its neighbours; raises unless the database is empty.
+
+    The databases of ``project`` that ``name`` depends on (see :func:`~multidb.testing.dialects.retarget`:
+    those sharing its database) are upgraded to heads first, in ``depends_on`` order.
+    """
     __tracebackhide__ = True
     db = project.databases[name]
     script = load_history(project, db)
     on = on or db.dialect
     try:
-        snap, heads = _state(db)
+        snap, heads = _state(db, Neighbours())
     except MultiDBError as e:
         raise MigrationCheckFailed(name, f"cannot open the database on {on}: {_reason(e, name)}") from None
     if snap.tables or heads:
         found = ", ".join([*snap.tables, *(f"revision {h}" for h in heads)][:5])
         raise MigrationCheckFailed(name, f"the check needs an empty database on {on}; it has {found}")
-    return db, script, on
+    from .dialects import dependencies as depends_on
+
+    dependencies = depends_on(project, name)
+    for dep in dependencies:
+        failure = f"upgrading it to heads before {name}, which depends on it, fails on {on}"
+        _step(project, dep, "upgrade", "heads", failure, None)
+    if not dependencies:
+        return db, script, on, Neighbours()
+    made, _ = _state(db, Neighbours())
+    return db, script, on, Neighbours(frozenset(made.tables), frozenset(_enums(db)))
 
 
 def _migrate(project: Project, name: str, action: str, target: str) -> None:
@@ -382,12 +507,12 @@ def _restore(
     return bool(missing)
 
 
-def _state(db: Database) -> tuple[parity.Snapshot, tuple[str, ...]]:
-    """The reflected schema (version table left out) and the revisions stamped, on one connection."""
+def _state(db: Database, hide: Neighbours) -> tuple[parity.Snapshot, tuple[str, ...]]:
+    """The reflected schema (version table and neighbours left out) and the revisions stamped, on one connection."""
     from ..runner import read_heads
 
     with engines.connect(db) as conn:
-        found = parity.snapshot(conn, exclude=[db.version_table])
+        found = parity.snapshot(conn, exclude=[db.version_table, *hide.tables], schema=db.schema)
         conn.rollback()
         heads = read_heads(db, conn)
     return found, heads
@@ -399,7 +524,7 @@ def _enums(db: Database) -> list[str]:
     import sqlalchemy as sa
 
     with engines.connect(db) as conn:
-        names = [e["name"] for e in sa.inspect(conn).get_enums()]
+        names = [e["name"] for e in sa.inspect(conn).get_enums(schema=db.schema)]
         conn.rollback()
     return sorted(names)
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import Project
+from ..config import Database, Project
 from ..redact import first_line
+from ..scratch import PLUGIN_PREFIX, scratch_name
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -34,7 +34,6 @@ DIALECTS = ("sqlite", *SERVER_URLS)
 
 #: The driver used when a URL names none (the ones multidb installs).
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg2", "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
-NAME_PREFIX = "multidb_plugin_"
 
 
 class ServerUnavailable(Exception):
@@ -74,17 +73,67 @@ def offline_url(dialect: str, urls: Mapping[str, str] | None = None) -> str:
 def retarget(project: Project, name: str, url: str) -> Project:
     """A copy of ``project`` holding only database ``name``, whose URL is ``url``.
 
-    The other databases are left out, so nothing done with the copy can reach them.
+    The other databases are left out, so nothing done with the copy can reach them, except those
+    ``name`` depends on that share its database: its revisions may use their tables, so they come
+    along, at ``url`` too (the checks upgrade them first). A fleet entry becomes one representative
+    target of it (see :func:`representative`).
     """
-    db = dataclasses.replace(project.databases[name], url=url)
-    return dataclasses.replace(project, databases={name: db})
+    databases = {}
+    for other in [*dependencies(project, name, same_database=True), name]:
+        db = dataclasses.replace(project.databases[other], url=url)
+        databases[other] = representative(db, url) if db.fleet is not None else db
+    return dataclasses.replace(project, databases=databases)
+
+
+def dependencies(project: Project, name: str, same_database: bool = False) -> list[str]:
+    """The databases of ``project`` that ``name`` depends on, directly or not, in ``depends_on`` order.
+
+    ``same_database``: only those that share its database in the loaded profile (a chain through
+    another database stops there).
+    """
+    home = project.databases[name].same_server_database
+    found: list[str] = []
+    todo = list(project.databases[name].depends_on)
+    while todo:
+        dep = todo.pop()
+        if dep not in project.databases or dep in found:
+            continue
+        if same_database and project.databases[dep].same_server_database != home:
+            continue
+        found.append(dep)
+        todo.extend(project.databases[dep].depends_on)
+    return [db.name for db in project.select(found)] if found else []
+
+
+#: The tenant a fleet's representative target is named after when the config lists no names.
+REPRESENTATIVE_TENANT = "tenant"
+
+
+def representative(db: Database, url: str) -> Database:
+    """A fleet entry as one of its targets, at ``url``, under the entry's own name.
+
+    Its tenants are not discovered (that would query the profile's servers): a schema target is the
+    first listed name, else ``tenant``. It keeps its schema on PostgreSQL, where the revisions run
+    with it on the search path, as they do in production; elsewhere (SQLite; MariaDB and MySQL, where
+    a schema is a database) and for ``by: database`` and ``by: url``, the target is the database
+    ``url`` itself.
+    """
+    from sqlalchemy.engine import make_url
+
+    assert db.fleet is not None
+    changes: dict[str, Any] = {"fleet": None, "url": url}
+    if db.fleet.by == "schema" and make_url(url).get_backend_name() == "postgresql":
+        tenant = db.fleet.names[0] if db.fleet.names else REPRESENTATIVE_TENANT
+        changes.update(schema=tenant, version_table_schema=tenant)
+    return dataclasses.replace(db, **changes)
 
 
 @dataclass
 class Servers:
     """Creates, resets and drops throwaway databases; one admin engine per server dialect, opened lazily.
 
-    ``urls`` maps a server dialect to its admin URL. ``folder`` holds SQLite files. A server database
+    ``urls`` maps a server dialect to its admin URL. ``folder`` holds SQLite files. Every name starts
+    with ``prefix`` (checked by :func:`multidb.scratch.check_prefix` when it comes from a user). A server database
     is created once (under a random name), emptied when a test gives it back and handed to the next
     test, and dropped by :meth:`close`: creating and dropping one per test costs a checkpoint each
     time on PostgreSQL. A server that could not be reached is remembered, so later requests fail at
@@ -94,6 +143,7 @@ class Servers:
     urls: Mapping[str, str]
     folder: Path
     connect_timeout: int = 5
+    prefix: str = PLUGIN_PREFIX
     _engines: dict[str, Engine] = dataclasses.field(default_factory=dict)
     _down: dict[str, str] = dataclasses.field(default_factory=dict)
     _free: dict[str, list[str]] = dataclasses.field(default_factory=dict)
@@ -130,7 +180,7 @@ class Servers:
         self._engines.clear()
 
     def _sqlite(self) -> Iterator[str]:
-        name = f"{NAME_PREFIX}{uuid.uuid4().hex[:12]}"
+        name = scratch_name(self.prefix)
         self.folder.mkdir(parents=True, exist_ok=True)
         try:
             yield f"sqlite:///{self.folder / name}.db"
@@ -152,7 +202,7 @@ class Servers:
     def _create(self, dialect: str, engine: Engine) -> str:
         from sqlalchemy.exc import DBAPIError
 
-        name = f"{NAME_PREFIX}{uuid.uuid4().hex[:12]}"
+        name = scratch_name(self.prefix)
         try:
             with engine.connect() as conn:
                 conn.exec_driver_sql(f"CREATE DATABASE {_quote(engine, name)}")

@@ -209,7 +209,13 @@ def _compare_tables(a: Table, b: Table, dia_a: str, dia_b: str, sides: Sides, ex
     if a.primary_key != b.primary_key:
         pk_a, pk_b = _cols(a.primary_key), _cols(b.primary_key)
         lines.append(f"table {a.name}: primary key is {pk_a} {sides.left} but {pk_b} {sides.right}")
-    lines += _compare_sets(a.name, "index", _indexes(a, dia_a, exact), _indexes(b, dia_b, exact), sides)
+    ix_a, ix_b = _indexes(a, exact), _indexes(b, exact)
+    if not exact:
+        ix_a, ix_b = (
+            _without_implicit_fk_indexes(a, dia_a, ix_a, ix_b),
+            _without_implicit_fk_indexes(b, dia_b, ix_b, ix_a),
+        )
+    lines += _compare_sets(a.name, "index", ix_a, ix_b, sides)
     lines += _compare_sets(a.name, "unique constraint", _uniques(a, exact), _uniques(b, exact), sides)
     lines += _compare_sets(a.name, "foreign key", _fks(a, exact), _fks(b, exact), sides)
     return lines
@@ -250,15 +256,28 @@ def _compare_sets(table: str, kind: str, a: dict[Any, str], b: dict[Any, str], s
     return lines
 
 
-def _indexes(table: Table, dialect: str, exact: bool) -> dict[Any, str]:
-    fk_names = {fk.name for fk in table.foreign_keys}
+def _indexes(table: Table, exact: bool) -> dict[Any, str]:
     found = {}
     for ix in table.indexes:
-        if not exact and dialect in ("mysql", "mariadb") and ix.name in fk_names:
-            continue  # InnoDB's own index behind a foreign key
         key = (ix.name, ix.columns) if exact else ix.columns
         found[key] = f"{ix.name or '(unnamed)'} {_cols(ix.columns)}"
     return found
+
+
+def _without_implicit_fk_indexes(
+    table: Table, dialect: str, mine: dict[Any, str], other: dict[Any, str]
+) -> dict[Any, str]:
+    """Leave out the index InnoDB (MariaDB, MySQL) creates behind a foreign key that has none.
+
+    It is recognized by its columns, which are the foreign key's, not by its name: it is named after
+    the constraint when the constraint has a name, and after its first column when not (the
+    constraint is then ``TABLE_ibfk_N``). An index on the same columns on the other side is kept, so
+    that an explicit index on both sides still compares as equal.
+    """
+    if dialect not in ("mysql", "mariadb"):
+        return mine
+    fk_columns = {fk.columns for fk in table.foreign_keys}
+    return {key: text for key, text in mine.items() if key not in fk_columns or key in other}
 
 
 def _uniques(table: Table, exact: bool) -> dict[Any, str]:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..scratch import PLUGIN_PREFIX
+
 if TYPE_CHECKING:
     from ..config import Project
     from .data import MigrationData
@@ -53,9 +55,11 @@ class Settings:
     data: str | None
     server_urls: dict[str, str] = field(default_factory=dict)
     require_servers: bool = False
+    prefix: str = PLUGIN_PREFIX
 
 
 SETTINGS = pytest.StashKey["Settings | None"]()
+NOTES = pytest.StashKey["list[tuple[str, str]]"]()  # (test id, line): shown in the run's summary
 
 
 # --- options ------------------------------------------------------------------------------------
@@ -72,6 +76,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="comma-separated dialects to test on: sqlite, postgresql, mariadb, mysql (default: sqlite)",
     )
     group.addoption("--multidb-profile", metavar="NAME", help="the config profile to load (default: the config's)")
+    group.addoption(
+        "--multidb-prefix",
+        metavar="PREFIX",
+        help="start the names of throwaway databases with PREFIX: a-z, 0-9 and _ (default: multidb_plugin_)",
+    )
     parser.addini("multidb_config", "path of multidb.yaml, relative to this ini file (switches the plugin on)")
     parser.addini("multidb_dialects", "comma-separated dialects to test on (default: sqlite)", default="sqlite")
     parser.addini("multidb_profile", "the config profile to load (default: the config's default_profile)")
@@ -81,6 +90,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(default: the first testpaths entry, else tests/, else the rootdir)",
     )
     parser.addini("multidb_data", "'package.module:attribute' of a MigrationData with seed rows and checks")
+    parser.addini("multidb_prefix", "prefix of the throwaway databases' names (default: multidb_plugin_)")
 
 
 OLDEST_PYTEST = (8, 1, 1)  # .ci/run tests this one; 8.0 never shows the tests folder's conftest overrides
@@ -123,6 +133,7 @@ def _settings(config: pytest.Config) -> Settings | None:
     except ValueError as e:
         raise pytest.UsageError(f"multidb: --multidb-dialects / multidb_dialects: {e}") from None
     data = config.getini("multidb_data") or None
+    prefix = _prefix(config)
     return Settings(
         config=path,
         dialects=dialects,
@@ -131,7 +142,18 @@ def _settings(config: pytest.Config) -> Settings | None:
         data=data,
         server_urls=server_urls(),
         require_servers=any(os.environ.get(name) for name in REQUIRE_ENV),
+        prefix=prefix,
     )
+
+
+def _prefix(config: pytest.Config) -> str:
+    from ..scratch import check_prefix
+
+    given = config.getoption("multidb_prefix") or config.getini("multidb_prefix") or PLUGIN_PREFIX
+    try:
+        return check_prefix(given)
+    except ValueError as e:
+        raise pytest.UsageError(f"multidb: --multidb-prefix / multidb_prefix: {e}") from None
 
 
 def _config_path(config: pytest.Config) -> Path | None:
@@ -157,6 +179,15 @@ def _tests_path(config: pytest.Config) -> Path:
         if folder.is_dir():
             return folder
     return config.rootpath.resolve()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """What a generated test passed over on purpose (irreversible revisions), after the results."""
+    notes = config.stash.get(NOTES, [])
+    if notes:
+        terminalreporter.write_sep("-", "multidb notes")
+        for test, line in notes:
+            terminalreporter.write_line(f"{test}: {line}")
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -271,6 +302,16 @@ def multidb_project(request: pytest.FixtureRequest) -> Project:
 
 
 @pytest.fixture
+def multidb_notes(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """Lines a check adds about what it did not test and why; shown in the summary at the end of the run."""
+    notes: list[str] = []
+    yield notes
+    kept = request.config.stash.setdefault(NOTES, [])
+    name = request.node.name
+    kept.extend((name, line) for line in dict.fromkeys(notes))
+
+
+@pytest.fixture
 def multidb_case(request: pytest.FixtureRequest) -> Case:
     """The database, base and dialect(s) of a generated test."""
     return request.param
@@ -288,11 +329,15 @@ def multidb_server_urls(request: pytest.FixtureRequest) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def multidb_servers(multidb_server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    """Creates and drops the throwaway databases (SQLite files in a temporary folder)."""
+def multidb_servers(
+    request: pytest.FixtureRequest, multidb_server_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Servers]:
+    """Creates and drops the throwaway databases (SQLite files in a temporary folder), named with the prefix."""
     from .dialects import Servers
 
-    servers = Servers(multidb_server_urls, tmp_path_factory.mktemp("multidb"))
+    settings = request.config.stash.get(SETTINGS, None)
+    prefix = settings.prefix if settings is not None else PLUGIN_PREFIX
+    servers = Servers(multidb_server_urls, tmp_path_factory.mktemp("multidb"), prefix=prefix)
     yield servers
     servers.close()
 

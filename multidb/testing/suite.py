@@ -33,14 +33,14 @@ def test_upgrade(multidb_scratch: Project, multidb_case: Case) -> None:
     checks.check_upgrade(multidb_scratch, multidb_case.database, on=multidb_case.dialect)
 
 
-def test_stairway(multidb_scratch: Project, multidb_case: Case) -> None:
-    """Each revision upgrades, downgrades to the same schema, and upgrades again."""
-    checks.check_stairway(multidb_scratch, multidb_case.database, on=multidb_case.dialect)
+def test_stairway(multidb_scratch: Project, multidb_case: Case, multidb_notes: list[str]) -> None:
+    """Each revision upgrades, downgrades to the same schema, and upgrades again (irreversible ones: up only)."""
+    checks.check_stairway(multidb_scratch, multidb_case.database, on=multidb_case.dialect, notes=multidb_notes)
 
 
-def test_clean_downgrade(multidb_scratch: Project, multidb_case: Case) -> None:
-    """Downgrading from heads to base leaves nothing but the version table."""
-    checks.check_clean_downgrade(multidb_scratch, multidb_case.database, on=multidb_case.dialect)
+def test_clean_downgrade(multidb_scratch: Project, multidb_case: Case, multidb_notes: list[str]) -> None:
+    """Downgrading from heads to base (or to the irreversible revisions) leaves nothing but the version table."""
+    checks.check_clean_downgrade(multidb_scratch, multidb_case.database, on=multidb_case.dialect, notes=multidb_notes)
 
 
 def test_drift(multidb_scratch: Project, multidb_case: Case) -> None:

@@ -29,6 +29,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(("upgrade", "downgrade", "stamp", "adopt"), "write"),
     "graph": "graph",
     **dict.fromkeys(("ensure-version", "sql", "edit"), "tools"),
+    "import": "importer",
 }
 
 

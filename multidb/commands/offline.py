@@ -17,9 +17,9 @@ from .steps import step_fn
 DEFAULT_DIR = Path("sql")
 
 _BATCH_HINT = (
-    "this batch operation rebuilds a SQLite table, which --sql cannot do without the table's "
+    "this batch operation rebuilds a SQLite table{table}, which --sql cannot do without the table's "
     "definition: pass copy_from=sa.Table(...) (the table as it is at that revision) to "
-    "op.batch_alter_table() there, or run the migration online"
+    "op.batch_alter_table() there (revision --autogenerate writes it), or run the migration online"
 )
 
 
@@ -85,7 +85,7 @@ def render(project: Project, db: Database, action: str, start: str | list[str] |
         run(project, db, steps, buffer=buffer, starting_rev=start, destination_rev=end)
     except MigrationError as e:
         if _is_offline_batch_failure(e):
-            raise MigrationError(db.name, _BATCH_HINT, e.revision_file) from e
+            raise MigrationError(db.name, _BATCH_HINT.format(table=_table_of(e)), e.revision_file) from e
         raise
     text = buffer.getvalue()
     return text if text != header else text + "-- nothing to apply\n"
@@ -93,6 +93,14 @@ def render(project: Project, db: Database, action: str, start: str | list[str] |
 
 def _is_offline_batch_failure(error: MigrationError) -> bool:
     return "copy_from" in str(error.__cause__)
+
+
+def _table_of(error: MigrationError) -> str:
+    """`` (users)``: the table Alembic's message names (``... reflect the table "users"``), if it does."""
+    import re
+
+    found = re.search(r'the table "([^"]+)"', str(error.__cause__))
+    return f" ({found.group(1)})" if found else ""
 
 
 def _header(project: Project, db: Database, action: str, start: str | list[str] | None, end: str) -> str:

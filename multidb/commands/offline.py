@@ -8,6 +8,7 @@ import tempfile
 from contextlib import suppress
 from pathlib import Path
 
+from .. import baseline
 from ..config import Database, Project
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
 from ..results import RunResult
@@ -77,9 +78,12 @@ def render(project: Project, db: Database, action: str, start: str | list[str] |
     header = _header(project, db, action, start, end)
     buffer.write(header)
 
-    def steps(heads, _context):
+    def steps(heads, context):
         with revision_errors(db):
-            return step_fn(action)(script, end, heads)
+            found = step_fn(action)(script, end, heads)
+        if action in ("upgrade", "expand") and found:
+            baseline.before_steps(project, db, context, found)
+        return found
 
     try:
         run(project, db, steps, buffer=buffer, starting_rev=start, destination_rev=end)

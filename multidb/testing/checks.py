@@ -106,7 +106,7 @@ def check_offline(project: Project, name: str, url: str, on: str | None = None) 
 def check_upgrade(project: Project, name: str, on: str | None = None) -> tuple[str, ...]:
     """An empty database upgrades to heads in one run; returns the heads it reached."""
     __tracebackhide__ = True
-    db, script, on = _setup(project, name, on)
+    db, script, on = _setup(project, name, on, from_baseline=False)  # upgrade creates the baseline itself
     try:
         _migrate(project, name, "upgrade", "heads")
     except MultiDBError as e:
@@ -162,10 +162,11 @@ def check_clean_downgrade(project: Project, name: str, on: str | None = None) ->
     """
     __tracebackhide__ = True
     db, script, on = _setup(project, name, on)
+    start = _state(db)[0].tables  # the baseline's tables, which downgrade base leaves
     _step(project, name, "upgrade", "heads", f"upgrade from empty to heads fails on {on}", None)
     _step(project, name, "downgrade", "base", f"downgrade from heads to base fails on {on}", None)
     snap, stamped = _state(db)
-    left = [f"table {t}{_created_by(script, t)}" for t in snap.tables]
+    left = [f"table {t}{_created_by(script, t)}" for t in snap.tables if t not in start]
     left += [f"enum type {e}" for e in _enums(db)]
     if stamped:
         left.append(f"the version table still records {', '.join(stamped)}")
@@ -327,8 +328,14 @@ def _parity_walk(
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _setup(project: Project, name: str, on: str | None) -> tuple[Database, ScriptDirectory, str]:
-    """The database, its history and its name in messages; raises unless the database is empty."""
+def _setup(
+    project: Project, name: str, on: str | None, from_baseline: bool = True
+) -> tuple[Database, ScriptDirectory, str]:
+    """The database, its history and its name in messages; raises unless the database is empty.
+
+    With ``from_baseline``, a database whose bases declare a baseline is then given it (and an empty
+    version table): the check starts where its history starts, as after ``downgrade base``.
+    """
     __tracebackhide__ = True
     db = project.databases[name]
     script = load_history(project, db)
@@ -340,7 +347,20 @@ def _setup(project: Project, name: str, on: str | None) -> tuple[Database, Scrip
     if snap.tables or heads:
         found = ", ".join([*snap.tables, *(f"revision {h}" for h in heads)][:5])
         raise MigrationCheckFailed(name, f"the check needs an empty database on {on}; it has {found}")
+    if from_baseline:
+        _baseline(project, db, on)
     return db, script, on
+
+
+def _baseline(project: Project, db: Database, on: str) -> None:
+    __tracebackhide__ = True
+    from .. import baseline
+
+    try:
+        with engines.connect(db) as conn:
+            baseline.create(project, db, conn)
+    except MultiDBError as e:
+        raise MigrationCheckFailed(db.name, f"the baseline cannot be created on {on}: {_reason(e, db.name)}") from None
 
 
 def _migrate(project: Project, name: str, action: str, target: str) -> None:

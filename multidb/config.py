@@ -56,11 +56,28 @@ DEFAULTS: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """The schema a base's history starts from (Flyway's baseline): models' ``MetaData`` or SQL files.
+
+    ``sql`` holds ``(dialect, file)`` pairs; a ``mysql`` file also serves MariaDB, and a ``mariadb`` one MySQL.
+    """
+
+    metadata: str | None = None
+    sql: tuple[tuple[str, Path], ...] = ()
+
+    def sql_file(self, dialect: str) -> Path | None:
+        files = dict(self.sql)
+        twin = {"mysql": "mariadb", "mariadb": "mysql"}.get(dialect, dialect)
+        return files.get(dialect) or files.get(twin)
+
+
+@dataclass(frozen=True)
 class Base:
     """One labelled base of a database's history and the folder holding its revisions."""
 
     label: str
     path: Path
+    baseline: Baseline | None = None
 
 
 @dataclass(frozen=True)
@@ -497,7 +514,16 @@ def _build_database(
     url = _resolve_url(values["url"], root, merged["url"][1], problems)
     if url is None:
         return None
-    bases = tuple(Base(b["label"], _folder(root / b["path"])) for b in values["bases"])
+    bases = tuple(
+        Base(
+            b["label"],
+            _folder(root / b["path"]),
+            _baseline(b.get("baseline"), root, f"{merged['bases'][1]}[{i}]", problems),
+        )
+        for i, b in enumerate(values["bases"])
+    )
+    if len(problems) > before:
+        return None
     return Database(
         name=name,
         url=url,
@@ -516,6 +542,19 @@ def _build_database(
         fleet=_build_fleet(values.get("fleet"), merged.get("fleet", (None, ""))[1], root, problems),
         bases_key=merged["bases"][1],
     )
+
+
+def _baseline(raw: dict | None, root: Path, where: str, problems: schema.Problems) -> Baseline | None:
+    """A base's baseline, its SQL files resolved against the config's folder (each must exist)."""
+    if raw is None:
+        return None
+    files = []
+    for dialect, name in (raw.get("sql") or {}).items():
+        path = _folder(root / name)
+        if not path.is_file():
+            problems.append((f"{where}.baseline.sql.{dialect}", f"no such file {path}"))
+        files.append((dialect, path))
+    return Baseline(metadata=raw.get("metadata"), sql=tuple(files))
 
 
 def _folder(path: Path) -> Path:

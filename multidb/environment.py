@@ -32,12 +32,17 @@ def ensure_python_path(project: Project) -> None:
 
 def load_metadata(project: Project, db: Database) -> MetaData:
     """Import the database's target ``MetaData`` from its ``package.module:attr`` path."""
-    from sqlalchemy import MetaData
-
     where = f"databases.{db.name}.metadata"
     if not db.metadata:
         raise _problem(project, where, "not set: autogenerate and check need the models' MetaData")
-    module_name, _, attr = db.metadata.partition(":")
+    return import_metadata(project, db.metadata, where)
+
+
+def import_metadata(project: Project, spec: str, where: str) -> MetaData:
+    """The ``MetaData`` (or a model base's) that ``package.module:attr`` names; ``where`` is its config key."""
+    from sqlalchemy import MetaData
+
+    module_name, _, attr = spec.partition(":")
     ensure_python_path(project)
     try:
         obj: Any = importlib.import_module(module_name)
@@ -49,7 +54,7 @@ def load_metadata(project: Project, db: Database) -> MetaData:
         obj = getattr(obj, part)
     metadata = getattr(obj, "metadata", obj)
     if not isinstance(metadata, MetaData):
-        raise _problem(project, where, f"'{db.metadata}' is not a SQLAlchemy MetaData (or a model base)")
+        raise _problem(project, where, f"'{spec}' is not a SQLAlchemy MetaData (or a model base)")
     return metadata
 
 

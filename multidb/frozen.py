@@ -53,15 +53,18 @@ def _variable(name: str) -> str:
     return ident if not ident[0].isdigit() else f"t_{ident}"
 
 
-def _as_table(variable: str, code: str) -> str:
-    """Turn Alembic's ``op.create_table('x', ...)`` rendering into ``x = sa.Table('x', metadata, ...)``."""
+def _as_table(variable: str, code: str, metadata: str = "metadata", extra: Sequence[str] = ()) -> str:
+    """Turn Alembic's ``op.create_table('x', ...)`` rendering into ``x = sa.Table('x', metadata, ...)``.
+
+    ``extra`` holds more arguments of the table (index definitions), placed after its constraints.
+    """
     lines = [line.strip() for line in code.splitlines() if line.strip() and not line.strip().startswith("#")]
     head = lines[0]  # op.create_table('name',
     match = re.match(r"op\.create_table\((.+),$", head)
     assert match, head
-    body = [f"    {line}" for line in lines[1:-1]]  # drop the closing ')'
+    body = [f"    {line}" for line in [*lines[1:-1], *extra]]  # drop the closing ')'
     body = [line if line.endswith(",") else line + "," for line in body]
-    return "\n".join([f"{variable} = sa.Table(", f"    {match.group(1)},", "    metadata,", *body, ")"])
+    return "\n".join([f"{variable} = sa.Table(", f"    {match.group(1)},", f"    {metadata},", *body, ")"])
 
 
 def data_body(variables: Sequence[str]) -> tuple[str, str]:

@@ -83,6 +83,7 @@ DATABASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "fleet": (lambda v: v is None or isinstance(v, dict), "a mapping: {by, names | query | command}"),
 }
 FLEET_BY = ("schema", "database", "url")
+BASELINE_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
 FLEET_KEYS = ("by", "names", "query", "command", "query_url")
 BASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "label": (_is_str, "a branch label"),
@@ -163,12 +164,40 @@ def _check_bases(bases: list, where: str, problems: Problems) -> None:
         at = f"{where}[{i}]"
         if not check_mapping(base, at, problems):
             continue
-        check_keys(base, BASE_KEYS, at, problems)
+        check_keys(base, (*BASE_KEYS, "baseline"), at, problems)
         for key, (ok, wanted) in BASE_KEYS.items():
             if key not in base:
                 problems.append((at, f"missing '{key}'"))
             elif not ok(base[key]):
                 problems.append((f"{at}.{key}", f"expected {wanted}, got {type_name(base[key])}"))
+        if "baseline" in base:
+            _check_baseline(base["baseline"], f"{at}.baseline", problems)
+
+
+def _check_baseline(baseline: Any, where: str, problems: Problems) -> None:
+    """``{metadata: module:attr}`` or ``{sql: {dialect: file, ...}}``: the schema a base's history starts from."""
+    if not check_mapping(baseline, where, problems):
+        return
+    check_keys(baseline, ("metadata", "sql"), where, problems)
+    given = [key for key in ("metadata", "sql") if key in baseline]
+    if len(given) > 1 or not baseline:  # a misspelt key alone is reported as such, above
+        problems.append((where, "give exactly one of 'metadata' (module:attr) or 'sql' (a file per dialect)"))
+    if "metadata" in baseline and not (isinstance(baseline["metadata"], str) and ":" in baseline["metadata"]):
+        problems.append((f"{where}.metadata", "expected an import path like 'package.initial_models:metadata'"))
+    sql = baseline.get("sql")
+    if "sql" not in baseline:
+        return
+    if not isinstance(sql, dict) or not sql:
+        problems.append((f"{where}.sql", "expected a mapping of dialect to SQL file, e.g. {sqlite: baseline.sql}"))
+        return
+    for dialect, path in sql.items():
+        if dialect not in BASELINE_DIALECTS:
+            hint = did_you_mean(dialect, BASELINE_DIALECTS)
+            problems.append(
+                (f"{where}.sql.{dialect}", f"unknown dialect '{dialect}'{hint}; known: {', '.join(BASELINE_DIALECTS)}")
+            )
+        elif not isinstance(path, str) or not path:
+            problems.append((f"{where}.sql.{dialect}", f"expected a SQL file path, got {type_name(path)}"))
 
 
 def _check_fleet(fleet: dict, where: str, problems: Problems) -> None:

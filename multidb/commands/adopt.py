@@ -6,6 +6,10 @@ If exactly one revision matches, it is stamped. If several match (a data revisio
 schema of the one before it), adopt cannot tell whether their data steps ran: it lists them and
 wants ``--to REV``, which replays up to REV, checks that its schema matches, and stamps it. If none
 matches, the differences against the heads are listed. Nothing is changed unless a revision is stamped.
+
+A history whose bases declare a baseline is replayed from it, and the baseline alone is a candidate
+too: a database that holds just the baseline's tables is adopted at base (an empty version table is
+created), and its next upgrade runs the whole history.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import drift, engines
+from .. import baseline, drift, engines
 from ..config import Database, Project
 from ..environment import foreign_tables
 from ..errors import DatabaseError, UsageError
@@ -48,7 +52,7 @@ class SeveralMatches(UsageError):
     def __init__(self, database: str, matches: list[tuple[str, ...]]):
         self.database = database
         self.matches = matches
-        found = ", ".join(",".join(heads) for heads in matches)
+        found = ", ".join(",".join(heads) or "base (the baseline)" for heads in matches)
         super().__init__(
             f"{database}: the schema matches {len(matches)} revisions ({found}) and adopt cannot tell whether the "
             f"data steps between them ran: choose with 'multidb adopt {database} --to REV' (nothing stamped)"
@@ -108,7 +112,7 @@ def adopt(
         if not unversioned_tables(project, db):
             raise UsageError(f"{db.name}: the database has no tables to adopt; run 'multidb upgrade {db.name}'")
         order = [to] if to else [s.revision for s in reversed(list(script.walk_revisions()))]
-        states = _replay(project, db, order, prefix)
+        states = _replay(project, db, order, prefix, to)
         matches = list(dict.fromkeys(heads for heads, diffs in states if not diffs))
         if not matches:
             last_heads, last_diffs = states[-1]
@@ -117,16 +121,24 @@ def adopt(
             raise SeveralMatches(db.name, matches)
         [match] = matches
         with engines.connect(db) as conn:
+            if not match:  # the baseline alone: an empty version table makes the database one at base
+                baseline.stamp_base(project, db, conn)
+                return RunResult(db.name, (), (), (), "adopted at base (the baseline)")
             result = execute(project, db, conn, "stamp", ",".join(match))
             conn.rollback()
         return dataclasses.replace(result, result=f"adopted at {', '.join(match)}")
 
 
-def _replay(project: Project, db: Database, order: list[str], prefix: str) -> list[tuple[tuple[str, ...], list[str]]]:
+def _replay(
+    project: Project, db: Database, order: list[str], prefix: str, to: str | None = None
+) -> list[tuple[tuple[str, ...], list[str]]]:
     """Upgrade a scratch database to each target of ``order`` in turn: its heads and differences from the live one."""
     states: list[tuple[tuple[str, ...], list[str]]] = []
     with _scratch(db, prefix) as scratch, engines.connect(db) as live:
         scratch_project = dataclasses.replace(project, databases={db.name: scratch})
+        with engines.connect(scratch) as conn:  # the replay starts from the baseline, itself a candidate
+            if baseline.create(scratch_project, scratch, conn) and not to:
+                states.append(((), _differences(db, live, scratch)))
         for revision in order:
             with engines.connect(scratch) as conn:
                 heads = execute(scratch_project, scratch, conn, "upgrade", revision).after

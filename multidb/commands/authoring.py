@@ -189,10 +189,14 @@ def _starting_a_base(
     return version_path, branch_label
 
 
-def _skip_empty(_context: Any, _revision: Any, directives: list) -> None:
+def _skip_empty(context: Any, _revision: Any, directives: list) -> None:
     # only autogenerate runs reach this hook: an empty comparison writes no file
     if directives and all(_is_empty(d) for d in directives):
         directives[:] = []
+    if directives:
+        from .. import batch_copies
+
+        batch_copies.add_copies(context, directives)
 
 
 def _is_empty(script: Any) -> bool:

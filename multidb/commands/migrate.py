@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import engines, interrupts
+from .. import baseline, engines, interrupts
 from ..config import Database, Project
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
 from ..fleet import in_shard, select_targets
@@ -397,6 +397,7 @@ def _preflight(
                 check_known(db, script, heads)
             if action in ("upgrade", "expand") and not heads:
                 _refuse_unversioned_tables(project, db)
+                baseline.check(project, db)  # its models import, its SQL file for this dialect exists
     except Stopped as e:  # waiting for another runner of a SQLite file: nothing of ours has run
         raise Interrupted(e.signum, " while waiting for the migration lock; nothing was changed", db.name) from e
     with revision_errors(db):

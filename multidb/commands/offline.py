@@ -8,6 +8,7 @@ import tempfile
 from contextlib import suppress
 from pathlib import Path
 
+from .. import baseline
 from ..config import Database, Project
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
 from ..results import RunResult
@@ -17,9 +18,9 @@ from .steps import step_fn
 DEFAULT_DIR = Path("sql")
 
 _BATCH_HINT = (
-    "this batch operation rebuilds a SQLite table, which --sql cannot do without the table's "
+    "this batch operation rebuilds a SQLite table{table}, which --sql cannot do without the table's "
     "definition: pass copy_from=sa.Table(...) (the table as it is at that revision) to "
-    "op.batch_alter_table() there, or run the migration online"
+    "op.batch_alter_table() there (revision --autogenerate writes it), or run the migration online"
 )
 
 
@@ -87,15 +88,18 @@ def render(
     header = _header(project, db, action, start, end)
     buffer.write(header)
 
-    def steps(heads, _context):
+    def steps(heads, context):
         with revision_errors(db):
-            return step_fn(action)(script, end, heads)
+            found = step_fn(action)(script, end, heads)
+        if action in ("upgrade", "expand") and found:
+            baseline.before_steps(project, db, context, found)
+        return found
 
     try:
         run(project, db, steps, buffer=buffer, starting_rev=start, destination_rev=end, env_args={"tag": tag})
     except MigrationError as e:
         if _is_offline_batch_failure(e):
-            raise MigrationError(db.name, _BATCH_HINT, e.revision_file) from e
+            raise MigrationError(db.name, _BATCH_HINT.format(table=_table_of(e)), e.revision_file) from e
         raise
     text = buffer.getvalue()
     return text if text != header else text + "-- nothing to apply\n"
@@ -103,6 +107,14 @@ def render(
 
 def _is_offline_batch_failure(error: MigrationError) -> bool:
     return "copy_from" in str(error.__cause__)
+
+
+def _table_of(error: MigrationError) -> str:
+    """`` (users)``: the table Alembic's message names (``... reflect the table "users"``), if it does."""
+    import re
+
+    found = re.search(r'the table "([^"]+)"', str(error.__cause__))
+    return f" ({found.group(1)})" if found else ""
 
 
 def _header(project: Project, db: Database, action: str, start: str | list[str] | None, end: str) -> str:

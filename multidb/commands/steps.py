@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .. import alembic_private
+from .. import alembic_private, baseline
 from ..config import Database, Project
 from ..irreversible import refuse_crossing
 from ..phases import expand_only
@@ -115,6 +115,8 @@ def execute(
         before.append(tuple(heads or ()))
         with revision_errors(db):
             found = step_fn(action)(script, target, heads)
+        if action in ("upgrade", "expand") and found:  # in the transaction of the first revision
+            baseline.before_steps(project, db, _context, found)
         reporter.start(db.name, len(found))
         return found
 

@@ -9,6 +9,7 @@ revision and what differs. ``on`` names the dialect in messages (default: the UR
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +108,7 @@ def check_offline(project: Project, name: str, url: str, on: str | None = None) 
 def check_upgrade(project: Project, name: str, on: str | None = None) -> tuple[str, ...]:
     """An empty database upgrades to heads in one run; returns the heads it reached."""
     __tracebackhide__ = True
-    db, script, on, _hide = _setup(project, name, on)
+    db, script, on, _hide = _setup(project, name, on, from_baseline=False)  # upgrade creates the baseline itself
     try:
         _migrate(project, name, "upgrade", "heads")
     except MultiDBError as e:
@@ -183,10 +184,11 @@ def check_clean_downgrade(project: Project, name: str, on: str | None = None, no
     """
     __tracebackhide__ = True
     db, script, on, hide = _setup(project, name, on)
+    start = _state(db, hide)[0].tables  # the baseline's tables, which downgrade base leaves
     order = history.upgrade_order(script)
     walls = irreversible.walls(order)
     if walls:
-        _clean_to_walls(project, name, script, order, walls, on, hide)
+        _clean_to_walls(project, name, script, order, walls, on, hide, start)
         shown = ", ".join(_describe(project, script, w.revision) for w in walls)
         _note(
             notes,
@@ -197,13 +199,16 @@ def check_clean_downgrade(project: Project, name: str, on: str | None = None, no
         return
     _step(project, name, "upgrade", "heads", f"upgrade from empty to heads fails on {on}", None)
     _step(project, name, "downgrade", "base", f"downgrade from heads to base fails on {on}", None)
-    _assert_clean(db, script, name, f"after downgrading from heads to base on {on}, these remain:", hide)
+    _assert_clean(db, script, name, f"after downgrading from heads to base on {on}, these remain:", hide, start)
 
 
-def _assert_clean(db: Database, script: ScriptDirectory, name: str, message: str, hide: Neighbours) -> None:
+def _assert_clean(
+    db: Database, script: ScriptDirectory, name: str, message: str, hide: Neighbours, start: Iterable[str] = ()
+) -> None:
+    """Nothing but the empty version table is left, apart from ``start`` (a baseline's tables)."""
     __tracebackhide__ = True
     snap, stamped = _state(db, hide)
-    left = [f"table {t}{_created_by(script, t)}" for t in snap.tables]
+    left = [f"table {t}{_created_by(script, t)}" for t in snap.tables if t not in start]
     left += [f"enum type {e}" for e in _enums(db) if e not in hide.enums]
     if stamped:
         left.append(f"the version table still records {', '.join(stamped)}")
@@ -219,6 +224,7 @@ def _clean_to_walls(
     walls: list[Script],
     on: str,
     hide: Neighbours,
+    start: Iterable[str] = (),
 ) -> None:
     """The clean downgrade of a history with irreversible revisions: below them, then above them."""
     __tracebackhide__ = True
@@ -230,7 +236,7 @@ def _clean_to_walls(
             _step(project, name, "upgrade", parent, f"upgrade from empty to {parent} fails on {on}", None)
         below_walls = f"from below the irreversible revisions to base on {on}"
         _step(project, name, "downgrade", "base", f"the downgrade {below_walls} fails", None)
-        _assert_clean(db, script, name, f"after downgrading {below_walls}, these remain:", hide)
+        _assert_clean(db, script, name, f"after downgrading {below_walls}, these remain:", hide, start)
     for wall in walls:
         _step(project, name, "upgrade", wall.revision, f"upgrade to revision {wall.revision} fails on {on}", None)
     at_walls, heads_at_walls = _state(db, hide)
@@ -439,11 +445,15 @@ class Neighbours:
     enums: frozenset[str] = frozenset()
 
 
-def _setup(project: Project, name: str, on: str | None) -> tuple[Database, ScriptDirectory, str, Neighbours]:
+def _setup(
+    project: Project, name: str, on: str | None, from_baseline: bool = True
+) -> tuple[Database, ScriptDirectory, str, Neighbours]:
     """The database, its history, its name in messages and its neighbours; raises unless the database is empty.
 
     The databases of ``project`` that ``name`` depends on (see :func:`~multidb.testing.dialects.retarget`:
-    those sharing its database) are upgraded to heads first, in ``depends_on`` order.
+    those sharing its database) are upgraded to heads first, in ``depends_on`` order. With
+    ``from_baseline``, a database whose bases declare a baseline is then given it (and an empty version
+    table): the check starts where its history starts, as after ``downgrade base``.
     """
     __tracebackhide__ = True
     db = project.databases[name]
@@ -462,10 +472,24 @@ def _setup(project: Project, name: str, on: str | None) -> tuple[Database, Scrip
     for dep in dependencies:
         failure = f"upgrading it to heads before {name}, which depends on it, fails on {on}"
         _step(project, dep, "upgrade", "heads", failure, None)
-    if not dependencies:
-        return db, script, on, Neighbours()
-    made, _ = _state(db, Neighbours())
-    return db, script, on, Neighbours(frozenset(made.tables), frozenset(_enums(db)))
+    hide = Neighbours()
+    if dependencies:
+        made, _ = _state(db, Neighbours())
+        hide = Neighbours(frozenset(made.tables), frozenset(_enums(db)))
+    if from_baseline:
+        _baseline(project, db, on)
+    return db, script, on, hide
+
+
+def _baseline(project: Project, db: Database, on: str) -> None:
+    __tracebackhide__ = True
+    from .. import baseline
+
+    try:
+        with engines.connect(db) as conn:
+            baseline.create(project, db, conn)
+    except MultiDBError as e:
+        raise MigrationCheckFailed(db.name, f"the baseline cannot be created on {on}: {_reason(e, db.name)}") from None
 
 
 def _migrate(project: Project, name: str, action: str, target: str) -> None:

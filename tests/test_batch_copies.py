@@ -98,7 +98,7 @@ def test_the_sql_of_both_directions_renders_and_rebuilds_the_table(app, monkeypa
     assert "CREATE UNIQUE INDEX ix_users_email ON users (email)" in rebuilt
     result = multidb(app, monkeypatch, "downgrade", "app", "--sql", "--to", "r2:r1", "--output-dir", "down")
     assert result.exit_code == 0, result.output
-    down = (app / "down" / "app.sql").read_text()
+    down = (app / "down" / "app.downgrade.sql").read_text()
     assert "CREATE TABLE _alembic_tmp_users" in down and "active" not in down.split("CREATE TABLE")[1]
 
 

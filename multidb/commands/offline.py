@@ -82,13 +82,17 @@ def render(project: Project, db: Database, action: str, start: str | list[str] |
             return step_fn(action)(script, end, heads)
 
     try:
-        run(project, db, steps, buffer=buffer, starting_rev=start, destination_rev=end)
+        run(project, db, steps, buffer=buffer, starting_rev=start, destination_rev=end, action=_verb(action))
     except MigrationError as e:
         if _is_offline_batch_failure(e):
             raise MigrationError(db.name, _BATCH_HINT, e.revision_file) from e
         raise
     text = buffer.getvalue()
     return text if text != header else text + "-- nothing to apply\n"
+
+
+def _verb(action: str) -> str:
+    return "upgrade" if action == "expand" else action
 
 
 def _is_offline_batch_failure(error: MigrationError) -> bool:

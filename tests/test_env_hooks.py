@@ -7,7 +7,6 @@ runs real SQLite, and PostgreSQL for ``SET ROLE``.
 from __future__ import annotations
 
 import importlib
-import os
 import sqlite3
 import textwrap
 import uuid
@@ -23,7 +22,7 @@ pytest_plugins = ["pytester"]
 for _module in ("alembic.autogenerate", "alembic.runtime.environment", "multidb.commands", "multidb.testing.plugin"):
     importlib.import_module(_module)  # shared with the in-process pytester runs (see test_plugin.py)
 
-HOOKS = '''
+HOOKS = """
 import sqlalchemy as sa
 
 import multidb
@@ -68,7 +67,7 @@ def render_default(type_, obj, autogen_context):
 
 def retitle(context, revision, directives):
     directives[0].message = "retitled by the project"
-'''
+"""
 
 X_REVISION = '''"""read -x
 
@@ -176,7 +175,11 @@ def test_a_foreign_table_left_out_is_no_drift_and_migrate_writes_no_drop(app: Pa
 
 def test_exclude_tables_in_defaults_also_lets_an_unversioned_database_upgrade_and_adopt(app: Path) -> None:
     config = app / "config" / "multidb.yaml"
-    config.write_text(config.read_text().replace("\ndatabases:\n", "\ndefaults:\n  autogenerate: {exclude_tables: ['external_*']}\n\ndatabases:\n"))
+    config.write_text(
+        config.read_text().replace(
+            "\ndatabases:\n", "\ndefaults:\n  autogenerate: {exclude_tables: ['external_*']}\n\ndatabases:\n"
+        )
+    )
     (app / "var").mkdir()
     add_external_table(app)  # only a foreign table: nothing of the app's to adopt
     result = multidb("upgrade", "app")
@@ -185,8 +188,10 @@ def test_exclude_tables_in_defaults_also_lets_an_unversioned_database_upgrade_an
     (app / "var" / "app.db").unlink()
     add_external_table(app)
     with sqlite3.connect(app / "var" / "app.db") as conn:
-        conn.execute("CREATE TABLE items (id INTEGER NOT NULL, name VARCHAR(100) NOT NULL, "
-                     "CONSTRAINT pk_items PRIMARY KEY (id), CONSTRAINT uq_items_name UNIQUE (name))")
+        conn.execute(
+            "CREATE TABLE items (id INTEGER NOT NULL, name VARCHAR(100) NOT NULL, "
+            "CONSTRAINT pk_items PRIMARY KEY (id), CONSTRAINT uq_items_name UNIQUE (name))"
+        )
     result = multidb("adopt", "app")
     assert result.exit_code == 0, result.output
     assert rows(app / "var" / "app.db", "SELECT version_num FROM alembic_version") == [(app_head(app),)]
@@ -229,6 +234,29 @@ def test_the_plugin_leaves_out_the_same_tables(app: Path, pytester: pytest.Pytes
     pytester.runpytest_inprocess(*args, "-p", "no:hypothesispytest").assert_outcomes(passed=2)
 
 
+def test_the_plugins_parity_test_leaves_out_the_same_tables(
+    app: Path, pytester: pytest.Pytester, pg_database: Callable[[], str]
+) -> None:
+    """A table one dialect gets (a PostgreSQL-only extension's): parity fails until it is excluded."""
+    pg_database()  # skips (or fails in CI) without a server, like the plugin's own server runs
+    head = app_head(app)
+    (app / "app_versions" / "ab12_extension.py").write_text(
+        f'revision = "ab12"\ndown_revision = "{head}"\nbranch_labels = None\ndepends_on = None\n'
+        "from alembic import op\n\n\ndef upgrade():\n"
+        '    if op.get_bind().dialect.name == "postgresql":\n'
+        '        op.execute("CREATE TABLE pg_only_cache (k VARCHAR(10))")\n\n\n'
+        'def downgrade():\n    op.execute("DROP TABLE IF EXISTS pg_only_cache")\n'
+    )
+    config = str(app / "config" / "multidb.yaml")
+    args = (config, "--multidb-config", config, "--multidb-dialects", "sqlite,postgresql", "-p", "no:cacheprovider")
+    args += ("-p", "no:hypothesispytest", "-k", "test_schema_parity and app")
+    result = pytester.runpytest_inprocess(*args)
+    result.assert_outcomes(failed=1)
+    assert "pg_only_cache" in result.stdout.str()
+    configure(app, "autogenerate: {exclude_tables: ['*_cache']}")
+    pytester.runpytest_inprocess(*args).assert_outcomes(passed=1)
+
+
 def test_compare_type_and_process_revision_directives_from_module_functions(app: Path) -> None:
     configure(
         app,
@@ -236,10 +264,12 @@ def test_compare_type_and_process_revision_directives_from_module_functions(app:
         "  process_revision_directives: env_hooks:retitle\n  render_item: env_hooks:render_default",
     )
     models = app / "db_models.py"  # changed before anything imports it (it stays imported in this process)
-    models.write_text(models.read_text().replace(
-        'sa.Column("name", sa.String(100), nullable=False, unique=True),',
-        'sa.Column("name", sa.String(200), nullable=False, unique=True),\n    sa.Column("note", sa.Text),',
-    ))
+    models.write_text(
+        models.read_text().replace(
+            'sa.Column("name", sa.String(100), nullable=False, unique=True),',
+            'sa.Column("name", sa.String(200), nullable=False, unique=True),\n    sa.Column("note", sa.Text),',
+        )
+    )
     assert multidb("upgrade", "app").exit_code == 0
     result = multidb("check", "app")  # the type change is not compared, the new column is
     assert result.exit_code == 1
@@ -254,10 +284,16 @@ def test_compare_type_and_process_revision_directives_from_module_functions(app:
 @pytest.mark.parametrize(
     ("entry", "key_path", "problem"),
     [
-        ("autogenerate: {include_object: 'no_such_module:f'}", "databases.app.autogenerate.include_object",
-         "cannot import 'no_such_module'"),
-        ("hooks: {on_connect: 'env_hooks:missing'}", "databases.app.hooks.on_connect",
-         "'env_hooks' has no attribute 'missing'"),
+        (
+            "autogenerate: {include_object: 'no_such_module:f'}",
+            "databases.app.autogenerate.include_object",
+            "cannot import 'no_such_module'",
+        ),
+        (
+            "hooks: {on_connect: 'env_hooks:missing'}",
+            "databases.app.hooks.on_connect",
+            "'env_hooks' has no attribute 'missing'",
+        ),
     ],
 )
 def test_a_bad_hook_reference_is_one_config_line_and_changes_nothing(
@@ -310,7 +346,11 @@ def test_run_hooks_are_called_in_order_with_the_context(app: Path) -> None:
     assert multidb("check", "app").exit_code == 0  # hook_log is excluded
     assert multidb("downgrade", "app", "--to", "-1").exit_code == 0
     events = [r[0] for r in rows(app / "var" / "app.db", "SELECT event FROM hook_log")][4:]
-    assert events == ["before app downgrade None local ", "each app downgrade cd34 local ", "after app downgrade None local "]
+    assert events == [
+        "before app downgrade None local ",
+        "each app downgrade cd34 local ",
+        "after app downgrade None local ",
+    ]
 
 
 def test_x_reaches_a_revision_through_alembic_and_multidb(app: Path) -> None:
@@ -400,3 +440,28 @@ def test_on_connect_set_role_makes_the_role_own_the_new_tables(app: Path, pg_dat
             cur.execute(f"DROP OWNED BY {role}")
             cur.execute(f"DROP ROLE IF EXISTS {role}")
         admin.close()
+
+
+# --- docs/env-py.md's example, as written ---------------------------------------------------------------
+
+
+def test_the_env_py_guides_example_runs_as_written(app: Path) -> None:
+    import re
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "env-py.md").read_text()
+    example = page[page.index("## A runnable example") :]
+    yaml_block = re.search(r"```yaml\n(.*?)```", example, re.S).group(1)
+    python_block = re.search(r"```python\n(.*?)```", example, re.S).group(1)
+    (app / "migrations_hooks.py").write_text(python_block)
+    config = app / "config" / "multidb.yaml"
+    anchor = "    metadata: db_models:app_metadata\n"
+    config.write_text(config.read_text().replace(anchor, anchor + yaml_block, 1))
+
+    assert multidb("upgrade", "--all", "-x", "tenant=acme").exit_code == 0
+    head = app_head(app)
+    assert rows(app / "var" / "app.db", "SELECT * FROM external_audit") == [(head, "upgrade", "acme")]
+    add_external_table(app)
+    assert multidb("check", "--all").exit_code == 0
+    assert "no revision written" in multidb("migrate", "app", "-m", "nothing to do").output
+    assert multidb("upgrade", "app", "--sql", "-x", "tenant=acme").exit_code == 0
+    assert f"INSERT INTO external_audit VALUES ('{head}', 'upgrade', 'acme');" in (app / "sql" / "app.sql").read_text()

@@ -69,8 +69,6 @@ def excluded(db: Database, name: str, schema: str | None = None) -> bool:
 def compare_options(project: Project, db: Database, metadata: MetaData | None = None) -> dict[str, Any]:
     """The ``configure()`` arguments of every comparison of ``db``: its autogenerate settings, and the
     tables of other databases that share this one left out. ``metadata``: the models, when compared."""
-    from .environment import include_name_for
-
     settings = db.autogenerate
     options: dict[str, Any] = {"include_schemas": settings.include_schemas}
     for key in ("compare_type", "compare_server_default"):
@@ -82,10 +80,20 @@ def compare_options(project: Project, db: Database, metadata: MetaData | None = 
             options[key] = _only_with_directives(hook) if key == "process_revision_directives" else hook
     if settings.user_module_prefix is not None:
         options["user_module_prefix"] = settings.user_module_prefix
-    foreign = include_name_for(project, db, metadata) if metadata is not None else None
-    options["include_name"] = _names(db, foreign, _hook(project, db, "autogenerate", "include_name"))
-    options["include_object"] = _objects(db, _hook(project, db, "autogenerate", "include_object"))
+    options.update(_filters(project, db, metadata))
     return {k: v for k, v in options.items() if v is not None}
+
+
+def _filters(project: Project, db: Database, metadata: MetaData | None = None) -> dict[str, Any]:
+    """``include_name`` and ``include_object``: the project's, with ``exclude_tables`` and (given the
+    models) the tables of other entries sharing this database left out."""
+    from .environment import include_name_for
+
+    foreign = include_name_for(project, db, metadata) if metadata is not None else None
+    return {
+        "include_name": _names(db, foreign, _hook(project, db, "autogenerate", "include_name")),
+        "include_object": _objects(db, _hook(project, db, "autogenerate", "include_object")),
+    }
 
 
 def _names(db: Database, *hooks: Callable[..., Any] | None) -> Callable[..., bool] | None:
@@ -128,8 +136,8 @@ def table_filter(project: Project, db: Database) -> Callable[[str, str | None], 
     """Whether a reflected table takes part in a schema comparison (the plugin's parity snapshots)."""
     import sqlalchemy as sa
 
-    options = compare_options(project, db)
-    by_name, by_object = options.get("include_name"), options.get("include_object")
+    filters = _filters(project, db)
+    by_name, by_object = filters["include_name"], filters["include_object"]
 
     def keep(name: str, schema: str | None) -> bool:
         if by_name is not None and not by_name(name, "table", {"schema_name": schema}):

@@ -61,7 +61,9 @@ def no_type_changes(context, inspected_column, metadata_column, inspected_type, 
     return False
 
 
-def render_default(type_, obj, autogen_context):
+def render_text_as_unicode(type_, obj, autogen_context):
+    if type_ == "type" and type(obj) is sa.Text:
+        return "sa.UnicodeText()"
     return False
 
 
@@ -257,17 +259,23 @@ def test_the_plugins_parity_test_leaves_out_the_same_tables(
     pytester.runpytest_inprocess(*args).assert_outcomes(passed=1)
 
 
-def test_compare_type_and_process_revision_directives_from_module_functions(app: Path) -> None:
+def test_compare_type_render_item_user_module_prefix_and_process_revision_directives(app: Path) -> None:
     configure(
         app,
-        "autogenerate:\n  compare_type: env_hooks:no_type_changes\n"
-        "  process_revision_directives: env_hooks:retitle\n  render_item: env_hooks:render_default",
+        "autogenerate:\n  compare_type: env_hooks:no_type_changes\n  user_module_prefix: 'myapp.types.'\n"
+        "  process_revision_directives: env_hooks:retitle\n  render_item: env_hooks:render_text_as_unicode",
     )
     models = app / "db_models.py"  # changed before anything imports it (it stays imported in this process)
+    columns = '\n    sa.Column("note", sa.Text),\n    sa.Column("tag", Tag),'
     models.write_text(
-        models.read_text().replace(
+        models.read_text()
+        .replace(
             'sa.Column("name", sa.String(100), nullable=False, unique=True),',
-            'sa.Column("name", sa.String(200), nullable=False, unique=True),\n    sa.Column("note", sa.Text),',
+            'sa.Column("name", sa.String(200), nullable=False, unique=True),' + columns,
+        )
+        .replace(
+            "app_metadata = ",
+            "class Tag(sa.types.TypeDecorator):\n    impl = sa.String(20)\n    cache_ok = True\n\n\napp_metadata = ",
         )
     )
     assert multidb("upgrade", "app").exit_code == 0
@@ -278,7 +286,9 @@ def test_compare_type_and_process_revision_directives_from_module_functions(app:
     assert result.exit_code == 0, result.output
     [written] = (app / "app_versions").glob("*_retitled_by_the_project.py")
     text = written.read_text()
-    assert "add_column" in text and "note" in text and "alter_column" not in text
+    assert "alter_column" not in text  # compare_type
+    assert "sa.Column('note', sa.UnicodeText(), nullable=True)" in text  # render_item
+    assert "sa.Column('tag', myapp.types.Tag(length=20), nullable=True)" in text  # user_module_prefix
 
 
 @pytest.mark.parametrize(
@@ -435,6 +445,10 @@ def test_on_connect_set_role_makes_the_role_own_the_new_tables(app: Path, pg_dat
             cur.execute("SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
             assert cur.fetchall() == [("alembic_version", role), ("items", role)]
         assert multidb("check", "app", "-x", f"role={role}").exit_code == 0
+        # under --sql the hook's statement opens the file, before the first revision's transaction
+        assert multidb("upgrade", "app", "--sql", "--to", "base:heads", "-x", f"role={role}").exit_code == 0
+        sql = (app / "sql" / "app.sql").read_text()
+        assert sql.index(f"SET ROLE {role};") < sql.index("BEGIN;") < sql.index("CREATE TABLE items")
     finally:
         with admin.cursor() as cur:
             cur.execute(f"DROP OWNED BY {role}")

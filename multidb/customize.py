@@ -168,8 +168,9 @@ def as_dictionary(values: tuple[str, ...]) -> dict[str, str]:
 class RunContext:
     """What a hook (and :func:`multidb.run_context`) knows about the run in progress.
 
-    ``execute(sql)`` runs a statement on the connection, or, under ``--sql``, writes it into the
-    database's SQL file; a hook written with it works both ways.
+    ``execute(sql)`` runs a statement (a string is taken as ``op.execute`` takes it, as ``sa.text()``)
+    on the connection, or, under ``--sql``, writes it into the database's SQL file; a hook written
+    with it works both ways.
     """
 
     database: str
@@ -188,10 +189,11 @@ class RunContext:
             return
         if self.connection is None:
             raise UsageError(f"{self.database}: no connection to run a hook's statement on")
-        if isinstance(statement, str):
-            self.connection.exec_driver_sql(statement)
-        else:
-            self.connection.execute(statement)
+        if isinstance(statement, str):  # as op.execute() and the --sql file take it: text()
+            import sqlalchemy as sa
+
+            statement = sa.text(statement)
+        self.connection.execute(statement)
 
 
 _current: ContextVar[RunContext | None] = ContextVar("multidb_run_context", default=None)

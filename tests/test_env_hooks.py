@@ -53,6 +53,10 @@ def direct(connection, context):
     connection.exec_driver_sql("SELECT 1")
 
 
+def fail(connection, context):
+    raise RuntimeError("refused by the hook")
+
+
 def set_role(connection, context):
     context.execute(f"SET ROLE {context.x['role']}")
 
@@ -361,6 +365,16 @@ def test_run_hooks_are_called_in_order_with_the_context(app: Path) -> None:
         "each app downgrade cd34 local ",
         "after app downgrade None local ",
     ]
+
+
+def test_under_atomic_the_hooks_run_in_the_held_transaction(app: Path) -> None:
+    configure(app, RUN_HOOKS)
+    configure(app, "hooks: {after_migrate: 'env_hooks:fail'}", database="events")
+    result = multidb("upgrade", "--all", "--atomic")
+    assert result.exit_code == 1
+    assert "events: hooks.after_migrate (env_hooks:fail) failed: RuntimeError: refused by the hook" in result.stderr
+    # app's revisions and its hooks' table and rows were rolled back with everything else
+    assert rows(app / "var" / "app.db", "SELECT name FROM sqlite_master WHERE type = 'table'") == []
 
 
 def test_x_reaches_a_revision_through_alembic_and_multidb(app: Path) -> None:

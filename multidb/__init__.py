@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .config import Base, Database, Project, find_config, load_config
+from .customize import RunContext, run_context, x_arguments
 from .errors import ConfigError, DatabaseError, Irreversible, MigrationError, MultiDBError, UsageError
 
 __all__ = [
@@ -14,7 +15,10 @@ __all__ = [
     "MigrationError",
     "MultiDBError",
     "Project",
+    "RunContext",
     "UsageError",
     "find_config",
     "load_config",
+    "run_context",
+    "x_arguments",
 ]

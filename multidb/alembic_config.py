@@ -39,9 +39,12 @@ def alembic_config(project: Project, db: Database) -> Config:
     The database and project travel in ``Config.attributes``, the channel Alembic documents
     for handing objects to the environment.
     """
+    from argparse import Namespace
+
     from alembic.config import Config
 
-    cfg = Config()
+    # -x KEY=VALUE travels as Alembic's own command line does, for context.get_x_argument()
+    cfg = Config(cmd_opts=Namespace(x=list(project.x_arguments)))
     cfg.set_main_option("script_location", str(template_dir(project)))
     cfg.set_main_option("version_locations", " ".join(str(p) for p in db.version_paths))
     cfg.set_main_option("path_separator", "space")

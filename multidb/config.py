@@ -95,6 +95,41 @@ class Fleet:
 
 
 @dataclass(frozen=True)
+class Autogenerate:
+    """How models and database are compared (``revision --autogenerate``, ``migrate``, ``check``, ``adopt``,
+    the plugin's drift and parity tests). Hooks are ``module:function`` references, imported when a
+    comparison needs them (:mod:`multidb.customize`); ``where`` maps each key set to its key path."""
+
+    exclude_tables: tuple[str, ...] = ()
+    include_object: str | None = None
+    include_name: str | None = None
+    include_schemas: bool = False
+    compare_type: bool | str = True
+    compare_server_default: bool | str = False
+    render_item: str | None = None
+    user_module_prefix: str | None = None
+    process_revision_directives: str | None = None
+    where: tuple[tuple[str, str], ...] = ()
+
+    def key_path(self, key: str) -> str:
+        return dict(self.where).get(key, f"autogenerate.{key}")
+
+
+@dataclass(frozen=True)
+class RunHooks:
+    """``module:function`` references called while revisions run (:mod:`multidb.customize`)."""
+
+    on_connect: str | None = None
+    before_migrate: str | None = None
+    after_migrate: str | None = None
+    after_each_revision: str | None = None
+    where: tuple[tuple[str, str], ...] = ()
+
+    def key_path(self, key: str) -> str:
+        return dict(self.where).get(key, f"hooks.{key}")
+
+
+@dataclass(frozen=True)
 class Database:
     """One database of the active profile, with every value resolved.
 
@@ -120,6 +155,8 @@ class Database:
     tenant: str | None = None
     schema: str | None = None  # a schema target: migrations run with search_path set to it
     bases_key: str = "bases"  # where 'bases' is in the YAML: databases.X.bases, a profile's or defaults.bases
+    autogenerate: Autogenerate = Autogenerate()
+    hooks: RunHooks = RunHooks()
 
     def __repr__(self) -> str:  # also str(): pytest -l, logging and debuggers print it
         return _masked_repr(self, {"url": True})
@@ -200,6 +237,7 @@ class Project:
     revision_template: Path | None
     protected: bool = False
     post_write_hooks: tuple[str, ...] = ()  # commands run on every revision file written
+    x_arguments: tuple[str, ...] = ()  # the command line's -x KEY=VALUE, for revisions and hooks
 
     @property
     def root(self) -> Path:
@@ -470,8 +508,27 @@ def _merge_layers(raw: dict, name: str, profile: str | None) -> dict[str, tuple[
     merged: dict[str, tuple[Any, str]] = {}
     for layer, where in layers:
         for key, value in (layer or {}).items():
-            merged[key] = (value, f"{where}.{key}")
+            if key in schema.SECTIONS:  # merged key by key: a profile may change one hook and keep the rest
+                for sub, item in (value or {}).items():
+                    merged[f"{key}.{sub}"] = (item, f"{where}.{key}.{sub}")
+            else:
+                merged[key] = (value, f"{where}.{key}")
     return merged
+
+
+def _section(cls: type, name: str, values: dict, merged: dict) -> Any:
+    """The ``autogenerate`` or ``hooks`` settings from the merged ``name.key`` values."""
+    prefix = f"{name}."
+    found = {k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)}
+    where = tuple((k, merged[prefix + k][1]) for k in found)
+    if "exclude_tables" in found:
+        found["exclude_tables"] = tuple(found["exclude_tables"] or ())
+    if "compare_type" in found and found["compare_type"] is None:
+        found["compare_type"] = True
+    for key in ("include_schemas", "compare_server_default"):
+        if key in found and found[key] is None:
+            found[key] = False
+    return cls(**found, where=where)
 
 
 def _expand(value: Any, where: str, environ: Mapping[str, str], problems: schema.Problems) -> Any:
@@ -541,6 +598,8 @@ def _build_database(
         lock_retries=values["lock_retries"],
         fleet=_build_fleet(values.get("fleet"), merged.get("fleet", (None, ""))[1], root, problems),
         bases_key=merged["bases"][1],
+        autogenerate=_section(Autogenerate, "autogenerate", values, merged),
+        hooks=_section(RunHooks, "hooks", values, merged),
     )
 
 

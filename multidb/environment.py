@@ -96,7 +96,6 @@ def options(db: Database, dialect: str) -> dict[str, Any]:
         "version_table": db.version_table,
         "version_table_schema": db.version_table_schema,
         "render_as_batch": db.uses_batch(dialect),
-        "compare_type": True,
         "transaction_per_migration": db.transaction == "per_revision",
     }
 
@@ -175,6 +174,7 @@ def run_online(
     env: EnvironmentContext,
     db: Database,
     connection: Connection,
+    run_hooks: tuple[Any, Any] | None = None,
     **extra: Any,
 ) -> None:
     """Configure ``env`` on ``connection`` and run its migrations.
@@ -183,7 +183,15 @@ def run_online(
     commits on its own (Alembic's ``transaction_per_migration``), except on SQLite, where the run is
     one transaction with a savepoint per revision (:class:`_Savepoints`). An error raised by a commit
     itself is reported as the error of the revision(s) that commit held (:class:`_Commits`).
+
+    ``run_hooks`` (a :class:`~multidb.customize.Hooks` and its run context): ``on_connect`` and
+    ``before_migrate`` run and commit before the first revision, ``after_each_revision`` inside each
+    revision's transaction, ``after_migrate`` after the last commit (under ``--atomic`` all of them
+    inside the held transaction).
     """
+    from . import customize
+
+    hooks, context = run_hooks or (None, None)
     external = connection.in_transaction()
     settings = options(db, connection.dialect.name)
     if connection.dialect.name == "sqlite":
@@ -196,11 +204,22 @@ def run_online(
         settings["transaction_per_migration"] = False  # one transaction; a savepoint per revision
     if not external:
         prepare_session(db, connection)
+    if hooks:
+        customize.before_run(hooks, context)
+        if not external:
+            connection.commit()
     commits = _Commits(db, connection, per_revision=bool(settings["transaction_per_migration"]))
-    extra["on_version_apply"] = then(extra.get("on_version_apply"), savepoints and savepoints.applied, commits.applied)
+    each = customize.each_revision(hooks, context) if hooks else None
+    extra["on_version_apply"] = then(
+        each, extra.get("on_version_apply"), savepoints and savepoints.applied, commits.applied
+    )
     env.configure(connection=connection, **settings, **extra)
     with commits, env.begin_transaction(), savepoints or nullcontext():
         env.run_migrations()
+    if hooks:
+        customize.after_run(hooks, context)
+        if not external:
+            connection.commit()
 
 
 def then(*hooks: Callable[..., Any] | None) -> Callable[..., Any]:
@@ -332,10 +351,22 @@ def commit_error(db: Database, exc: Any, when: str, where: str | None = None) ->
     return MigrationError(db.name, f"{reason}, {when}", where)
 
 
-def run_offline(env: EnvironmentContext, db: Database, buffer: TextIO, **extra: Any) -> None:
-    """Configure ``env`` for ``--sql`` and write the migrations' SQL to ``buffer``; never connects."""
+def run_offline(
+    env: EnvironmentContext, db: Database, buffer: TextIO, run_hooks: tuple[Any, Any] | None = None, **extra: Any
+) -> None:
+    """Configure ``env`` for ``--sql`` and write the migrations' SQL to ``buffer``; never connects.
+
+    The run hooks are called with no connection: what they run through ``context.execute()`` is
+    written into the file where it would have run (``on_connect`` and ``before_migrate`` after the
+    session settings, ``after_each_revision`` inside each revision's transaction, ``after_migrate`` last).
+    """
+    from . import customize
     from .engines import sync_url
 
+    hooks, context = run_hooks or (None, None)
+    each = customize.each_revision(hooks, context) if hooks else None
+    if each:
+        extra["on_version_apply"] = then(each, extra.get("on_version_apply"))
     env.configure(
         url=sync_url(db.url),  # an async driver's dialect renders as its sync counterpart's
         output_buffer=buffer,
@@ -348,8 +379,13 @@ def run_offline(env: EnvironmentContext, db: Database, buffer: TextIO, **extra: 
     for statement in (version_schema_ddl(db, dialect), *file_settings(db, dialect), search_path(db, dialect)):
         if statement:
             buffer.write(statement + ";\n\n")
+    if hooks:
+        context.migration_context = env.get_context()
+        customize.before_run(hooks, context)
     with env.begin_transaction():
         env.run_migrations()
+    if hooks:
+        customize.after_run(hooks, context)
 
 
 def foreign_tables(project: Project, db: Database) -> set[str] | None:

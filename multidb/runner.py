@@ -281,16 +281,23 @@ def run(
     destination_rev: Any = None,
     env_args: dict[str, Any] | None = None,
     configure_args: dict[str, Any] | None = None,
+    action: str = "upgrade",
 ) -> Any:
     """Run ``fn`` (Alembic's ``(heads, context) -> steps``) inside an EnvironmentContext.
 
     Online when ``connection`` is given, else offline into ``buffer``. Returns the
-    MigrationContext so callers can read the new heads.
+    MigrationContext so callers can read the new heads. ``action`` (upgrade, downgrade, stamp,
+    revision) is what the run hooks and :func:`multidb.run_context` are told.
     """
     from alembic.runtime.environment import EnvironmentContext
 
+    from . import customize
+
     script = load_history(project, db)
     cfg = alembic_config(project, db)
+    hooks = customize.Hooks(project, db)
+    dialect = connection.dialect.name if connection is not None else db.dialect
+    run_context = customize.new_context(project, db, action, connection, dialect)
     with EnvironmentContext(
         cfg,
         script,
@@ -306,13 +313,13 @@ def run(
             journal = StatementJournal(connection, db.version_table)
             hook = configure_args.get("on_version_apply")
             configure_args["on_version_apply"] = environment.then(journal.applied, hook)
-        with migration_errors(db, journal):
+        with migration_errors(db, journal), customize.running(run_context):
             if connection is not None:
                 with journal or nullcontext():
-                    environment.run_online(env, db, connection, **configure_args)
+                    environment.run_online(env, db, connection, (hooks, run_context), **configure_args)
             else:
                 assert buffer is not None
-                environment.run_offline(env, db, buffer, **configure_args)
+                environment.run_offline(env, db, buffer, (hooks, run_context), **configure_args)
         return env.get_context()
 
 

@@ -6,6 +6,7 @@ at the first one, so a user sees everything that is wrong in a single run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -81,7 +82,41 @@ DATABASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "statement_timeout": (lambda v: v is None or parse_duration(v) is not None, DURATION),
     "lock_retries": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number >= 0"),
     "fleet": (lambda v: v is None or isinstance(v, dict), "a mapping: {by, names | query | command}"),
+    "autogenerate": (lambda v: v is None or isinstance(v, dict), "a mapping: {exclude_tables, include_object, ...}"),
+    "hooks": (lambda v: v is None or isinstance(v, dict), "a mapping: {on_connect, before_migrate, ...}"),
 }
+_REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+REFERENCE = "a 'module:function' reference"
+
+
+def is_reference(v: Any) -> bool:
+    """``package.module:attr``: what a hook key names (imported only when the hook is needed)."""
+    return isinstance(v, str) and bool(_REFERENCE.match(v))
+
+
+def _is_opt_ref(v: Any) -> bool:
+    return v is None or is_reference(v)
+
+
+def _is_bool_or_ref(v: Any) -> bool:
+    return v is None or isinstance(v, bool) or is_reference(v)
+
+
+AUTOGENERATE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "exclude_tables": (lambda v: v is None or _is_str_list(v), "a list of table names or globs like 'tmp_*'"),
+    "include_object": (_is_opt_ref, REFERENCE),
+    "include_name": (_is_opt_ref, REFERENCE),
+    "include_schemas": (lambda v: v is None or isinstance(v, bool), "true or false"),
+    "compare_type": (_is_bool_or_ref, f"true, false or {REFERENCE}"),
+    "compare_server_default": (_is_bool_or_ref, f"true, false or {REFERENCE}"),
+    "render_item": (_is_opt_ref, REFERENCE),
+    "user_module_prefix": (_is_opt_str, "a module prefix like 'myapp.types.'"),
+    "process_revision_directives": (_is_opt_ref, REFERENCE),
+}
+HOOK_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    name: (_is_opt_ref, REFERENCE) for name in ("on_connect", "before_migrate", "after_migrate", "after_each_revision")
+}
+SECTIONS = {"autogenerate": AUTOGENERATE_KEYS, "hooks": HOOK_KEYS}
 FLEET_BY = ("schema", "database", "url")
 BASELINE_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
 FLEET_KEYS = ("by", "names", "query", "command", "query_url")
@@ -155,6 +190,16 @@ def check_database_entry(raw: Any, where: str, problems: Problems) -> None:
             _check_bases(value, join(where, key), problems)
         elif key == "fleet" and value is not None:
             _check_fleet(value, join(where, key), problems)
+        elif key in SECTIONS and value is not None:
+            _check_section(value, SECTIONS[key], join(where, key), problems)
+
+
+def _check_section(raw: dict, known: dict, where: str, problems: Problems) -> None:
+    check_keys(raw, known, where, problems)
+    for key, value in raw.items():
+        if key in known and not known[key][0](value):
+            shown = f" {value!r}" if isinstance(value, str) else ""
+            problems.append((join(where, key), f"expected {known[key][1]}, got {type_name(value)}{shown}"))
 
 
 def _check_bases(bases: list, where: str, problems: Problems) -> None:

@@ -9,7 +9,7 @@ import click
 
 from ..errors import EXIT_FAILED
 from . import emit, json_option, load_project, main, project_options
-from .params import all_option, databases_arg, one_database, one_target, read_targets
+from .params import all_option, databases_arg, one_database, one_target, read_targets, with_x, x_option
 
 
 @main.command("init")
@@ -55,10 +55,10 @@ def _authoring_options(f):
     return f
 
 
-def _write_revision(database: str, autogenerate: bool, as_json: bool, **kw) -> None:
+def _write_revision(database: str, autogenerate: bool, as_json: bool, x_arguments: tuple = (), **kw) -> None:
     from ..commands import revision
 
-    project = load_project()
+    project = with_x(load_project(), x_arguments)
     target = one_target(project, database) if autogenerate else one_database(project, database)
     written = revision(project, target, autogenerate=autogenerate, **kw)
     if not written and not as_json:
@@ -73,6 +73,7 @@ def _write_revision(database: str, autogenerate: bool, as_json: bool, **kw) -> N
 @click.option("--autogenerate", is_flag=True, help="Compare the models with the database (at head).")
 @click.option("--data", "data_step", is_flag=True, help="A data step: frozen copies of --tables and the data helpers.")
 @click.option("--tables", help="With --data: comma-separated tables to freeze into the revision.")
+@x_option
 @project_options
 @json_option
 def revision_cmd(database: str, autogenerate: bool, data_step: bool, tables: str | None, as_json: bool, **kw) -> None:
@@ -88,6 +89,7 @@ def revision_cmd(database: str, autogenerate: bool, data_step: bool, tables: str
       multidb revision catalog --data -m "backfill status" --tables holdings,files
       multidb revision catalog -m "start archive" --head base \\
           --branch-label archive --version-path catalog_archive_versions
+      multidb revision catalog -m "tenant tables" --autogenerate -x tenant=acme
     """
     if data_step != bool(tables):
         raise click.UsageError("--data and --tables go together: --data --tables t1,t2")
@@ -98,6 +100,7 @@ def revision_cmd(database: str, autogenerate: bool, data_step: bool, tables: str
 @main.command("migrate")
 @click.argument("database")
 @_authoring_options
+@x_option
 @project_options
 @json_option
 def migrate_cmd(database: str, as_json: bool, **kw) -> None:
@@ -106,6 +109,7 @@ def migrate_cmd(database: str, as_json: bool, **kw) -> None:
     \b
     Example:
       multidb migrate catalog -m "add holdings.status"
+      multidb migrate catalog -m "add tags" -x tenant=acme   # for the comparison hooks
     """
     _write_revision(database, True, as_json, **kw)
 
@@ -135,21 +139,23 @@ def merge_cmd(database: str, revisions: tuple[str, ...], message: str, branch_la
 @main.command("check")
 @databases_arg
 @all_option
+@x_option
 @project_options
 @json_option
-def check_cmd(databases, all_, as_json) -> None:
+def check_cmd(databases, all_, x_arguments, as_json) -> None:
     """Exit 1 when the models and the migrations differ, listing each difference.
 
     \b
     Examples:
       multidb check --all
       multidb check catalog
+      multidb check catalog -x role=migrator    # -x values for the on_connect hook
     """
     from ..commands import check
     from ..errors import DriftDetected
 
     try:
-        results = check(load_project(), *read_targets(databases, all_))
+        results = check(with_x(load_project(), x_arguments), *read_targets(databases, all_))
     except DriftDetected as e:
         if as_json:
             emit(e.diffs, True, str)

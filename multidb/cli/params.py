@@ -87,3 +87,24 @@ fleet_options = [
         help="Only this runner's share of the targets (stable split across N runners).",
     ),
 ]
+
+
+x_option = click.option(
+    "-x",
+    "x_arguments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A value for revisions and hooks (repeatable): multidb.x_arguments() or "
+    "Alembic's context.get_x_argument(as_dictionary=True).",
+)
+
+
+def with_x(project: Any, values: tuple[str, ...]) -> Any:
+    """The project carrying the command line's ``-x KEY=VALUE`` values (checked)."""
+    if not values:
+        return project
+    from dataclasses import replace
+
+    from ..customize import parse_x
+
+    return replace(project, x_arguments=parse_x(values))

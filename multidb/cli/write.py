@@ -14,7 +14,7 @@ from .. import render
 from ..errors import UsageError
 from ..scratch import ADOPT_PREFIX, MAX_PREFIX
 from . import emit, json_option, load_project, main, project_options
-from .params import Seconds, all_option, databases_arg, fleet_options, with_options
+from .params import Seconds, all_option, databases_arg, fleet_options, with_options, with_x, x_option
 
 
 def _progress_reporter():
@@ -159,6 +159,7 @@ def _handled(f):
     help="With --sql: start at each database's current revision (read from it), not at base.",
 )
 @tag_option
+@x_option
 @project_options
 @json_option
 @_handled
@@ -176,6 +177,7 @@ def upgrade_cmd(
     output_dir,
     from_current,
     tag,
+    x_arguments,
     as_json,
 ) -> None:
     """Upgrade databases to head, in depends_on order, stopping at the first failure.
@@ -190,10 +192,11 @@ def upgrade_cmd(
       multidb upgrade --all --sql --profile production   # sql/catalog.sql, sql/monitor.sql
       multidb -p production upgrade --all --sql --from-current   # only what each database lacks
       multidb upgrade --all --tag release-42             # context.get_tag_argument() in revisions
+      multidb upgrade catalog -x tenant=acme             # multidb.x_arguments() in revisions
     """
     from ..commands import upgrade
 
-    project = load_project()
+    project = with_x(load_project(), x_arguments)
     options = _options(
         project,
         from_current=from_current,
@@ -219,10 +222,11 @@ def upgrade_cmd(
 @yes_option
 @with_options(sql_options)
 @tag_option
+@x_option
 @project_options
 @json_option
 @_handled
-def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir, tag, as_json) -> None:
+def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir, tag, x_arguments, as_json) -> None:
     """Downgrade the named databases (never all by default).
 
     \b
@@ -231,10 +235,11 @@ def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir,
       multidb downgrade catalog --to base
       multidb downgrade catalog --sql --to heads:base   # sql/catalog.downgrade.sql
       multidb downgrade catalog --to -1 --profile production --yes
+      multidb downgrade catalog --to -1 -x keep_rows=yes
     """
     from ..commands import downgrade
 
-    project, action = _named(databases, "downgrade")
+    project, action = _named(databases, "downgrade", x_arguments)
     options = _options(
         project,
         sql=sql,
@@ -260,31 +265,33 @@ def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir,
 @lock_timeout_option
 @yes_option
 @tag_option
+@x_option
 @project_options
 @json_option
 @_handled
-def stamp_cmd(databases, target, purge, lock_timeout, yes, tag, as_json) -> None:
+def stamp_cmd(databases, target, purge, lock_timeout, yes, tag, x_arguments, as_json) -> None:
     """Record a revision in the version table without running migrations.
 
     \b
     Examples:
       multidb stamp catalog --to heads
       multidb stamp catalog --to heads --purge   # its version row names a deleted revision
+      multidb stamp catalog --to heads -x reason=restored   # for the hooks
     """
     from ..commands import stamp
 
-    project, action = _named(databases, "stamp")
+    project, action = _named(databases, "stamp", x_arguments)
     options = _options(
         project, as_json=as_json, lock_timeout=lock_timeout, yes=yes, purge=purge, action=action, tag=tag
     )
     _run_output(stamp(project, databases, target, options), as_json)
 
 
-def _named(databases: tuple[str, ...], verb: str) -> tuple[Any, str]:
+def _named(databases: tuple[str, ...], verb: str, x_arguments: tuple[str, ...] = ()) -> tuple[Any, str]:
     """The project, and what is about to happen, for a command that never defaults to all databases."""
     if not databases:
         raise UsageError(f"name the database(s) to {verb}")
-    return load_project(), f"{verb} " + ", ".join(databases)
+    return with_x(load_project(), x_arguments), f"{verb} " + ", ".join(databases)
 
 
 @main.command("adopt")
@@ -299,9 +306,10 @@ def _named(databases: tuple[str, ...], verb: str) -> tuple[Any, str]:
     "own on a shared server.",
 )
 @lock_timeout_option
+@x_option
 @project_options
 @json_option
-def adopt_cmd(database, to, scratch_prefix, lock_timeout, as_json) -> None:
+def adopt_cmd(database, to, scratch_prefix, lock_timeout, x_arguments, as_json) -> None:
     """Version a database whose tables exist but were not made by these migrations.
 
     Replays the migrations in a scratch database of the same dialect and stamps the revision
@@ -313,7 +321,8 @@ def adopt_cmd(database, to, scratch_prefix, lock_timeout, as_json) -> None:
       multidb adopt catalog                      # a database created with metadata.create_all()
       multidb adopt catalog --to c1a0f0a1b005    # its data step (c1a0f0a1b006) has not run yet
       multidb adopt catalog --scratch-prefix team_a_adopt_   # on a server other teams share
+      multidb adopt catalog -x tenant=acme       # -x values for the revisions it replays
     """
     from ..commands.adopt import adopt  # (the package attribute 'adopt' may be the module)
 
-    _run_output([adopt(load_project(), database, lock_timeout, to, scratch_prefix)], as_json)
+    _run_output([adopt(with_x(load_project(), x_arguments), database, lock_timeout, to, scratch_prefix)], as_json)

@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import baseline, drift, engines
 from ..config import Database, Project
+from ..customize import compare_options, connected, table_filter
 from ..environment import foreign_tables
 from ..errors import DatabaseError, UsageError
 from ..fleet import select_targets
@@ -68,6 +69,8 @@ def unversioned_tables(project: Project, db: Database) -> list[str]:
         return []  # a neighbour's tables cannot be told apart from ours: don't guess
     with engines.reading(db) as conn, database_errors(db):  # the connection the checks share
         names, listed = _own_tables(conn, db, foreign)
+        keep = table_filter(project, db)  # tables the app does not own (exclude_tables, include_object)
+        names = [n for n in names if keep(n, db.schema)]
         if db.version_table_schema == db.schema:  # the listing shows the version table too
             has_version = db.version_table in listed
         else:
@@ -134,7 +137,7 @@ def _replay(
 ) -> list[tuple[tuple[str, ...], list[str]]]:
     """Upgrade a scratch database to each target of ``order`` in turn: its heads and differences from the live one."""
     states: list[tuple[tuple[str, ...], list[str]]] = []
-    with _scratch(db, prefix) as scratch, engines.connect(db) as live:
+    with _scratch(db, prefix) as scratch, engines.connect(db) as live, connected(project, db, live, "adopt"):
         scratch_project = dataclasses.replace(project, databases={db.name: scratch})
         with engines.connect(scratch) as conn:  # the replay starts from the baseline, itself a candidate
             if baseline.create(scratch_project, scratch, conn) and not to:
@@ -143,12 +146,12 @@ def _replay(
             with engines.connect(scratch) as conn:
                 heads = execute(scratch_project, scratch, conn, "upgrade", revision).after
                 conn.commit()
-            states.append((heads, _differences(db, live, scratch)))
+            states.append((heads, _differences(project, db, live, scratch)))
         live.rollback()
     return states
 
 
-def _differences(db: Database, live: Any, scratch: Database) -> list[str]:
+def _differences(project: Project, db: Database, live: Any, scratch: Database) -> list[str]:
     import sqlalchemy as sa
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
@@ -159,7 +162,11 @@ def _differences(db: Database, live: Any, scratch: Database) -> list[str]:
         conn.rollback()
     if db.version_table in expected.tables:
         expected.remove(expected.tables[db.version_table])
-    opts = {"compare_type": True, "version_table": db.version_table, "version_table_schema": db.version_table_schema}
+    opts = {
+        "version_table": db.version_table,
+        "version_table_schema": db.version_table_schema,
+        **compare_options(project, db),
+    }
     context = MigrationContext.configure(live, opts=opts)
     with database_errors(db):
         found = compare_metadata(context, expected)

@@ -10,7 +10,8 @@ from typing import Any
 from .. import alembic_private, drift, engines, hooks
 from ..alembic_config import alembic_config
 from ..config import Database, Project
-from ..environment import include_name_for, load_metadata, options, search_path
+from ..customize import compare_options, connected
+from ..environment import load_metadata, options, search_path
 from ..errors import DatabaseError, DriftDetected, UsageError
 from ..fleet import select_targets
 from ..results import Drift, RevisionInfo
@@ -205,6 +206,7 @@ def _is_empty(script: Any) -> bool:
 
 def _autogenerate(project: Project, db: Database, context: Any) -> None:
     metadata = load_metadata(project, db)
+    settings = compare_options(project, db, metadata)
 
     def compare(heads: Any, migration_context: Any) -> list:
         context.run_autogenerate(heads, migration_context)
@@ -218,7 +220,8 @@ def _autogenerate(project: Project, db: Database, context: Any) -> None:
             compare,
             connection=conn,
             env_args={"template_args": context.template_args, "revision_context": context},
-            configure_args={"target_metadata": metadata, "include_name": include_name_for(project, db, metadata)},
+            configure_args={"target_metadata": metadata, **settings},
+            action="revision",
         )
 
 
@@ -264,6 +267,7 @@ def _drift(project: Project, db: Database) -> Drift:
     from alembic.runtime.migration import MigrationContext
 
     metadata = load_metadata(project, db)
+    compare = compare_options(project, db, metadata)  # a bad hook reference is reported before connecting
     script = load_history(project, db)
     with engines.connect(db) as conn:
         heads = read_heads(db, conn)
@@ -278,9 +282,9 @@ def _drift(project: Project, db: Database) -> Drift:
         path = search_path(db, conn.dialect)
         if path:  # a schema target of a fleet: compare the tenant's schema
             conn.exec_driver_sql(path)
-        opts = {**options(db, conn.dialect.name), "include_name": include_name_for(project, db, metadata)}
+        opts = {**options(db, conn.dialect.name), **compare}
         context = MigrationContext.configure(conn, opts=opts)
-        with database_errors(db):
+        with database_errors(db), connected(project, db, conn, "check"):
             diffs = compare_metadata(context, metadata)
         conn.rollback()
     return Drift(db.name, tuple(line for d in diffs for line in drift.describe(d)))

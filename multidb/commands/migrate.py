@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import baseline, engines, interrupts
 from ..config import Database, Project
+from ..customize import check_hooks
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
 from ..fleet import in_shard, select_targets
 from ..journal import NON_TRANSACTIONAL_DDL, StatementJournal
@@ -116,6 +117,7 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
         refuse_non_transactional(dbs)
     for db in dbs:  # every history loads (once) before any connection
         _check_target(db, load_history(project, db), target)
+    check_hooks(project, dbs)  # a hook that cannot be imported fails here, before any database changes
     if options.atomic:
         with locked(dbs, options.lock_timeout):
             before = {

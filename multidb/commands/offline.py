@@ -96,13 +96,26 @@ def render(
         return found
 
     try:
-        run(project, db, steps, buffer=buffer, starting_rev=start, destination_rev=end, env_args={"tag": tag})
+        run(
+            project,
+            db,
+            steps,
+            buffer=buffer,
+            starting_rev=start,
+            destination_rev=end,
+            env_args={"tag": tag},
+            action=_verb(action),
+        )
     except MigrationError as e:
         if _is_offline_batch_failure(e):
             raise MigrationError(db.name, _BATCH_HINT.format(table=_table_of(e)), e.revision_file) from e
         raise
     text = buffer.getvalue()
     return text if text != header else text + "-- nothing to apply\n"
+
+
+def _verb(action: str) -> str:
+    return "upgrade" if action == "expand" else action
 
 
 def _is_offline_batch_failure(error: MigrationError) -> bool:

@@ -136,6 +136,7 @@ def execute(
         destination_rev=target,
         env_args={"tag": tag, **({"purge": purge} if action == "stamp" else {})},
         configure_args={"on_version_apply": on_apply},
+        action="upgrade" if action == "expand" else action,
     )
     after = context.get_current_heads()
     seen = before[0] if before else ()

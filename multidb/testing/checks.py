@@ -427,7 +427,8 @@ def _parity_walk(
         rev = script.get_revision(target) if target != "heads" else None
         _step(left, name, "upgrade", target, f"upgrade to {label} fails on {on[0]}", rev)
         _step(right, name, "upgrade", target, f"upgrade to {label} fails on {on[1]}", rev, f" (it runs on {on[0]})")
-        left_state, right_state = _state(left.databases[name], hides[0]), _state(right.databases[name], hides[1])
+        left_state = _state(left.databases[name], hides[0], left)
+        right_state = _state(right.databases[name], hides[1], right)
         diffs = parity.compare(left_state[0], right_state[0], sides, exact=False)
         introduced = {d: introduced.get(d, target) for d in diffs}
     return introduced
@@ -531,15 +532,30 @@ def _restore(
     return bool(missing)
 
 
-def _state(db: Database, hide: Neighbours) -> tuple[parity.Snapshot, tuple[str, ...]]:
-    """The reflected schema (version table and neighbours left out) and the revisions stamped, on one connection."""
+def _state(db: Database, hide: Neighbours, project: Project | None = None) -> tuple[parity.Snapshot, tuple[str, ...]]:
+    """The reflected schema (version table and neighbours left out) and the revisions stamped, on one connection.
+
+    With ``project``, the tables its comparison settings leave out (``autogenerate.exclude_tables``,
+    ``include_name``, ``include_object``) are left out too."""
     from ..runner import read_heads
 
     with engines.connect(db) as conn:
-        found = parity.snapshot(conn, exclude=[db.version_table, *hide.tables], schema=db.schema)
+        left_out = [db.version_table, *hide.tables, *_left_out(project, db, conn)]
+        found = parity.snapshot(conn, exclude=left_out, schema=db.schema)
         conn.rollback()
         heads = read_heads(db, conn)
     return found, heads
+
+
+def _left_out(project: Project | None, db: Database, conn: Any) -> list[str]:
+    if project is None:
+        return []
+    import sqlalchemy as sa
+
+    from ..customize import table_filter
+
+    keep = table_filter(project, db)
+    return [name for name in sa.inspect(conn).get_table_names(schema=db.schema) if not keep(name, db.schema)]
 
 
 def _enums(db: Database) -> list[str]:

@@ -141,7 +141,7 @@ def _replay(
         scratch_project = dataclasses.replace(project, databases={db.name: scratch})
         with engines.connect(scratch) as conn:  # the replay starts from the baseline, itself a candidate
             if baseline.create(scratch_project, scratch, conn) and not to:
-                states.append(((), _differences(db, live, scratch)))
+                states.append(((), _differences(project, db, live, scratch)))
         for revision in order:
             with engines.connect(scratch) as conn:
                 heads = execute(scratch_project, scratch, conn, "upgrade", revision).after

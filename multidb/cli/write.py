@@ -69,6 +69,11 @@ fail_fast_option = click.option(
     "--fail-fast", is_flag=True, help="Fleets: stop at the first failed target (default: the rest carry on)."
 )
 yes_option = click.option("--yes", "-y", is_flag=True, help="Confirm a change a protected profile guards.")
+forget_option = click.option(
+    "--forget-interrupted",
+    is_flag=True,
+    help="MariaDB/MySQL: you undid by hand what an interrupted revision had run; run it again from its start.",
+)
 
 
 def _options(
@@ -87,6 +92,7 @@ def _options(
     yes=False,
     action="",
     purge=False,
+    forget_interrupted=False,
 ):
     from ..commands import RunOptions
 
@@ -105,6 +111,7 @@ def _options(
         fail_fast=fail_fast,
         phase=phase,
         from_current=from_current,
+        forget_interrupted=forget_interrupted,
     )
 
 
@@ -151,11 +158,25 @@ def _handled(f):
     is_flag=True,
     help="With --sql: start at each database's current revision (read from it), not at base.",
 )
+@forget_option
 @project_options
 @json_option
 @_handled
 def upgrade_cmd(
-    databases, all_, target, atomic, phase, lock_timeout, jobs, shard, fail_fast, sql, output_dir, from_current, as_json
+    databases,
+    all_,
+    target,
+    atomic,
+    phase,
+    lock_timeout,
+    jobs,
+    shard,
+    fail_fast,
+    sql,
+    output_dir,
+    from_current,
+    forget_interrupted,
+    as_json,
 ) -> None:
     """Upgrade databases to head, in depends_on order, stopping at the first failure.
 
@@ -168,6 +189,7 @@ def upgrade_cmd(
       multidb upgrade tenants --jobs 4 --shard 1/2       # half a fleet, 4 at a time
       multidb upgrade --all --sql --profile production   # sql/catalog.sql, sql/monitor.sql
       multidb -p production upgrade --all --sql --from-current   # only what each database lacks
+      multidb upgrade catalog --forget-interrupted       # MariaDB: a half-run revision was undone by hand
     """
     from ..commands import upgrade
 
@@ -184,6 +206,7 @@ def upgrade_cmd(
         shard=shard,
         fail_fast=fail_fast,
         phase=phase,
+        forget_interrupted=forget_interrupted,
     )
     _run_output(upgrade(project, databases, all_, target, options), as_json)
 
@@ -195,10 +218,11 @@ def upgrade_cmd(
 @lock_timeout_option
 @yes_option
 @with_options(sql_options)
+@forget_option
 @project_options
 @json_option
 @_handled
-def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir, as_json) -> None:
+def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir, forget_interrupted, as_json) -> None:
     """Downgrade the named databases (never all by default).
 
     \b
@@ -207,6 +231,7 @@ def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir,
       multidb downgrade catalog --to base
       multidb downgrade catalog --sql --to heads:base
       multidb downgrade catalog --to -1 --profile production --yes
+      multidb downgrade catalog --to -1 --forget-interrupted   # MariaDB: a half-run downgrade undone by hand
     """
     from ..commands import downgrade
 
@@ -220,6 +245,7 @@ def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir,
         atomic=atomic,
         yes=yes,
         action=action,
+        forget_interrupted=forget_interrupted,
     )
     _run_output(downgrade(project, databases, target, options), as_json)
 
@@ -236,9 +262,13 @@ def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir,
 def stamp_cmd(databases, target, purge, lock_timeout, yes, as_json) -> None:
     """Record a revision in the version table without running migrations.
 
+    On MariaDB/MySQL it also clears the record of a revision an interrupted run left half-applied:
+    stamp the revision the schema now matches, after finishing or undoing that revision by hand.
+
     \b
-    Example:
+    Examples:
       multidb stamp catalog --to heads
+      multidb stamp catalog --to c1a0f0a1b004   # MariaDB: c1a0f0a1b004 was finished by hand
     """
     from ..commands import stamp
 

@@ -383,11 +383,12 @@ def _restore(
 
 
 def _state(db: Database) -> tuple[parity.Snapshot, tuple[str, ...]]:
-    """The reflected schema (version table left out) and the revisions stamped, on one connection."""
+    """The reflected schema (version and progress tables left out) and the revisions stamped, on one connection."""
+    from ..environment import bookkeeping_tables
     from ..runner import read_heads
 
     with engines.connect(db) as conn:
-        found = parity.snapshot(conn, exclude=[db.version_table])
+        found = parity.snapshot(conn, exclude=bookkeeping_tables(db))
         conn.rollback()
         heads = read_heads(db, conn)
     return found, heads

@@ -163,7 +163,7 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
 def _atomic(
     project: Project, dbs: list[Database], action: str, target: str, before: dict[str, tuple[str, ...]], purge: bool
 ) -> list[RunResult]:
-    """``--atomic``; a signal stops its next statement (a running one is not cancelled), and all is rolled back."""
+    """``--atomic``; a signal cancels the running statement (or stops the next one), and all is rolled back."""
     rolled_back = "; every database was rolled back (--atomic)"
     try:
         with interrupts.migrating():

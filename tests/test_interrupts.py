@@ -497,3 +497,47 @@ def test_signal_while_waiting_for_the_lock_changes_nothing(tmp_path: Path, reque
     line = one_error_line(err)
     assert "interrupted by SIGINT while waiting for the migration lock; nothing was changed" in line, line
     assert app.versions() == {rev(1)}  # the holder's finished revision; its interrupted one rolled back
+
+
+# --- --jobs N: each worker's running statement is cancelled too -----------------------------------
+
+FLEET_CONFIG = """
+databases:
+  app:
+    url: ${APP_URL}
+    bases:
+      - label: app
+        path: ../versions
+    fleet:
+      by: database
+      command: printf 'acme\\nglobex\\n'
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_to_a_jobs_run_cancels_the_long_statement_of_every_worker(tmp_path: Path, request, signum: int):
+    """The signal goes to the command alone (as Kubernetes sends SIGTERM): it passes it on to its
+    workers, and each cancels its target's statement (which would outlast BOUND)."""
+    import sqlite3
+
+    app = make_app("sqlite", tmp_path, request)
+    (app.folder / "config" / "multidb.yaml").write_text(FLEET_CONFIG)
+    app.url = f"sqlite:///{tmp_path}/{{tenant}}.db"
+    reached = f"Path({str(app.folder)!r}, 'in-r2-' + str(os.getpid())).write_text('x')"
+    app.write(3, {2: f"{reached}\nop.execute({LONG['sqlite']!r})"})
+    runner = app.spawn("upgrade", "app", "--jobs", "2")
+    both = lambda: len(list(app.folder.glob("in-r2-*"))) == 2  # noqa: E731
+    wait_for(lambda: both() or runner.poll() is not None, "both workers to reach the long statement")
+    assert runner.poll() is None, runner.communicate()
+    time.sleep(0.3)
+    runner.send_signal(signum)
+    code, out, err = finish(runner)
+
+    assert code == 128 + signum, f"exit {code}\n{out}\n{err}"
+    line = one_error_line(err)
+    assert f"interrupted by {signal.Signals(signum).name} in revision {rev(2)}" in line, line
+    for tenant in ("acme", "globex"):
+        with contextlib.closing(sqlite3.connect(tmp_path / f"{tenant}.db")) as conn:
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(rev(1),)], tenant
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            assert "t2" not in tables, "the interrupted revision was rolled back"

@@ -262,6 +262,13 @@ def _check_job(
 def _apply_job(
     db: Database, project: Project, action: str, target: str, options: RunOptions, reporter: Reporter | None
 ) -> Outcome:
+    with interrupts.in_worker():  # (--jobs N: a signal cancels the statement of the worker's target too)
+        return _apply_one(db, project, action, target, options, reporter)
+
+
+def _apply_one(
+    db: Database, project: Project, action: str, target: str, options: RunOptions, reporter: Reporter | None
+) -> Outcome:
     if interrupts.received():
         return Outcome(db.name)  # a signal stopped the run before this database: skipped
     journal = _RevisionJournal(db.version_table)

@@ -96,13 +96,15 @@ def _filters(project: Project, db: Database, metadata: MetaData | None = None) -
     }
 
 
-def _names(db: Database, *hooks: Callable[..., Any] | None) -> Callable[..., bool] | None:
+def _names(db: Database, *hooks: Callable[..., Any] | None) -> Callable[..., bool]:
+    """Always a filter: multidb's own bookkeeping tables (beside the version table) are never compared."""
+    from .environment import bookkeeping_tables
+
     given = [h for h in hooks if h is not None]
-    if not given and not db.autogenerate.exclude_tables:
-        return None
+    own = bookkeeping_tables(db)
 
     def include_name(name: Any, type_: str, parent_names: Any) -> bool:
-        if type_ == "table" and excluded(db, name, (parent_names or {}).get("schema_name")):
+        if type_ == "table" and (name in own or excluded(db, name, (parent_names or {}).get("schema_name"))):
             return False
         return all(hook(name, type_, parent_names) for hook in given)
 

@@ -314,6 +314,11 @@ def _open(db: Database, engine: Engine) -> Connection:
         raise ConnectionFailed(db.name, f"cannot connect to {db.masked_url}: {reason}") from e
 
 
+def open_connection(db: Database) -> Connection:
+    """A new connection to ``db`` (never a shared one), for the caller to close."""
+    return _open(db, engine_for(db))
+
+
 def _make_folder(db: Database) -> None:
     path = sqlite_path(db)
     if path is not None:

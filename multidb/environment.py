@@ -405,16 +405,23 @@ def foreign_tables(project: Project, db: Database) -> set[str] | None:
     return foreign
 
 
-def include_name_for(project: Project, db: Database, own: MetaData) -> Any:
-    """An ``include_name`` hook that hides the tables of other databases sharing this one.
+def bookkeeping_tables(db: Database) -> set[str]:
+    """multidb's own tables beside the models' (Alembic leaves out the version table by itself)."""
+    from .unfinished import table_name
 
-    Without it, autogenerate and ``check`` would report a neighbour's tables as "not in the models".
-    A schema target of a fleet is compared with its schema on the search path, where Alembic does not
-    know the version table as its own: it is hidden too.
+    return {db.version_table, table_name(db.version_table)}
+
+
+def include_name_for(project: Project, db: Database, own: MetaData) -> Any:
+    """An ``include_name`` hook that hides the tables of other databases sharing this one, and
+    multidb's own bookkeeping (the progress table of interrupted MariaDB/MySQL revisions).
+
+    Without it, autogenerate and ``check`` would report them as "not in the models". A schema target
+    of a fleet is compared with its schema on the search path, where Alembic does not know the version
+    table as its own: it is hidden too (it is part of the bookkeeping).
     """
-    foreign = (foreign_tables(project, db) or set()) - {t.name for t in own.tables.values()}
-    if db.schema:
-        foreign.add(db.version_table)
+    foreign = (foreign_tables(project, db) or set()) | bookkeeping_tables(db)
+    foreign -= {t.name for t in own.tables.values()}
     if not foreign:
         return None
 

@@ -23,6 +23,7 @@ import os
 import select
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -75,6 +76,8 @@ class _State:
         self.pending = False  # received, and the migration has not stopped yet
         self.handled = 0  # signals the Python handler saw
         self.migrating = False
+        self.worker = False  # a worker process of a --jobs run (see in_worker)
+        self.forwarded = False  # the signal was passed on to this process's workers
         self.sessions: list[_Session] = []
         self.lock = threading.Lock()
 
@@ -86,6 +89,7 @@ class _State:
 
 
 _state = _State()
+_owner: int | None = None  # the process whose command handles the signals now
 
 
 def received() -> int | None:
@@ -96,7 +100,7 @@ def received() -> int | None:
 @contextmanager
 def handling() -> Iterator[None]:
     """Handle SIGINT and SIGTERM as described above for the duration of a command (main thread only)."""
-    global _state
+    global _state, _owner
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -110,9 +114,11 @@ def handling() -> Iterator[None]:
     from sqlalchemy.engine import Engine
 
     event.listen(Engine, "before_cursor_execute", _checkpoint)  # every connection, --atomic's too
+    _owner = os.getpid()
     try:
         yield
     finally:
+        _owner = None
         event.remove(Engine, "before_cursor_execute", _checkpoint)
         signal.set_wakeup_fd(previous_fd)
         for s, handler in previous.items():
@@ -123,8 +129,49 @@ def handling() -> Iterator[None]:
         _state = _State()
 
 
+@contextmanager
+def in_worker() -> Iterator[None]:
+    """In a worker process that a command handling the signals forked (``--jobs N``), watch them here
+    too, so that a signal cancels this process's running statement as in a run without workers.
+
+    The signal handlers came with the fork, the watcher thread did not: this starts one on a wakeup
+    fd of this process's own. A repeated signal is ignored here (Ctrl-C reaches the workers and the
+    command, which passes a signal on to its workers): whether to stop at once is the command's call.
+    """
+    if _owner is None or os.getpid() == _owner or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _state.worker = True
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    watcher = threading.Thread(target=_watch, args=(reader, _state), name="multidb-interrupts", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        writer.close()
+        watcher.join(timeout=5)
+        reader.close()
+
+
+def _forward(state: _State, signum: int) -> None:
+    """Pass the first signal on to this command's worker processes (SIGTERM is often sent to it alone)."""
+    if state.forwarded or state.worker:
+        return
+    state.forwarded = True
+    multiprocessing = sys.modules.get("multiprocessing")  # imported only by --jobs runs
+    if multiprocessing is None:
+        return
+    for child in multiprocessing.active_children():
+        _quietly(lambda pid=child.pid: os.kill(pid, signum))
+
+
 def _handle(signum: int, frame: Any) -> None:
     _state.handled += 1
+    if _state.handled > 1 and _state.worker:
+        return
     if _state.handled > 1:  # a second signal: stop at once, leaving what SIGKILL leaves
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
@@ -168,6 +215,7 @@ def _watch(reader: socket.socket, state: _State) -> None:
             for signum in data:
                 if signum in SIGNALS:
                     state.receive(signum)
+                    _forward(state, signum)
         if state.pending:
             for session in list(state.sessions):
                 if session.running:

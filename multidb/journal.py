@@ -40,6 +40,26 @@ _NEEDS_OBJECT = frozenset({"CREATE", "ALTER", "DROP", "RENAME"})  # 'CREATE DEFI
 HIDDEN = "(literals hidden)"
 
 
+def changes(statement: str, version_table: str) -> bool:
+    """Whether ``statement`` is one a revision's own code sent that may change the database (reads,
+    session settings and the version table's bookkeeping are not)."""
+    lowered = statement.lstrip().lower()
+    reads = ("select", "show", "set ", "describe", "explain")
+    return not lowered.startswith(reads) and version_table.lower() not in lowered
+
+
+# statements after which MariaDB/MySQL has committed (DDL commits implicitly, before and after itself)
+# (an explicit COMMIT is left out: multidb.data's online steps commit their batches, and resume from their
+# checkpoints instead of repeating them)
+_COMMITTING = frozenset({"CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "GRANT", "REVOKE"})
+
+
+def commits(statement: str) -> bool:
+    """Whether ``statement`` commits on MariaDB/MySQL: what ran before it and itself stay, whatever follows."""
+    tokens = _tokens(statement)
+    return bool(tokens) and tokens[0][0] == "word" and tokens[0][1].upper() in _COMMITTING
+
+
 def _tokens(statement: str) -> list[tuple[str, str]]:
     found = []
     for match in _TOKEN.finditer(statement):
@@ -99,10 +119,8 @@ class StatementJournal:
         event.remove(self.connection, "before_cursor_execute", self._record)
 
     def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        lowered = statement.lstrip().lower()
-        if lowered.startswith(("select", "show", "set ")) or self.version_table in lowered:
-            return
-        self.statements.append(describe(statement))
+        if changes(statement, self.version_table):
+            self.statements.append(describe(statement))
 
     def applied(self, **_: Any) -> None:
         """An ``on_version_apply`` hook: a finished revision starts a fresh record."""

@@ -353,6 +353,11 @@ def _process_gone(label: str) -> bool:
     return False
 
 
+def mysql_lock_name(db: Database) -> str:
+    """The ``GET_LOCK`` name of a MariaDB/MySQL database's migration lock."""
+    return _mysql_name(db)
+
+
 def _mysql_name(db: Database) -> str:
     # GET_LOCK names are server-wide, so the name carries the database (unlike PostgreSQL's advisory
     # locks, which are scoped to the database they are taken in)

@@ -35,6 +35,8 @@ def statuses(items: Sequence[Status], targets: bool = True) -> str:
             fleets.setdefault(s.name.split("/", 1)[0], []).append(s)
         elif s.state == "error":
             rows.append([s.name, "?", "?", "?", f"error: {s.error}"])
+        elif s.state == "interrupted":
+            rows.append([s.name, revs(s.current), revs(s.heads), _pending(s), f"interrupted: {s.error}"])
         else:
             rows.append([s.name, revs(s.current), revs(s.heads), _pending(s), s.state])
     text = table(["DATABASE", "CURRENT", "HEADS", "PENDING", "STATE"], rows) if rows else ""
@@ -56,7 +58,7 @@ def fleet_summary(name: str, group: Sequence[Status]) -> str:
         counts[key] = counts.get(key, 0) + 1
     parts = ", ".join(f"{n} {state}" for state, n in sorted(counts.items(), key=lambda kv: -kv[1]))
     lines = [f"{name}: {len(group)} targets: {parts}"]
-    lines += [f"  {s.name}: {s.error}" for s in group if s.state == "error"]
+    lines += [f"  {s.name}: {s.error}" for s in group if s.state in ("error", "interrupted")]
     behind = [s.name for s in group if s.state not in ("at head", "error")]
     if behind:
         more = f" and {len(behind) - 10} more" if len(behind) > 10 else ""

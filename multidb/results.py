@@ -27,8 +27,8 @@ class Status:
     current: tuple[str, ...]
     heads: tuple[str, ...]
     pending: tuple[str, ...]
-    state: str  # "at head", "behind", "expanded", "empty", "unversioned", "ahead of code", "error"
-    error: str | None = None
+    state: str  # "at head", "behind", "expanded", "empty", "unversioned", "ahead of code", "interrupted", "error"
+    error: str | None = None  # "error": why; "interrupted": what an earlier run left half-applied, and the ways out
     contract_pending: tuple[str, ...] = ()  # pending revisions that wait for the contract phase
 
     @property

@@ -535,7 +535,7 @@ def test_atomic_refuses_a_mariadb_database_and_changes_nothing(project: Path, cl
     # the refusal is about --atomic, not a broken URL: without it the MariaDB database migrates
     plain = cli("upgrade", "monitor", "-p", "production", env=env)
     assert plain.exit_code == 0, plain.output
-    assert mariadb_tables(mariadb_database) == MONITOR_TABLES | {"alembic_version"}
+    assert mariadb_tables(mariadb_database) == MONITOR_TABLES | {"alembic_version", "alembic_version_progress"}
 
 
 # --- autocommit_block under the migration lock (PostgreSQL) --------------------------------------

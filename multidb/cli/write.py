@@ -74,6 +74,11 @@ tag_option = click.option(
     "--tag",
     help="Alembic's tag argument, read in a revision with context.get_tag_argument(), e.g. --tag release-42.",
 )
+forget_option = click.option(
+    "--forget-interrupted",
+    is_flag=True,
+    help="MariaDB/MySQL: you undid by hand what an interrupted revision had run; run it again from its start.",
+)
 
 
 def _options(
@@ -93,6 +98,7 @@ def _options(
     action="",
     purge=False,
     tag=None,
+    forget_interrupted=False,
 ):
     from ..commands import RunOptions
 
@@ -112,6 +118,7 @@ def _options(
         phase=phase,
         from_current=from_current,
         tag=tag,
+        forget_interrupted=forget_interrupted,
     )
 
 
@@ -160,6 +167,7 @@ def _handled(f):
 )
 @tag_option
 @x_option
+@forget_option
 @project_options
 @json_option
 @_handled
@@ -178,6 +186,7 @@ def upgrade_cmd(
     from_current,
     tag,
     x_arguments,
+    forget_interrupted,
     as_json,
 ) -> None:
     """Upgrade databases to head, in depends_on order, stopping at the first failure.
@@ -193,6 +202,7 @@ def upgrade_cmd(
       multidb -p production upgrade --all --sql --from-current   # only what each database lacks
       multidb upgrade --all --tag release-42             # context.get_tag_argument() in revisions
       multidb upgrade catalog -x tenant=acme             # multidb.x_arguments() in revisions
+      multidb upgrade catalog --forget-interrupted       # MariaDB: a half-run revision was undone by hand
     """
     from ..commands import upgrade
 
@@ -210,6 +220,7 @@ def upgrade_cmd(
         fail_fast=fail_fast,
         phase=phase,
         tag=tag,
+        forget_interrupted=forget_interrupted,
     )
     _run_output(upgrade(project, databases, all_, target, options), as_json)
 
@@ -223,10 +234,13 @@ def upgrade_cmd(
 @with_options(sql_options)
 @tag_option
 @x_option
+@forget_option
 @project_options
 @json_option
 @_handled
-def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir, tag, x_arguments, as_json) -> None:
+def downgrade_cmd(
+    databases, target, atomic, lock_timeout, yes, sql, output_dir, tag, x_arguments, forget_interrupted, as_json
+) -> None:
     """Downgrade the named databases (never all by default).
 
     \b
@@ -236,6 +250,7 @@ def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir,
       multidb downgrade catalog --sql --to heads:base   # sql/catalog.downgrade.sql
       multidb downgrade catalog --to -1 --profile production --yes
       multidb downgrade catalog --to -1 -x keep_rows=yes
+      multidb downgrade catalog --to -1 --forget-interrupted   # MariaDB: a half-run downgrade undone by hand
     """
     from ..commands import downgrade
 
@@ -250,6 +265,7 @@ def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir,
         yes=yes,
         action=action,
         tag=tag,
+        forget_interrupted=forget_interrupted,
     )
     _run_output(downgrade(project, databases, target, options), as_json)
 
@@ -272,11 +288,15 @@ def downgrade_cmd(databases, target, atomic, lock_timeout, yes, sql, output_dir,
 def stamp_cmd(databases, target, purge, lock_timeout, yes, tag, x_arguments, as_json) -> None:
     """Record a revision in the version table without running migrations.
 
+    On MariaDB/MySQL it also clears the record of a revision an interrupted run left half-applied:
+    stamp the revision the schema now matches, after finishing or undoing that revision by hand.
+
     \b
     Examples:
       multidb stamp catalog --to heads
       multidb stamp catalog --to heads --purge   # its version row names a deleted revision
       multidb stamp catalog --to heads -x reason=restored   # for the hooks
+      multidb stamp catalog --to c1a0f0a1b004   # MariaDB: c1a0f0a1b004 was finished by hand
     """
     from ..commands import stamp
 

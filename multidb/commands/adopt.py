@@ -24,7 +24,7 @@ from typing import Any
 from .. import baseline, drift, engines
 from ..config import Database, Project
 from ..customize import compare_options, connected, table_filter
-from ..environment import foreign_tables
+from ..environment import bookkeeping_tables, foreign_tables
 from ..errors import DatabaseError, UsageError
 from ..fleet import select_targets
 from ..locking import locked
@@ -83,7 +83,7 @@ def _own_tables(conn: Any, db: Database, foreign: set[str]) -> tuple[list[str], 
     """The database's own tables, and every table listed (in ``db.schema``)."""
     import sqlalchemy as sa
 
-    skip = foreign | {db.version_table}
+    skip = foreign | bookkeeping_tables(db)
     names = sa.inspect(conn).get_table_names(schema=db.schema)
     return [n for n in names if n not in skip and not n.startswith("sqlite_")], names
 
@@ -160,8 +160,9 @@ def _differences(project: Project, db: Database, live: Any, scratch: Database) -
     with engines.connect(scratch) as conn:
         expected.reflect(conn)
         conn.rollback()
-    if db.version_table in expected.tables:
-        expected.remove(expected.tables[db.version_table])
+    own = bookkeeping_tables(db)
+    for name in own & set(expected.tables):
+        expected.remove(expected.tables[name])
     opts = {
         "version_table": db.version_table,
         "version_table_schema": db.version_table_schema,

@@ -13,7 +13,7 @@ import traceback
 from contextlib import ExitStack
 from typing import Any
 
-from .. import engines
+from .. import engines, interrupts
 from ..config import Database, Project
 from ..environment import commit_error, prepare_session
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
@@ -52,6 +52,7 @@ def run_atomic(
             key = engines.database_identity(db)
             if key not in sessions:
                 conn = stack.enter_context(engines.connect(db))
+                stack.enter_context(interrupts.cancellable(conn))  # SIGINT/SIGTERM cancel its running statement
                 prepare_session(db, conn)
                 sessions[key] = (conn, conn.begin())
         results = []

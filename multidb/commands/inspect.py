@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import alembic_private, engines
+from .. import alembic_private, engines, unfinished
 from ..config import Database, Project
 from ..errors import DatabaseError
 from ..fleet import in_shard, select_targets
@@ -87,13 +87,16 @@ def database_status(project: Project, db: Database) -> Status:
         steps = alembic_private.upgrade_steps(script, "heads", current)  # as Alembic's upgrade computes them
     pending = tuple(step.revision.revision for step in steps)
     waiting = tuple(r for r in pending if r in held_back(steps, script))
-    if not pending:
+    interrupted = unfinished.status_note(db, script, current)  # MariaDB/MySQL
+    if interrupted:
+        state = "interrupted"
+    elif not pending:
         state = "at head"
     elif not current:
         state = _empty_or_unversioned(project, db)
     else:
         state = "expanded" if waiting and len(waiting) == len(pending) else "behind"
-    return Status(db.name, db.masked_url, current, heads, pending, state, contract_pending=waiting)
+    return Status(db.name, db.masked_url, current, heads, pending, state, interrupted, contract_pending=waiting)
 
 
 def _empty_or_unversioned(project: Project, db: Database) -> str:

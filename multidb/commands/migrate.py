@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import baseline, engines, interrupts
+from .. import baseline, engines, interrupts, unfinished
 from ..config import Database, Project
 from ..customize import check_hooks
 from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
@@ -46,6 +46,7 @@ class RunOptions:
     phase: str | None = None  # "expand": hold back contract steps; "contract" or None: everything
     from_current: bool = False  # --sql only: start at each database's current revisions, not at base
     tag: str | None = None  # Alembic's tag argument: context.get_tag_argument() in a revision
+    forget_interrupted: bool = False  # MariaDB/MySQL: a half-applied revision was undone by hand; run it again
 
 
 DEFAULT = RunOptions()
@@ -132,7 +133,7 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
     checks, unchecked = run_jobs(
         _check_job,
         dbs,
-        (project, action, target, options.lock_timeout, options.purge),
+        (project, action, target, options.lock_timeout, options.purge, options.forget_interrupted),
         check_jobs,
         stop_at_first_failure=stop,
         dependents_first=action == "downgrade",
@@ -173,7 +174,7 @@ def _atomic(
     purge: bool,
     tag: str | None = None,
 ) -> list[RunResult]:
-    """``--atomic``; a signal stops its next statement (a running one is not cancelled), and all is rolled back."""
+    """``--atomic``; a signal cancels the running statement (or stops the next one), and all is rolled back."""
     rolled_back = "; every database was rolled back (--atomic)"
     try:
         with interrupts.migrating():
@@ -260,11 +261,17 @@ class TargetFailed(MultiDBError):
 
 
 def _check_job(
-    db: Database, project: Project, action: str, target: str, lock_timeout: float | None, purge: bool = False
+    db: Database,
+    project: Project,
+    action: str,
+    target: str,
+    lock_timeout: float | None,
+    purge: bool = False,
+    forget: bool = False,
 ) -> Outcome:
     try:
         script = load_history(project, db)
-        return Outcome(db.name, _preflight(project, db, script, action, target, lock_timeout, purge))
+        return Outcome(db.name, _preflight(project, db, script, action, target, lock_timeout, purge, forget))
     except MultiDBError as e:
         return Outcome(db.name, error=e.lines()[0], exit_code=e.exit_code)
 
@@ -272,9 +279,17 @@ def _check_job(
 def _apply_job(
     db: Database, project: Project, action: str, target: str, options: RunOptions, reporter: Reporter | None
 ) -> Outcome:
+    with interrupts.in_worker():  # (--jobs N: a signal cancels the statement of the worker's target too)
+        return _apply_one(db, project, action, target, options, reporter)
+
+
+def _apply_one(
+    db: Database, project: Project, action: str, target: str, options: RunOptions, reporter: Reporter | None
+) -> Outcome:
     if interrupts.received():
         return Outcome(db.name)  # a signal stopped the run before this database: skipped
     journal = _RevisionJournal(db.version_table)
+    recorder = unfinished.Recorder(db, action)  # MariaDB/MySQL: what the next run must know if this one dies
     started = False  # the lock is held and the revisions run
     try:
         # one connection for the lock and the migrations (a server lock is the session's)
@@ -283,27 +298,40 @@ def _apply_job(
             interrupts.cancellable(conn),
             migration_lock(db, lock_wait(db, options.lock_timeout), conn),
         ):
+            unfinished.under_lock(project, db, conn, action, options.forget_interrupted)
             started = True
-            with interrupts.migrating(), journal.on(conn):
-                result = _apply_with_retries(project, db, conn, action, target, reporter or Quiet(), options, journal)
+            try:
+                with interrupts.migrating(), journal.on(conn), recorder.on(conn):
+                    result = _apply_with_retries(
+                        project, db, conn, action, target, reporter or Quiet(), options, journal
+                    )
+            except BaseException:
+                recorder.stopped()  # (after migrating(): a pending signal no longer stops its statements)
+                raise
+            recorder.finished()
+            if action == "stamp":  # the operator says where the schema stands: an earlier record is void
+                unfinished.clear(db, conn)
             return Outcome(db.name, result)
     except MultiDBError as e:
         if interrupts.received():
-            return _interrupted(project, db, action, target, journal if started else None)
+            return _interrupted(project, db, action, target, journal if started else None, recorder.next_step())
         after, known = _now(db)
-        return Outcome(db.name, (after, known), error=e.lines()[0], exit_code=e.exit_code)
+        return Outcome(db.name, (after, known), error=e.lines()[0] + recorder.next_step(), exit_code=e.exit_code)
     except (interrupts.Stopped, interrupts.StatementStopped):  # (the latter: a statement outside any revision file)
-        return _interrupted(project, db, action, target, journal if started else None)
+        return _interrupted(project, db, action, target, journal if started else None, recorder.next_step())
     finally:
         interrupts.taken()
         if reporter is not None:
             reporter.finish(db.name)
 
 
-def _interrupted(project: Project, db: Database, action: str, target: str, journal: _RevisionJournal | None) -> Outcome:
+def _interrupted(
+    project: Project, db: Database, action: str, target: str, journal: _RevisionJournal | None, next_step: str = ""
+) -> Outcome:
     """One line naming the revision a signal stopped, and where the database stands now (read again).
 
-    ``journal`` is None when the signal came before the revisions ran (waiting for the lock).
+    ``journal`` is None when the signal came before the revisions ran (waiting for the lock);
+    ``next_step``: what the next run will require (MariaDB/MySQL, a revision left half-applied).
     """
     signum = interrupts.received() or 2
     after, known = _now(db)
@@ -321,7 +349,7 @@ def _interrupted(project: Project, db: Database, action: str, target: str, journ
     else:
         what = "the revisions that had finished stay applied"
     now = f"the database is at {', '.join(after) or 'base'}" if known else "where it stands could not be read"
-    error = f"{db.name}: {where}; {what}; {now}"
+    error = f"{db.name}: {where}; {what}; {now}{next_step}"
     return Outcome(db.name, (after, known), error=error, exit_code=interrupts.exit_code(signum))
 
 
@@ -384,9 +412,12 @@ def _preflight(
     target: str,
     lock_timeout: float | None,
     purge: bool = False,
+    forget: bool = False,
 ) -> tuple[tuple[str, ...], int]:
-    """Where the database stands and how many steps it needs; raises if it is unreachable or the
-    target does not apply to it. A SQLite file being migrated is read after that run (see reading_lock).
+    """Where the database stands and how much work it needs (steps, or a record of an interrupted
+    revision to clear); raises if it is unreachable, the target does not apply to it, or an earlier
+    run left a revision half-applied (MariaDB/MySQL). A SQLite file being migrated is read after that
+    run (see reading_lock).
 
     ``stamp --purge`` empties the version table first, so it may hold revisions no folder has (a
     database "ahead of code"): the steps are counted from an empty table, as Alembic then runs them."""
@@ -397,6 +428,7 @@ def _preflight(
             heads = current_heads(db)
             if not purge:
                 check_known(db, script, heads)
+            to_clear = unfinished.before_run(db, script, action, heads, forget)
             if action in ("upgrade", "expand") and not heads:
                 _refuse_unversioned_tables(project, db)
                 baseline.check(project, db)  # its models import, its SQL file for this dialect exists
@@ -404,7 +436,8 @@ def _preflight(
         raise Interrupted(e.signum, " while waiting for the migration lock; nothing was changed", db.name) from e
     with revision_errors(db):
         steps = step_fn(action)(script, target, () if purge else heads)
-    return heads, len(steps) or int(purge and bool(heads))  # --purge to base: emptying the table is the work
+    # --purge to base: emptying the table is the work; a record of an interrupted revision to clear is too
+    return heads, len(steps) or int(purge and bool(heads)) or int(to_clear)
 
 
 def _check_target(db: Database, script: Any, target: str) -> None:

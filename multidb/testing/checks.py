@@ -537,10 +537,11 @@ def _state(db: Database, hide: Neighbours, project: Project | None = None) -> tu
 
     With ``project``, the tables its comparison settings leave out (``autogenerate.exclude_tables``,
     ``include_name``, ``include_object``) are left out too."""
+    from ..environment import bookkeeping_tables
     from ..runner import read_heads
 
     with engines.connect(db) as conn:
-        left_out = [db.version_table, *hide.tables, *_left_out(project, db, conn)]
+        left_out = [*bookkeeping_tables(db), *hide.tables, *_left_out(project, db, conn)]
         found = parity.snapshot(conn, exclude=left_out, schema=db.schema)
         conn.rollback()
         heads = read_heads(db, conn)

@@ -398,7 +398,7 @@ def foreign_tables(project: Project, db: Database) -> set[str] | None:
     for other in project.databases.values():
         if other.name in (db.name, db.entry) or other.same_server_database != db.same_server_database:
             continue
-        foreign.add(other.version_table)
+        foreign |= bookkeeping_tables(other)  # its version table and its progress table
         if not other.metadata:
             return None
         foreign.update(t.name for t in load_metadata(project, other).tables.values())

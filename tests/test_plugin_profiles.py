@@ -109,3 +109,24 @@ def test_two_profiles_with_their_own_bases_serving_one_tested_dialect_is_a_usage
         ]
     )
     run(project).assert_outcomes(passed=6, skipped=1)  # only SQLite tested: no choice to make
+
+
+def test_which_profile_serves_which_dialect(tmp_path):
+    from multidb.testing.plan import profiles_by_dialect
+
+    config = tmp_path / "multidb.yaml"
+    config.write_text(
+        "databases:\n  app: {url: 'sqlite:///app.db', bases: [{label: app, path: v}]}\n"
+        "profiles:\n"
+        "  local: {}\n"  # no bases of its own: serves nothing
+        "  maria: {defaults: {url: 'mysql+pymysql://db/app', bases: [{label: app, path: m}]}}\n"
+        "  env: {databases: {app: {url: '${DATABASE_URL}', bases: [{label: app, path: e}]}}}\n"  # shows nothing
+        "  pg: {databases: {app: {url: 'postgresql+psycopg://db/app'}}}\n"  # no bases of its own
+    )
+    tested = ("sqlite", "mariadb")
+    assert profiles_by_dialect(config, "", tested) == {"mysql": "maria", "mariadb": "maria"}
+    assert profiles_by_dialect(config, "mariadb:env, postgresql:pg", tested) == {
+        "mariadb": "env",
+        "postgresql": "pg",
+        "mysql": "maria",
+    }

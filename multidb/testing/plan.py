@@ -20,19 +20,37 @@ class Case:
     dialect: str | None = None
     base: str | None = None
     other: str | None = None
+    profile: str | None = None  # a single-head case of a base only another profile has (per-dialect profiles)
 
     @property
     def id(self) -> str:
         """``catalog-postgresql``, ``catalog-catalog`` (database-base), ``catalog-sqlite-postgresql``."""
-        return "-".join(p for p in (self.database, self.base, self.dialect, self.other) if p)
+        return "-".join(p for p in (self.database, self.base, self.dialect, self.other, self.profile) if p)
 
 
-def plan(project: Project, dialects: tuple[str, ...], offline: tuple[str, ...]) -> dict[str, list[Case]]:
-    """The cases of every generated test function, by function name. A name with no case is absent."""
+def plan(
+    project: Project,
+    dialects: tuple[str, ...],
+    offline: tuple[str, ...],
+    others: dict[str, Project] | None = None,
+) -> dict[str, list[Case]]:
+    """The cases of every generated test function, by function name. A name with no case is absent.
+
+    ``others``: the projects of the other profiles that serve a dialect (by profile name); the bases
+    only they have get single-head cases of their own.
+    """
     names = list(project.databases)
     per_dialect = [Case(n, d) for n in names for d in dialects]
+    heads = [Case(n, base=b.label) for n in names for b in project.databases[n].bases]
+    seen = {(n, b.label, b.path) for n in names for b in project.databases[n].bases}
+    for profile, other in (others or {}).items():
+        for n in names:
+            for b in other.databases[n].bases:
+                if (n, b.label, b.path) not in seen:
+                    seen.add((n, b.label, b.path))
+                    heads.append(Case(n, base=b.label, profile=profile))
     cases = {
-        "test_single_head": [Case(n, base=b.label) for n in names for b in project.databases[n].bases],
+        "test_single_head": heads,
         "test_offline_sql": [Case(n, d) for n in names for d in offline],
         "test_upgrade": per_dialect,
         "test_stairway": per_dialect,
@@ -58,6 +76,71 @@ def offline_dialects(config: Path, tested: tuple[str, ...]) -> tuple[str, ...]:
         if dialect and dialect not in found and not (dialect == "mysql" and "mariadb" in found):
             found.append(dialect)
     return tuple(found)
+
+
+def profiles_by_dialect(config: Path, given: str, tested: tuple[str, ...]) -> dict[str, str]:
+    """Which profile serves which dialect: ``given`` (``"sqlite:local, postgresql:production"``), and
+    for a dialect it does not name, the one profile with ``bases`` of its own whose URLs all show
+    that dialect (a ``mysql`` URL serves ``mariadb`` too). Raises ValueError naming what is wrong.
+    """
+    from ..schema import did_you_mean
+    from .dialects import DIALECTS
+
+    raw = _raw(config)
+    profiles = raw.get("profiles") or {}
+    chosen: dict[str, str] = {}
+    for part in (p.strip() for p in given.split(",")):
+        if not part:
+            continue
+        dialect, sep, profile = (x.strip() for x in part.partition(":"))
+        dialect = dialect.lower()
+        if not sep or not dialect or not profile:
+            raise ValueError(f"'{part}' is not DIALECT:PROFILE (e.g. postgresql:production)")
+        if dialect not in DIALECTS:
+            raise ValueError(f"unknown dialect '{dialect}' in '{part}' (known: {', '.join(DIALECTS)})")
+        if profile not in profiles:
+            hint = did_you_mean(profile, profiles)
+            known = ", ".join(profiles) or "none"
+            raise ValueError(f"unknown profile '{profile}' in '{part}'{hint} (profiles: {known})")
+        chosen[dialect] = profile
+    serving: dict[str, list[str]] = {}
+    for name, profile in profiles.items():
+        shown = {_dialect_of(u) for u in _urls_of(raw, profile or {})}
+        if len(shown) == 1 and None not in shown and _sets_bases(profile or {}):
+            (dialect,) = shown
+            for served in [dialect, "mariadb"] if dialect == "mysql" else [dialect]:
+                serving.setdefault(served, []).append(str(name))
+    for dialect, found in serving.items():
+        if dialect in chosen or (len(found) > 1 and dialect not in tested):
+            continue  # an ambiguity matters only where it is tested (else: the offline SQL of the default)
+        if len(found) > 1:
+            raise ValueError(
+                f"profiles {' and '.join(found)} both have bases of their own and serve {dialect}: "
+                f"choose one, e.g. {dialect}:{found[0]}"
+            )
+        chosen[dialect] = found[0]
+    return chosen
+
+
+def _raw(config: Path) -> dict:
+    import yaml
+
+    raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _urls_of(raw: dict, profile: dict) -> list[str]:
+    """The URL of every database under one profile, unexpanded."""
+    urls = []
+    for name, entry in (raw.get("databases") or {}).items():
+        own = (profile.get("databases") or {}).get(name)
+        urls.append(_url(raw.get("defaults"), entry, profile.get("defaults"), own))
+    return [u for u in urls if isinstance(u, str)]
+
+
+def _sets_bases(profile: dict) -> bool:
+    layers = [profile.get("defaults"), *(profile.get("databases") or {}).values()]
+    return any(isinstance(layer, dict) and "bases" in layer for layer in layers)
 
 
 def _profile_urls(config: Path) -> list[str]:

@@ -56,9 +56,11 @@ class Settings:
     server_urls: dict[str, str] = field(default_factory=dict)
     require_servers: bool = False
     prefix: str = PLUGIN_PREFIX
+    dialect_profiles: dict[str, str] = field(default_factory=dict)  # dialect -> the profile whose bases it tests
 
 
 SETTINGS = pytest.StashKey["Settings | None"]()
+PROJECTS = pytest.StashKey["dict[str, Project]"]()  # the other profiles' projects, loaded once
 NOTES = pytest.StashKey["list[tuple[str, str]]"]()  # (test id, line): shown in the run's summary
 
 
@@ -77,6 +79,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--multidb-profile", metavar="NAME", help="the config profile to load (default: the config's)")
     group.addoption(
+        "--multidb-profiles",
+        metavar="LIST",
+        help="test a dialect with the bases of another profile, e.g. sqlite:local,postgresql:production",
+    )
+    group.addoption(
         "--multidb-prefix",
         metavar="PREFIX",
         help="start the names of throwaway databases with PREFIX: a-z, 0-9 and _ (default: multidb_plugin_)",
@@ -84,6 +91,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("multidb_config", "path of multidb.yaml, relative to this ini file (switches the plugin on)")
     parser.addini("multidb_dialects", "comma-separated dialects to test on (default: sqlite)", default="sqlite")
     parser.addini("multidb_profile", "the config profile to load (default: the config's default_profile)")
+    parser.addini(
+        "multidb_profiles",
+        "DIALECT:PROFILE pairs, comma-separated: test each dialect with that profile's bases "
+        "(default: a profile with bases of its own whose URLs all show the dialect)",
+    )
     parser.addini(
         "multidb_tests_path",
         "folder the migration tests are collected with; its conftest.py may override the plugin's fixtures "
@@ -134,6 +146,7 @@ def _settings(config: pytest.Config) -> Settings | None:
         raise pytest.UsageError(f"multidb: --multidb-dialects / multidb_dialects: {e}") from None
     data = config.getini("multidb_data") or None
     prefix = _prefix(config)
+    dialect_profiles = _dialect_profiles(config, path, dialects)
     return Settings(
         config=path,
         dialects=dialects,
@@ -143,7 +156,22 @@ def _settings(config: pytest.Config) -> Settings | None:
         server_urls=server_urls(),
         require_servers=any(os.environ.get(name) for name in REQUIRE_ENV),
         prefix=prefix,
+        dialect_profiles=dialect_profiles,
     )
+
+
+def _dialect_profiles(config: pytest.Config, path: Path, dialects: tuple[str, ...]) -> dict[str, str]:
+    import yaml
+
+    from .plan import profiles_by_dialect
+
+    given = config.getoption("multidb_profiles") or config.getini("multidb_profiles") or ""
+    try:
+        return profiles_by_dialect(path, given, dialects)
+    except yaml.YAMLError:
+        return {}  # loading the config reports it, with its place
+    except ValueError as e:
+        raise pytest.UsageError(f"multidb: --multidb-profiles / multidb_profiles: {e}") from None
 
 
 def _prefix(config: pytest.Config) -> str:
@@ -194,7 +222,8 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     settings = config.stash.get(SETTINGS, None)
     if settings is None:
         return None
-    return f"multidb: {settings.config} on {', '.join(settings.dialects)}"
+    served = "".join(f" ({d}: profile {p})" for d, p in settings.dialect_profiles.items() if d in settings.dialects)
+    return f"multidb: {settings.config} on {', '.join(settings.dialects)}{served}"
 
 
 # --- collection ---------------------------------------------------------------------------------
@@ -219,10 +248,16 @@ class MigrationSuite(pytest.Module):
         assert settings is not None
         try:
             project = load_config(settings.config, settings.profile)
+            others = {
+                p: load_config(settings.config, p)
+                for p in dict.fromkeys(settings.dialect_profiles.values())
+                if p != project.profile
+            }
         except MultiDBError as e:
             raise self.CollectError("multidb: cannot load the config:\n" + "\n".join(e.lines())) from None
+        self.config.stash[PROJECTS] = others
         offline = offline_dialects(settings.config, settings.dialects)
-        self.cases = plan(project, settings.dialects, offline)
+        self.cases = plan(project, settings.dialects, offline, others)
         items = list(super().collect())
         for item in items:
             item.add_marker(pytest.mark.multidb)
@@ -301,6 +336,30 @@ def multidb_project(request: pytest.FixtureRequest) -> Project:
     return load_config(settings.config, settings.profile)
 
 
+def _profile_project(config: pytest.Config, default: Project, profile: str | None) -> Project:
+    """``default`` (``multidb_project``), or the project of another profile that serves a dialect."""
+    from ..config import load_config
+    from ..errors import MultiDBError
+
+    if profile is None or profile == default.profile:
+        return default
+    loaded = config.stash.setdefault(PROJECTS, {})
+    if profile not in loaded:
+        try:
+            loaded[profile] = load_config(default.path, profile)
+        except MultiDBError as e:
+            pytest.fail(f"multidb: cannot load profile '{profile}': " + " ".join(e.lines()), pytrace=False)
+    return loaded[profile]
+
+
+@pytest.fixture
+def multidb_case_project(request: pytest.FixtureRequest, multidb_project: Project, multidb_case: Case) -> Project:
+    """The project of the profile that serves the case's dialect (``multidb_profiles``), else ``multidb_project``."""
+    settings = _require(request.config)
+    profile = multidb_case.profile or settings.dialect_profiles.get(multidb_case.dialect or "")
+    return _profile_project(request.config, multidb_project, profile)
+
+
 @pytest.fixture
 def multidb_notes(request: pytest.FixtureRequest) -> Iterator[list[str]]:
     """Lines a check adds about what it did not test and why; shown in the summary at the end of the run."""
@@ -368,7 +427,8 @@ def multidb_throwaway(
                         f"{e} (servers are required because CI or MULTIDB_REQUIRE_SERVERS is set)", pytrace=False
                     )
                 pytest.skip(str(e))
-            return retarget(multidb_project, name, url)
+            profile = settings.dialect_profiles.get(dialect) if settings is not None else None
+            return retarget(_profile_project(request.config, multidb_project, profile), name, url)
 
         yield make
 

@@ -17,15 +17,15 @@ from .dialects import offline_url
 from .plan import Case
 
 
-def test_single_head(multidb_project: Project, multidb_case: Case) -> None:
+def test_single_head(multidb_case_project: Project, multidb_case: Case) -> None:
     """The base has one head: no unmerged branches (several bases in one database are fine)."""
-    checks.check_single_head(multidb_project, multidb_case.database, multidb_case.base)
+    checks.check_single_head(multidb_case_project, multidb_case.database, multidb_case.base)
 
 
-def test_offline_sql(multidb_project: Project, multidb_case: Case, multidb_server_urls: dict[str, str]) -> None:
+def test_offline_sql(multidb_case_project: Project, multidb_case: Case, multidb_server_urls: dict[str, str]) -> None:
     """The SQL of the whole history renders for the dialect without connecting (``upgrade --sql``)."""
     url = offline_url(multidb_case.dialect or "sqlite", multidb_server_urls)
-    checks.check_offline(multidb_project, multidb_case.database, url, on=multidb_case.dialect)
+    checks.check_offline(multidb_case_project, multidb_case.database, url, on=multidb_case.dialect)
 
 
 def test_upgrade(multidb_scratch: Project, multidb_case: Case) -> None:

@@ -22,8 +22,6 @@ from ..journal import NON_TRANSACTIONAL_DDL, StatementJournal
 from ..locking import lock_wait, locked, migration_lock, reading_lock
 from ..results import RunResult
 from ..runner import check_known, current_heads, load_history, read_heads, relative, revision_errors
-from . import offline
-from .atomic import refuse_non_transactional, run_atomic
 from .scheduler import Outcome, reading_jobs, run_jobs
 from .steps import Quiet, Reporter, execute, step_fn
 
@@ -58,6 +56,8 @@ def upgrade(
     if options.sql:
         if options.from_current and ":" in to:
             raise UsageError("--from-current starts at each database's current revision: give --to TO, not FROM:TO")
+        from . import offline  # --sql only, like atomic below: a run that connects does not load them
+
         return offline.write(project, dbs, action, to, options.output_dir, options.from_current)
     if options.from_current:
         raise UsageError("--from-current only goes with --sql")
@@ -71,6 +71,8 @@ def downgrade(project: Project, names: tuple[str, ...], to: str, options: RunOpt
     if options.sql:
         if ":" not in to:
             raise UsageError("downgrade --sql needs a range: --to FROM:TO (e.g. heads:base)")
+        from . import offline
+
         return offline.write(project, dbs, "downgrade", to, options.output_dir)
     _no_range(to)
     _guard(project, "downgrade", options)
@@ -112,6 +114,8 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
     if options.shard:
         dbs = [db for db in dbs if in_shard(db.name, *options.shard)]
     if options.atomic:
+        from .atomic import refuse_non_transactional
+
         refuse_non_transactional(dbs)
     for db in dbs:  # every history loads (once) before any connection
         _check_target(db, load_history(project, db), target)
@@ -163,6 +167,8 @@ def _atomic(
     project: Project, dbs: list[Database], action: str, target: str, before: dict[str, tuple[str, ...]], purge: bool
 ) -> list[RunResult]:
     """``--atomic``; a signal stops its next statement (a running one is not cancelled), and all is rolled back."""
+    from .atomic import run_atomic
+
     rolled_back = "; every database was rolled back (--atomic)"
     try:
         with interrupts.migrating():

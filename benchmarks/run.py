@@ -8,7 +8,8 @@ Options: --quick (1 run, small histories and fleet: a smoke test of about a minu
 sqlite,postgresql, --repeat N (runs per measurement, default 3; the median is reported), --fleet N,
 --info-repeat N (runs of the anchors that judge no target: (a) on K=2, (c) on the fleet; default 1),
 --wait-idle MINUTES (on a shared machine: wait for other processes to calm down before each group
-of runs), --json FILE (raw samples), --keep (leave the generated projects in place). PostgreSQL is the server at
+of runs), --json FILE (raw samples), --keep (leave the generated projects in place), --k2-only
+(only --help and the K=2 upgrades). PostgreSQL is the server at
 $MULTIDB_BENCH_POSTGRESQL_URL (default postgresql://postgres@127.0.0.1:5432/postgres); the
 benchmark creates throwaway databases with random names there and drops them at the end, on
 Ctrl-C too. A dialect whose server does not answer is skipped.
@@ -414,6 +415,9 @@ def measure_dialect(s: Setup, args: argparse.Namespace, samples: Samples) -> Non
             if name == "a" and rep >= args.info_repeat:  # (a) judges no K = 2 target
                 continue
             measure_pair(samples, f"k2/{name}", s.reset_k2, commands, noop=name != "multidb-per-run")
+    if args.k2_only:
+        progress(f"{s.dialect}: done in {time.perf_counter() - started:.0f} s")
+        return
 
     progress(f"{s.dialect}: offline SQL")
     sql_tools = [("multidb", c.sql_multidb()), ("a", c.sql_a()), ("b", c.sql_b())]
@@ -561,6 +565,8 @@ def rows_for(dialect: str, samples: Samples, args: argparse.Namespace) -> list[R
             if not args.quick:
                 per_run = f"K=2 x {k}: {label}, transaction: per_run (info)"
                 rows.append(row(per_run, "k2/multidb-per-run/empty", fastest, "fastest of (b),(c)"))
+    if args.k2_only:
+        return rows
     for phase, label, goal in (("empty", "upgrade from empty", 5), ("noop", "no-op upgrade", 30)):
         for jobs in (1, 2):
             scenario = f"fleet {n} x {fr}: {label}, --jobs {jobs}"
@@ -655,6 +661,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--json", type=Path, help="write every sample (seconds) to this file")
     p.add_argument("--keep", action="store_true", help="keep the generated projects (the folder is printed)")
+    p.add_argument(
+        "--k2-only",
+        action="store_true",
+        help="only --help and the K=2 upgrades (from empty, no-op): skips offline SQL and the fleets",
+    )
     args = p.parse_args(argv)
     args.repeat = args.repeat or (1 if args.quick else 3)
     n = args.fleet or (2 if args.quick else 100)

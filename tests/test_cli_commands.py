@@ -27,9 +27,11 @@ def test_every_command_is_in_the_table() -> None:
 
 
 def test_a_command_loads_only_its_own_module(project) -> None:
+    """... and an upgrade that connects loads neither the offline SQL nor the --atomic module."""
     code = (
         "import sys, atexit\n"
-        "loaded = lambda: sorted(m for m in sys.modules if m.startswith('multidb.cli.'))\n"
+        "wanted = ('multidb.cli.', 'multidb.commands.offline', 'multidb.commands.atomic')\n"
+        "loaded = lambda: sorted(m for m in sys.modules if m.startswith(wanted))\n"
         "atexit.register(lambda: print(loaded(), file=sys.stderr))\n"
         "sys.argv = ['multidb', 'upgrade', '--all']\n"
         "from multidb.cli import run\n"

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -142,6 +142,9 @@ EXAMPLE_PARTS = ("config", "catalog_versions", "monitor_versions", "example_app"
 HOLD_LOCK = Path(__file__).parent / "reliability" / "hold_lock.py"
 REFUSED_PORT = 1
 BOUND = 120  # seconds: a bound proving "no hang", never a pass/fail timing
+# Commands that do not depend on one another (they only read, or the server refuses them) run side by
+# side in this many processes: each is still its own process, checked on every channel.
+WORKERS = max(2, os.cpu_count() or 1)
 
 
 def leaks(text: str | bytes) -> list[str]:
@@ -239,8 +242,9 @@ class PostgreSQL(Backend):
     def waiting(self) -> list[str]:
         with self.admin.cursor() as cur:
             cur.execute(
-                "SELECT a.application_name, coalesce(a.query, '') FROM pg_locks l "
-                "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND NOT l.granted"
+                "SELECT a.application_name, coalesce(a.query, '') FROM pg_locks l JOIN pg_stat_activity a "
+                "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND NOT l.granted AND a.usename = %s",
+                (self.role,),  # this backend's runner only: the other PostgreSQL backend runs at the same time
             )
             return [" ".join(row) for row in cur.fetchall()]
 
@@ -355,6 +359,13 @@ class Session:
             json.loads(done.stdout)
         return run
 
+    def together(self, *commands: tuple, port: int | None = None) -> None:
+        """Run each ``(expected exit code, *args)`` at the same time; none may depend on another's effect."""
+        with ThreadPoolExecutor(WORKERS) as pool:
+            done = [pool.submit(self.run, code, *args, port=port) for code, *args in commands]
+        for future in done:
+            future.result()
+
     def wait_on_a_held_lock(self) -> None:
         """Run 'upgrade --all' while another process holds catalog's lock; read its argv while it waits."""
         holder = subprocess.Popen(
@@ -404,32 +415,40 @@ class Session:
 def _drive_every_command(session: Session) -> None:
     run = session.run
     versions = session.project / "catalog_versions"
-    # reading an empty database
-    for args in (("list",), ("list", "--json"), ("status",), ("status", "--json"), ("current",), ("heads",)):
-        run(0, *args)
-    run(0, "history", "catalog")
-    run(0, "history", "catalog", "--json")
-    run(0, "history", "catalog", "-i", "-v")
-    run(0, "sql", "catalog", "head")
-    run(1, "check")
-    run(1, "check", "--json")
-    # offline SQL
-    run(0, "upgrade", "--all", "--sql", "--output-dir", "sql-up")
-    run(0, "downgrade", "catalog", "--sql", "--to", "heads:base", "--output-dir", "sql-down")
+    # Where the password sits in the URL (user part or ?password=) matters where a URL is parsed, masked
+    # or shown: list, status, errors, tracebacks, offline SQL, the refused server, the waiting runner. A
+    # write that succeeds shows no URL and hands the password to psycopg2 as the same keyword either way,
+    # so the round trips below that only move the database back and forth run on 'postgresql' alone.
+    round_trips = session.backend.name != "postgresql-query"
+    # reading an empty database, and offline SQL (nothing here writes to a database)
+    session.together(
+        (0, "list"),
+        (0, "list", "--json"),
+        (0, "status"),
+        (0, "status", "--json"),
+        (0, "current"),
+        (0, "heads"),
+        (0, "history", "catalog"),
+        (0, "history", "catalog", "--json"),
+        (0, "history", "catalog", "-i", "-v"),
+        (0, "sql", "catalog", "head"),
+        (1, "check"),
+        (1, "check", "--json"),
+        (0, "upgrade", "--all", "--sql", "--output-dir", "sql-up"),
+        (0, "downgrade", "catalog", "--sql", "--to", "heads:base", "--output-dir", "sql-down"),
+    )
     # changing it
     run(0, "ensure-version", "catalog", "--json")
     run(0, "upgrade", "--all")
-    run(0, "status", "--json")
-    run(0, "current", "--json")
-    run(0, "check")
-    run(0, "check", "--json")
-    run(0, "downgrade", "catalog", "--to", "-1")
-    run(0, "upgrade", "catalog", "--json")
-    run(0, "downgrade", "catalog", "--to", "-1", "--json")
-    run(0, "stamp", "catalog", "--to", "heads")
-    run(0, "stamp", "catalog", "--to", CATALOG_REVS[-2], "--json")  # where its schema really is
-    run(0, "stamp", "catalog", "--to", CATALOG_REVS[-2], "--purge", "--tag", "t")
-    run(0, "upgrade", "catalog")
+    session.together((0, "status", "--json"), (0, "current", "--json"), (0, "check"), (0, "check", "--json"))
+    if round_trips:  # each ends where it began: catalog at head
+        run(0, "downgrade", "catalog", "--to", "-1")
+        run(0, "upgrade", "catalog", "--json")
+        run(0, "downgrade", "catalog", "--to", "-1", "--json")
+        run(0, "stamp", "catalog", "--to", "heads")
+        run(0, "stamp", "catalog", "--to", CATALOG_REVS[-2], "--json")  # where its schema really is
+        run(0, "stamp", "catalog", "--to", CATALOG_REVS[-2], "--purge", "--tag", "t")
+        run(0, "upgrade", "catalog")
     run(0, "upgrade", "--all", "--sql", "--from-current", "--output-dir", "sql-current")
     # a failing revision, with and without --traceback and --json
     failing = versions / FAILING_FILE
@@ -456,8 +475,8 @@ def _drive_every_command(session: Session) -> None:
     # a runner waiting for another one's lock (with something to do: a runner with nothing to do takes no lock)
     run(0, "downgrade", "catalog", "--to", "-1")
     session.wait_on_a_held_lock()
-    # the server refuses the connection
-    for args in (
+    # the server refuses the connection (so none of these changes anything)
+    refused = (
         ("status",),
         ("status", "--json"),
         ("current",),
@@ -475,12 +494,16 @@ def _drive_every_command(session: Session) -> None:
         ("revision", "catalog", "-m", "x", "--autogenerate", "--traceback"),
         ("history", "catalog", "-i"),
         ("ensure-version", "catalog", "--traceback"),
-    ):
-        run(1, *args, port=REFUSED_PORT)
-    run(0, "upgrade", "--all", "--sql", "--output-dir", "sql-refused", port=REFUSED_PORT)
-    # tidy up the databases (what they are left with is not the point)
-    run(0, "downgrade", "monitor", "--to", "base")
-    run(0, "downgrade", "catalog", "--to", "base", "--json")
+    )
+    session.together(
+        *[(1, *args) for args in refused],
+        (0, "upgrade", "--all", "--sql", "--output-dir", "sql-refused"),
+        port=REFUSED_PORT,
+    )
+    # down to base (what the databases are left with is not the point; they are dropped next)
+    if round_trips:
+        run(0, "downgrade", "monitor", "--to", "base")
+        run(0, "downgrade", "catalog", "--to", "base", "--json")
 
 
 def _drop_half_done(session: Session) -> None:
@@ -497,17 +520,35 @@ BACKENDS = [
 ]
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def record(request, tmp_path_factory) -> Iterator[Record]:
-    """Every command run once on the backend (module-scoped: each channel's test reads the same runs)."""
-    name = request.param
+def _record_one(name: str, folder: Path) -> Record:
     backend = MariaDB() if name == "mariadb" else PostgreSQL(in_query=name == "postgresql-query")
     try:
-        session = Session(tmp_path_factory.mktemp(f"secrets-{name}"), backend)
+        session = Session(folder, backend)
         _drive_every_command(session)
-        yield session.record
+        return session.record
     finally:
         backend.close()
+
+
+@pytest.fixture(scope="module")
+def records(request, tmp_path_factory) -> dict[str, Record | BaseException]:
+    """Every command run once on each backend the selected tests use, the backends at the same time
+    (each on its own databases and login); a backend's skip or failure is kept for its own tests."""
+    mine = [item for item in request.session.items if item.path == request.path]
+    wanted = sorted({item.callspec.params["record"] for item in mine if "record" in item.fixturenames})
+    folders = {name: tmp_path_factory.mktemp(f"secrets-{name}") for name in wanted}
+    with ThreadPoolExecutor(max(1, len(wanted))) as pool:
+        futures = {name: pool.submit(_record_one, name, folders[name]) for name in wanted}
+    return {name: future.exception() or future.result() for name, future in futures.items()}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def record(request, records) -> Record:
+    """The backend's record (module-scoped: each channel's test reads the same runs)."""
+    found = records[request.param]
+    if isinstance(found, BaseException):
+        raise found
+    return found
 
 
 def test_terminal_output_json_and_tracebacks_never_show_the_password(record: Record):
@@ -613,12 +654,18 @@ def plugin_record(tmp_path_factory) -> PluginRecord:
     pytest_run("fail", "--multidb-dialects", "sqlite,postgresql", "-k", "events", code=1)
     refused = admin.set(password=PASSWORD, port=REFUSED_PORT).render_as_string(hide_password=False)
     args = ("--multidb-dialects", "sqlite,postgresql", "-k", "events and upgrade")
-    pytest_run("no-server", *args, code=0, MULTIDB_TEST_POSTGRESQL_URL=refused)
-    pytest_run("no-server-ci", *args, code=1, MULTIDB_TEST_POSTGRESQL_URL=refused, CI="true")
     # a test of the user's own that fails while it holds the plugin's fixtures: -l shows its locals
     (shop / "tests").mkdir()
-    (shop / "tests" / "test_own.py").write_text(OWN_TEST)
-    pytest_run(OWN, "tests/test_own.py", "--multidb-dialects", "sqlite,postgresql", code=1)
+    (shop / "tests" / "test_own.py").write_text(OWN_TEST)  # the runs with -k "events and upgrade" deselect it
+    # these three change nothing in the shop folder (each has its own junit file and basetemp): side by side
+    with ThreadPoolExecutor(WORKERS) as pool:
+        runs = [
+            pool.submit(pytest_run, "no-server", *args, code=0, MULTIDB_TEST_POSTGRESQL_URL=refused),
+            pool.submit(pytest_run, "no-server-ci", *args, code=1, MULTIDB_TEST_POSTGRESQL_URL=refused, CI="true"),
+            pool.submit(pytest_run, OWN, "tests/test_own.py", "--multidb-dialects", "sqlite,postgresql", code=1),
+        ]
+    for run in runs:
+        run.result()
     shown = dict(outputs)
     assert "test_own.py::test_a_throwaway_database FAILED" in shown[OWN]
     assert "FAILED" in shown["fail"] and 'near "OR"' in shown["fail"]

@@ -23,8 +23,6 @@ from ..journal import NON_TRANSACTIONAL_DDL, StatementJournal
 from ..locking import lock_wait, locked, migration_lock, reading_lock
 from ..results import RunResult
 from ..runner import check_known, current_heads, load_history, read_heads, relative, revision_errors
-from . import offline
-from .atomic import refuse_non_transactional, run_atomic
 from .scheduler import Outcome, reading_jobs, run_jobs
 from .steps import Quiet, Reporter, execute, step_fn
 
@@ -61,6 +59,8 @@ def upgrade(
     if options.sql:
         if options.from_current and ":" in to:
             raise UsageError("--from-current starts at each database's current revision: give --to TO, not FROM:TO")
+        from . import offline  # --sql only, like atomic below: a run that connects does not load them
+
         return offline.write(project, dbs, action, to, options.output_dir, options.from_current, options.tag)
     if options.from_current:
         raise UsageError("--from-current only goes with --sql")
@@ -74,6 +74,8 @@ def downgrade(project: Project, names: tuple[str, ...], to: str, options: RunOpt
     if options.sql:
         if ":" not in to:
             raise UsageError("downgrade --sql needs a range: --to FROM:TO (e.g. heads:base)")
+        from . import offline
+
         return offline.write(project, dbs, "downgrade", to, options.output_dir, tag=options.tag)
     _no_range(to)
     _guard(project, "downgrade", options)
@@ -115,6 +117,8 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
     if options.shard:
         dbs = [db for db in dbs if in_shard(db.name, *options.shard)]
     if options.atomic:
+        from .atomic import refuse_non_transactional
+
         refuse_non_transactional(dbs)
     for db in dbs:  # every history loads (once) before any connection
         _check_target(db, load_history(project, db), target)
@@ -175,6 +179,8 @@ def _atomic(
     tag: str | None = None,
 ) -> list[RunResult]:
     """``--atomic``; a signal cancels the running statement (or stops the next one), and all is rolled back."""
+    from .atomic import run_atomic
+
     rolled_back = "; every database was rolled back (--atomic)"
     try:
         with interrupts.migrating():

@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "lock_timeout": None,
     "statement_timeout": None,
     "lock_retries": 3,
+    "lint_since": None,
+    "lint_allow": [],
 }
 
 
@@ -102,6 +104,8 @@ class Database:
     fleet: Fleet | None = None
     tenant: str | None = None
     schema: str | None = None  # a schema target: migrations run with search_path set to it
+    lint_since: str | None = None  # lint with no database at hand: the revisions after this one
+    lint_allow: tuple[str, ...] = ()  # lint rules silenced for every revision of this database
 
     def __repr__(self) -> str:  # also str(): pytest -l, logging and debuggers print it
         return _masked_repr(self, {"url": True})
@@ -513,6 +517,8 @@ def _build_database(
         statement_timeout=schema.parse_duration(values["statement_timeout"]),
         lock_retries=values["lock_retries"],
         fleet=_build_fleet(values.get("fleet"), merged.get("fleet", (None, ""))[1], root, problems),
+        lint_since=values["lint_since"],
+        lint_allow=tuple(values["lint_allow"]),
     )
 
 

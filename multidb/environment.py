@@ -355,23 +355,28 @@ def foreign_tables(project: Project, db: Database) -> set[str] | None:
     for other in project.databases.values():
         if other.name in (db.name, db.entry) or other.same_server_database != db.same_server_database:
             continue
-        foreign.add(other.version_table)
+        foreign.update(bookkeeping_tables(other))
         if not other.metadata:
             return None
         foreign.update(t.name for t in load_metadata(project, other).tables.values())
     return foreign
 
 
-def include_name_for(project: Project, db: Database, own: MetaData) -> Any:
-    """An ``include_name`` hook that hides the tables of other databases sharing this one.
+def bookkeeping_tables(db: Database) -> set[str]:
+    """multidb's own tables beside the models' (Alembic leaves out the version table by itself)."""
+    from .ledger import table_name
 
-    Without it, autogenerate and ``check`` would report a neighbour's tables as "not in the models".
-    A schema target of a fleet is compared with its schema on the search path, where Alembic does not
-    know the version table as its own: it is hidden too.
+    return {db.version_table, table_name(db.version_table)}
+
+
+def include_name_for(project: Project, db: Database, own: MetaData) -> Any:
+    """An ``include_name`` hook that hides the tables of other databases sharing this one, and
+    multidb's own bookkeeping (the ledger of applied revisions' checksums).
+
+    Without it, autogenerate and ``check`` would report them as "not in the models".
     """
-    foreign = (foreign_tables(project, db) or set()) - {t.name for t in own.tables.values()}
-    if db.schema:
-        foreign.add(db.version_table)
+    foreign = (foreign_tables(project, db) or set()) | bookkeeping_tables(db)
+    foreign -= {t.name for t in own.tables.values()}
     if not foreign:
         return None
 

@@ -81,6 +81,8 @@ DATABASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "statement_timeout": (lambda v: v is None or parse_duration(v) is not None, DURATION),
     "lock_retries": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number >= 0"),
     "fleet": (lambda v: v is None or isinstance(v, dict), "a mapping: {by, names | query | command}"),
+    "lint_since": (_is_opt_str, "a revision id"),
+    "lint_allow": (_is_str_list, "a list of lint rule ids (see 'multidb lint --help')"),
 }
 FLEET_BY = ("schema", "database", "url")
 FLEET_KEYS = ("by", "names", "query", "command", "query_url")

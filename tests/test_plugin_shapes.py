@@ -70,7 +70,8 @@ SCHEMA_TARGET_TEST = """
         engine = sa.create_engine(str(project.databases["tenants"].url))
         try:
             inspector = sa.inspect(engine)
-            assert set(inspector.get_table_names(schema="acme")) == {"alembic_version", "authors", "notes"}
+            found = set(inspector.get_table_names(schema="acme"))
+            assert found == {"alembic_version", "alembic_version_ledger", "authors", "notes"}
             assert inspector.get_table_names(schema="public") == []
         finally:
             engine.dispose()

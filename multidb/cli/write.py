@@ -76,6 +76,7 @@ def _options(
     project,
     *,
     from_current=False,
+    allow_edited=False,
     jobs=1,
     shard=None,
     fail_fast=False,
@@ -106,6 +107,7 @@ def _options(
         fail_fast=fail_fast,
         phase=phase,
         from_current=from_current,
+        allow_edited=allow_edited,
     )
 
 
@@ -152,11 +154,29 @@ def _handled(f):
     is_flag=True,
     help="With --sql: start at each database's current revision (read from it), not at base.",
 )
+@click.option(
+    "--allow-edited",
+    is_flag=True,
+    help="Upgrade even past revisions edited or deleted after they were applied (a warning names each).",
+)
 @project_options
 @json_option
 @_handled
 def upgrade_cmd(
-    databases, all_, target, atomic, phase, lock_timeout, jobs, shard, fail_fast, sql, output_dir, from_current, as_json
+    databases,
+    all_,
+    target,
+    atomic,
+    phase,
+    lock_timeout,
+    jobs,
+    shard,
+    fail_fast,
+    sql,
+    output_dir,
+    from_current,
+    allow_edited,
+    as_json,
 ) -> None:
     """Upgrade databases to head, in depends_on order, stopping at the first failure.
 
@@ -169,10 +189,13 @@ def upgrade_cmd(
       multidb upgrade tenants --jobs 4 --shard 1/2       # half a fleet, 4 at a time
       multidb upgrade --all --sql --profile production   # sql/catalog.sql, sql/monitor.sql
       multidb -p production upgrade --all --sql --from-current   # only what each database lacks
+      multidb upgrade catalog --allow-edited             # 'multidb validate' reported an edited revision
     """
     from ..commands import upgrade
 
     project = load_project()
+    if allow_edited and not sql:
+        _warn_edited(project, databases, all_)
     options = _options(
         project,
         from_current=from_current,
@@ -185,8 +208,26 @@ def upgrade_cmd(
         shard=shard,
         fail_fast=fail_fast,
         phase=phase,
+        allow_edited=allow_edited,
     )
     _run_output(upgrade(project, databases, all_, target, options), as_json)
+
+
+def _warn_edited(project, databases: tuple[str, ...], all_: bool) -> None:
+    """``--allow-edited``: a warning line for each applied revision edited or deleted since."""
+    from ..commands.validate import changed_revisions
+    from ..errors import DatabaseError
+    from ..fleet import select_targets
+    from ..redact import scrub
+
+    for db in select_targets(project, databases, all_) if databases or all_ else []:
+        try:
+            found = changed_revisions(project, db)
+        except DatabaseError:
+            continue  # the upgrade's own checks report it
+        for item in found:
+            line = f"multidb: warning: {item.describe()}; upgrading anyway (--allow-edited)"
+            click.echo(scrub(line, db.secrets), err=True)
 
 
 @main.command("downgrade")

@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import drift, engines
 from ..config import Database, Project
-from ..environment import foreign_tables
+from ..environment import bookkeeping_tables, foreign_tables
 from ..errors import DatabaseError, UsageError
 from ..fleet import select_targets
 from ..locking import locked
@@ -76,7 +76,7 @@ def _own_tables(conn: Any, db: Database, foreign: set[str]) -> tuple[list[str], 
     """The database's own tables, and every table listed (in ``db.schema``)."""
     import sqlalchemy as sa
 
-    skip = foreign | {db.version_table}
+    skip = foreign | bookkeeping_tables(db)
     names = sa.inspect(conn).get_table_names(schema=db.schema)
     return [n for n in names if n not in skip and not n.startswith("sqlite_")], names
 
@@ -145,9 +145,15 @@ def _differences(db: Database, live: Any, scratch: Database) -> list[str]:
     with engines.connect(scratch) as conn:
         expected.reflect(conn)
         conn.rollback()
-    if db.version_table in expected.tables:
-        expected.remove(expected.tables[db.version_table])
-    opts = {"compare_type": True, "version_table": db.version_table, "version_table_schema": db.version_table_schema}
+    own = bookkeeping_tables(db)
+    for name in own & set(expected.tables):
+        expected.remove(expected.tables[name])
+    opts = {
+        "compare_type": True,
+        "version_table": db.version_table,
+        "version_table_schema": db.version_table_schema,
+        "include_name": lambda name, type_, _parent: not (type_ == "table" and name in own),
+    }
     context = MigrationContext.configure(live, opts=opts)
     with database_errors(db):
         found = compare_metadata(context, expected)

@@ -26,6 +26,7 @@ from . import offline
 from .atomic import refuse_non_transactional, run_atomic
 from .scheduler import Outcome, reading_jobs, run_jobs
 from .steps import Quiet, Reporter, execute, step_fn
+from .validate import refuse_edited
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class RunOptions:
     fail_fast: bool = False  # stop a fleet run at the first failed target
     phase: str | None = None  # "expand": hold back contract steps; "contract" or None: everything
     from_current: bool = False  # --sql only: start at each database's current revisions, not at base
+    allow_edited: bool = False  # upgrade past revisions edited or deleted after they were applied
 
 
 DEFAULT = RunOptions()
@@ -117,6 +119,8 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
         _check_target(db, load_history(project, db), target)
     if options.atomic:
         with locked(dbs, options.lock_timeout):
+            for db in dbs if action in ("upgrade", "expand") and not options.allow_edited else ():
+                refuse_edited(db, load_history(project, db))
             before = {
                 db.name: _preflight(project, db, load_history(project, db), action, target, options.lock_timeout)[0]
                 for db in dbs
@@ -127,7 +131,7 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
     checks, unchecked = run_jobs(
         _check_job,
         dbs,
-        (project, action, target, options.lock_timeout),
+        (project, action, target, options.lock_timeout, options.allow_edited),
         check_jobs,
         stop_at_first_failure=stop,
         dependents_first=action == "downgrade",
@@ -248,9 +252,14 @@ class TargetFailed(MultiDBError):
         super().__init__(outcome.error)
 
 
-def _check_job(db: Database, project: Project, action: str, target: str, lock_timeout: float | None) -> Outcome:
+def _check_job(
+    db: Database, project: Project, action: str, target: str, lock_timeout: float | None, allow_edited: bool = False
+) -> Outcome:
     try:
-        return Outcome(db.name, _preflight(project, db, load_history(project, db), action, target, lock_timeout))
+        found = _preflight(project, db, load_history(project, db), action, target, lock_timeout)
+        if found[1] and action in ("upgrade", "expand") and not allow_edited:
+            refuse_edited(db, load_history(project, db))
+        return Outcome(db.name, found)
     except MultiDBError as e:
         return Outcome(db.name, error=e.lines()[0], exit_code=e.exit_code)
 

@@ -34,6 +34,7 @@ def plan(project: Project, dialects: tuple[str, ...], offline: tuple[str, ...]) 
     cases = {
         "test_single_head": [Case(n, base=b.label) for n in names for b in project.databases[n].bases],
         "test_offline_sql": [Case(n, d) for n in names for d in offline],
+        "test_lint": [Case(n, d) for n in names for d in offline],  # (offline too: rendered, never run)
         "test_upgrade": per_dialect,
         "test_stairway": per_dialect,
         "test_clean_downgrade": per_dialect,

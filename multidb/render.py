@@ -9,6 +9,7 @@ from .results import DatabaseInfo, RevisionInfo, RunResult, Status
 
 if TYPE_CHECKING:
     from .commands.validate import Validation
+    from .deploy_plan import DatabasePlan
     from .lint import LintResult
 
 
@@ -46,6 +47,32 @@ def statuses(items: Sequence[Status], targets: bool = True) -> str:
     summaries = [fleet_summary(name, group) for name, group in fleets.items()]
     edited = [f"{line} (see 'multidb validate')" for s in items for line in s.edited]
     return "\n".join(part for part in [text, *summaries, *edited] if part)
+
+
+def plans(items: Sequence[DatabasePlan]) -> str:
+    """``plan``: per database its pending revisions, each statement with its lock and table size, and lint findings."""
+    lines = []
+    for p in items:
+        lines.append(f"{p.name} ({p.dialect}): {len(p.revisions)} pending revision(s), from {revs(p.current)}")
+        for r in p.revisions:
+            lines.append(f"  {r.revision} ({r.path})")
+            for s in r.statements:
+                lines.append("    " + " ".join(s.sql.split()))
+                detail = _statement_detail(s)
+                if detail:
+                    lines.append(f"      {detail}")
+            lines += [f"    lint: {f.severity} {f.rule} (line {f.line}): {f.message}; fix: {f.fix}" for f in r.findings]
+    return "\n".join(lines)
+
+
+def _statement_detail(s) -> str:
+    parts = []
+    if s.lock:
+        parts.append(f"lock {s.lock} on {s.table}" + (f", {s.effect}" if s.effect else ""))
+    if s.rows is not None or s.bytes is not None:
+        size = f"~{s.rows} rows" if s.rows is not None else "rows unknown"
+        parts.append(size + (f", {s.bytes} bytes" if s.bytes is not None else "") + f" in {s.table}")
+    return "; ".join(parts)
 
 
 def lint_results(items: Sequence[LintResult]) -> str:

@@ -25,7 +25,8 @@ Exit codes: 0 success, 1 an operation failed (or --check found work),
 # (or when help lists them all), so `multidb upgrade` does not load the authoring and read commands
 COMMAND_MODULES = {
     **dict.fromkeys(("init", "revision", "migrate", "merge", "check"), "authoring"),
-    **dict.fromkeys(("list", "status", "current", "heads", "branches", "history", "show", "validate", "lint"), "read"),
+    **dict.fromkeys(("list", "status", "current", "heads", "branches", "history", "show"), "read"),
+    **dict.fromkeys(("validate", "lint", "plan"), "read"),
     **dict.fromkeys(("upgrade", "downgrade", "stamp", "adopt"), "write"),
     "graph": "graph",
 }

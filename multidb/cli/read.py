@@ -231,3 +231,23 @@ def lint_cmd(databases: tuple[str, ...], all_: bool, since: str | None, everythi
     emit(items, as_json, render.lint_results)
     if any(item.errors for item in items):
         sys.exit(EXIT_FAILED)
+
+
+@main.command("plan")
+@databases_arg
+@all_option
+@project_options
+@json_option
+def plan_cmd(databases: tuple[str, ...], all_: bool, as_json: bool) -> None:
+    """Show what 'upgrade' would do, changing nothing: per pending revision its SQL, statement by
+    statement, the PostgreSQL lock each takes on which table, the table's size now, and lint findings.
+
+    \b
+    Examples:
+      multidb plan --all
+      multidb -p production plan catalog --json
+      multidb upgrade --all --plan          # the same
+    """
+    from ..deploy_plan import plan
+
+    emit(plan(load_project(), *read_targets(databases, all_)), as_json, render.plans)

@@ -154,6 +154,7 @@ def _handled(f):
     is_flag=True,
     help="With --sql: start at each database's current revision (read from it), not at base.",
 )
+@click.option("--plan", "show_plan", is_flag=True, help="Show what would run (as 'multidb plan'); change nothing.")
 @click.option(
     "--allow-edited",
     is_flag=True,
@@ -175,6 +176,7 @@ def upgrade_cmd(
     sql,
     output_dir,
     from_current,
+    show_plan,
     allow_edited,
     as_json,
 ) -> None:
@@ -190,10 +192,16 @@ def upgrade_cmd(
       multidb upgrade --all --sql --profile production   # sql/catalog.sql, sql/monitor.sql
       multidb -p production upgrade --all --sql --from-current   # only what each database lacks
       multidb upgrade catalog --allow-edited             # 'multidb validate' reported an edited revision
+      multidb upgrade --all --plan                       # what would run, with locks and sizes
     """
     from ..commands import upgrade
 
     project = load_project()
+    if show_plan:
+        from ..deploy_plan import plan
+
+        emit(plan(project, databases, all_ or not databases), as_json, render.plans)
+        return
     if allow_edited and not sql:
         _warn_edited(project, databases, all_)
     options = _options(

@@ -65,15 +65,18 @@ def plan(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> l
     """The plan of ``upgrade`` (to heads) for each database; reads each database, changes nothing."""
     from . import engines
     from .lint import select_revisions
-    from .runner import current_heads, load_history, relative
+    from .runner import check_known, current_heads, load_history, relative, revision_errors
 
     found = []
     for db in project.select(names, all_):
         script = load_history(project, db)
         heads = current_heads(db)
+        check_known(db, script, heads)
+        with revision_errors(db):
+            pending = select_revisions(script, heads, None, False)
         revisions = []
         sizes = _Sizes(db) if engines.exists(db) else None
-        for rev in select_revisions(script, heads, None, False):
+        for rev in pending:
             statements = [_statement(db, sql, sizes) for sql in _render(project, db, script, rev)]
             findings = lint_revision(project, db, script, rev)
             revisions.append(PlannedRevision(rev.revision, relative(rev.path), tuple(statements), tuple(findings)))

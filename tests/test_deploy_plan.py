@@ -66,3 +66,15 @@ def test_plan_on_sqlite_counts_rows_and_changes_nothing(tmp_path):
     [statement] = db["revisions"][0]["statements"]
     assert (statement["table"], statement["lock"], statement["rows"]) == ("items", None, 3)
     assert versions(url) == {BASE}
+
+
+def test_upgrade_plan_with_sql_atomic_or_a_target_is_a_usage_error(tmp_path):
+    from assertions import assert_one_clean_error
+
+    url = f"sqlite:///{tmp_path / 'main.db'}"
+    config = write_project(tmp_path, url, INDEX, DROP)
+    for extra in (["--sql"], ["--atomic"], ["--to", BASE]):
+        result = run(config, "upgrade", "--all", "--plan", *extra)
+        assert result.exit_code == 2, result.output
+        assert_one_clean_error(result, "--plan", nothing_else=True)
+    assert not (tmp_path / "main.db").exists()  # nothing ran, nothing was created

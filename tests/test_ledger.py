@@ -238,3 +238,17 @@ def test_offline_sql_records_each_revision_in_the_ledger(tmp_path):
     # each insert sits in the transaction of its revision's version move
     last = text.rindex(f"INSERT INTO {LEDGER}")
     assert text.rindex("UPDATE alembic_version") < last < text.rindex("COMMIT")
+
+
+def test_an_atomic_upgrade_is_refused_too_and_changes_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'main.db'}"
+    config = write_project(tmp_path, url)
+    assert run(config, "upgrade", "main", "--to", REVS[1]).exit_code == 0
+    edited = tmp_path / "versions" / f"{REVS[1]}_step.py"
+    edited.write_text(edited.read_text() + "\n# edited\n")
+    refused = run(config, "upgrade", "--all", "--atomic")
+    assert refused.exit_code == 1
+    assert_one_clean_error(refused, REVS[1], "edited after it was applied")
+    assert versions(url) == {REVS[1]}
+    assert run(config, "upgrade", "--all", "--atomic", "--allow-edited").exit_code == 0
+    assert versions(url) == {REVS[2]}

@@ -200,6 +200,8 @@ def upgrade_cmd(
     if show_plan:
         from ..deploy_plan import plan
 
+        if sql or atomic or target != "heads":
+            raise UsageError("--plan shows an upgrade to heads: it goes with no --sql, --atomic or --to")
         emit(plan(project, databases, all_ or not databases), as_json, render.plans)
         return
     if allow_edited and not sql:

@@ -162,12 +162,18 @@ def test_a_deleted_revision_is_reported_and_blocks_upgrade(tmp_path, url):
     assert versions(url) == {REVS[3]}
 
 
-def test_validate_accept_takes_the_files_as_they_are(tmp_path):
+def sqlite_at_second_then_edited(tmp_path: Path, index: int) -> tuple[Path, str]:
+    """A SQLite project upgraded to the second revision, then revision ``index``'s file edited (a comment)."""
     url = f"sqlite:///{tmp_path / 'main.db'}"
     config = write_project(tmp_path, url)
     assert run(config, "upgrade", "main", "--to", REVS[1]).exit_code == 0
-    edited = tmp_path / "versions" / f"{REVS[0]}_step.py"
+    edited = tmp_path / "versions" / f"{REVS[index]}_step.py"
     edited.write_text(edited.read_text() + "\n# a comment\n")
+    return config, url
+
+
+def test_validate_accept_takes_the_files_as_they_are(tmp_path):
+    config, _ = sqlite_at_second_then_edited(tmp_path, 0)
     accepted = run(config, "validate", "main", "--accept")
     assert accepted.exit_code == 0 and "accepted" in accepted.stdout, accepted.output
     assert run(config, "validate", "main").exit_code == 0
@@ -241,11 +247,7 @@ def test_offline_sql_records_each_revision_in_the_ledger(tmp_path):
 
 
 def test_an_atomic_upgrade_is_refused_too_and_changes_nothing(tmp_path):
-    url = f"sqlite:///{tmp_path / 'main.db'}"
-    config = write_project(tmp_path, url)
-    assert run(config, "upgrade", "main", "--to", REVS[1]).exit_code == 0
-    edited = tmp_path / "versions" / f"{REVS[1]}_step.py"
-    edited.write_text(edited.read_text() + "\n# edited\n")
+    config, url = sqlite_at_second_then_edited(tmp_path, 1)
     refused = run(config, "upgrade", "--all", "--atomic")
     assert refused.exit_code == 1
     assert_one_clean_error(refused, REVS[1], "edited after it was applied")

@@ -199,3 +199,15 @@ def test_lint_since_in_the_config_is_used_when_the_database_cannot_be_read(tmp_p
     result = lint(config, "--json")
     assert [item["revisions"] for item in json.loads(result.stdout)] == [[NEXT]]
     assert result.exit_code == 1
+
+
+def test_since_with_all_revisions_or_an_unknown_since_is_a_one_line_usage_error(tmp_path):
+    from assertions import assert_one_clean_error
+
+    config = write_project(tmp_path, PG, 'op.create_index("ix_items_name", "items", ["name"])', "pass")
+    both = lint(config, "--since", BASE, "--all-revisions")
+    assert both.exit_code == 2
+    assert_one_clean_error(both, "--since and --all-revisions", nothing_else=True)
+    unknown = lint(config, "--since", "nosuch")
+    assert unknown.exit_code == 2
+    assert_one_clean_error(unknown, "main", "unknown revision 'nosuch'", nothing_else=True)

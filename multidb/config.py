@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "lock_timeout": None,
     "statement_timeout": None,
     "lock_retries": 3,
+    "lint_since": None,
+    "lint_allow": [],
 }
 
 
@@ -157,6 +159,8 @@ class Database:
     bases_key: str = "bases"  # where 'bases' is in the YAML: databases.X.bases, a profile's or defaults.bases
     autogenerate: Autogenerate = Autogenerate()
     hooks: RunHooks = RunHooks()
+    lint_since: str | None = None  # lint with no database at hand: the revisions after this one
+    lint_allow: tuple[str, ...] = ()  # lint rules silenced for every revision of this database
 
     def __repr__(self) -> str:  # also str(): pytest -l, logging and debuggers print it
         return _masked_repr(self, {"url": True})
@@ -600,6 +604,8 @@ def _build_database(
         bases_key=merged["bases"][1],
         autogenerate=_section(Autogenerate, "autogenerate", values, merged),
         hooks=_section(RunHooks, "hooks", values, merged),
+        lint_since=values["lint_since"],
+        lint_allow=tuple(values["lint_allow"]),
     )
 
 

@@ -407,14 +407,16 @@ def foreign_tables(project: Project, db: Database) -> set[str] | None:
 
 def bookkeeping_tables(db: Database) -> set[str]:
     """multidb's own tables beside the models' (Alembic leaves out the version table by itself)."""
-    from .unfinished import table_name
+    from .ledger import table_name as ledger
+    from .unfinished import table_name as progress
 
-    return {db.version_table, table_name(db.version_table)}
+    return {db.version_table, progress(db.version_table), ledger(db.version_table)}
 
 
 def include_name_for(project: Project, db: Database, own: MetaData) -> Any:
     """An ``include_name`` hook that hides the tables of other databases sharing this one, and
-    multidb's own bookkeeping (the progress table of interrupted MariaDB/MySQL revisions).
+    multidb's own bookkeeping (the progress table of interrupted MariaDB/MySQL revisions, the ledger of
+    applied revisions' checksums).
 
     Without it, autogenerate and ``check`` would report them as "not in the models". A schema target
     of a fleet is compared with its schema on the search path, where Alembic does not know the version

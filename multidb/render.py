@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .results import DatabaseInfo, RevisionInfo, RunResult, Status
+
+if TYPE_CHECKING:
+    from .commands.validate import Validation
+    from .deploy_plan import DatabasePlan
+    from .lint import LintResult
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -41,7 +47,61 @@ def statuses(items: Sequence[Status], targets: bool = True) -> str:
             rows.append([s.name, revs(s.current), revs(s.heads), _pending(s), s.state])
     text = table(["DATABASE", "CURRENT", "HEADS", "PENDING", "STATE"], rows) if rows else ""
     summaries = [fleet_summary(name, group) for name, group in fleets.items()]
-    return "\n".join(part for part in [text, *summaries] if part)
+    edited = [f"{line} (see 'multidb validate')" for s in items for line in s.edited]
+    return "\n".join(part for part in [text, *summaries, *edited] if part)
+
+
+def plans(items: Sequence[DatabasePlan]) -> str:
+    """``plan``: per database its pending revisions, each statement with its lock and table size, and lint findings."""
+    lines = []
+    for p in items:
+        lines.append(f"{p.name} ({p.dialect}): {len(p.revisions)} pending revision(s), from {revs(p.current)}")
+        for r in p.revisions:
+            lines.append(f"  {r.revision} ({r.path})")
+            for s in r.statements:
+                lines.append("    " + " ".join(s.sql.split()))
+                detail = _statement_detail(s)
+                if detail:
+                    lines.append(f"      {detail}")
+            lines += [f"    lint: {f.severity} {f.rule} (line {f.line}): {f.message}; fix: {f.fix}" for f in r.findings]
+    return "\n".join(lines)
+
+
+def _statement_detail(s) -> str:
+    parts = []
+    if s.lock:
+        parts.append(f"lock {s.lock} on {s.table}" + (f", {s.effect}" if s.effect else ""))
+    if s.rows is not None or s.bytes is not None:
+        size = f"~{s.rows} rows" if s.rows is not None else "rows unknown"
+        parts.append(size + (f", {s.bytes} bytes" if s.bytes is not None else "") + f" in {s.table}")
+    return "; ".join(parts)
+
+
+def lint_results(items: Sequence[LintResult]) -> str:
+    """``lint``: each finding with its fix, then a summary line per database."""
+    lines = []
+    for item in items:
+        for f in item.findings:
+            lines += [f"{f.database}: {f.revision}: {f.describe()}", f"  fix: {f.fix}"]
+        warnings = len(item.findings) - item.errors
+        checked = f"{len(item.revisions)} revision(s) checked for {item.dialect}"
+        lines.append(f"{item.name}: {checked}: {item.errors} error(s), {warnings} warning(s)")
+    return "\n".join(lines)
+
+
+def validations(items: Sequence[Validation]) -> str:
+    """``validate``: one line per database, then one per revision edited or deleted since it was applied."""
+    lines = []
+    for v in items:
+        if v.error:
+            lines.append(f"{v.name}: error: {v.error}")
+        elif not v.changed:
+            lines.append(f"{v.name}: ok: every applied revision matches its file")
+        else:
+            what = "accepted (the ledger now holds the files as they are)" if v.accepted else "changed since applied"
+            lines.append(f"{v.name}: {len(v.changed)} revision(s) {what}:")
+            lines += [f"  {c.describe().split(': ', 1)[1]}" for c in v.changed]
+    return "\n".join(lines)
 
 
 def _pending(s: Status) -> str:

@@ -30,6 +30,7 @@ class Status:
     state: str  # "at head", "behind", "expanded", "empty", "unversioned", "ahead of code", "interrupted", "error"
     error: str | None = None  # "error": why; "interrupted": what an earlier run left half-applied, and the ways out
     contract_pending: tuple[str, ...] = ()  # pending revisions that wait for the contract phase
+    edited: tuple[str, ...] = ()  # applied revisions edited or deleted since (one line each; see multidb/ledger.py)
 
     @property
     def up_to_date(self) -> bool:

@@ -14,7 +14,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import engines, environment, errors, running
+from . import engines, environment, errors, ledger, running
 from .alembic_config import FolderState, alembic_config, folder_state, forget_scripts, script_directory
 from .alembic_private import AlembicAssertion
 from .config import Database, Project
@@ -204,7 +204,7 @@ def read_heads(db: Database, connection: Connection) -> tuple[str, ...]:
         heads = tuple(connection.execute(sa.select(table.c.version_num)).scalars())
     except DBAPIError as e:
         connection.rollback()
-        if _is_missing_table(e):
+        if is_missing_table(e):
             return ()
         with database_errors(db):
             raise
@@ -212,7 +212,7 @@ def read_heads(db: Database, connection: Connection) -> tuple[str, ...]:
     return heads
 
 
-def _is_missing_table(error: Any) -> bool:
+def is_missing_table(error: Any) -> bool:
     """PostgreSQL 42P01, MariaDB/MySQL 1146, SQLite 'no such table'."""
     orig = error.orig
     if engines.sqlstate(orig) == "42P01":  # psycopg2, psycopg 3 and pg8000 each carry it differently
@@ -308,6 +308,8 @@ def run(
         **(env_args or {}),
     ) as env:
         configure_args = {**environment.target_metadata(project, db), **(configure_args or {})}
+        recorder = ledger.Recorder(db, script)  # checksums of applied revisions, beside the version table
+        configure_args["on_version_apply"] = environment.then(recorder.applied, configure_args.get("on_version_apply"))
         journal = None
         if connection is not None and connection.dialect.name in NON_TRANSACTIONAL_DDL:
             journal = StatementJournal(connection, db.version_table)

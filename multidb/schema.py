@@ -84,6 +84,8 @@ DATABASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "fleet": (lambda v: v is None or isinstance(v, dict), "a mapping: {by, names | query | command}"),
     "autogenerate": (lambda v: v is None or isinstance(v, dict), "a mapping: {exclude_tables, include_object, ...}"),
     "hooks": (lambda v: v is None or isinstance(v, dict), "a mapping: {on_connect, before_migrate, ...}"),
+    "lint_since": (_is_opt_str, "a revision id"),
+    "lint_allow": (_is_str_list, "a list of lint rule ids (see 'multidb lint --help')"),
 }
 _REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 REFERENCE = "a 'module:function' reference"

@@ -64,9 +64,13 @@ def query(path: Path, sql: str) -> list[tuple]:
 
 
 def tables(path: Path) -> set[str]:
-    """User tables (SQLite's own and the version table left out)."""
+    """User tables (SQLite's own, the version table and its ledger left out)."""
     rows = query(path, "SELECT name FROM sqlite_master WHERE type = 'table'")
-    return {r[0] for r in rows} - {"alembic_version"} - {r[0] for r in rows if r[0].startswith("sqlite_")}
+    return (
+        {r[0] for r in rows}
+        - {"alembic_version", "alembic_version_ledger"}
+        - {r[0] for r in rows if r[0].startswith("sqlite_")}
+    )
 
 
 def versions(path: Path) -> set[str]:

@@ -182,7 +182,8 @@ def pg_tables(url: str) -> dict[str, set[str]]:
                 )
             )
             for schema, table in rows:
-                found.setdefault(schema, set()).add(table)
+                if table != "alembic_version_ledger":  # (tests/test_ledger.py)
+                    found.setdefault(schema, set()).add(table)
             return found
     finally:
         engine.dispose()
@@ -224,7 +225,7 @@ def sqlite_target(path: Path) -> dict:
     conn = sqlite3.connect(path)
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        tables = {t for t in tables if not t.startswith("sqlite_")}
+        tables = {t for t in tables if not t.startswith("sqlite_") and t != "alembic_version_ledger"}
         version = {r[0] for r in conn.execute("SELECT version_num FROM alembic_version")} if tables else set()
         runs = [tuple(r) for r in conn.execute("SELECT pid, at FROM run_log")] if "run_log" in tables else []
     finally:

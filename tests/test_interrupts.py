@@ -163,7 +163,7 @@ class App:
     def tables(self) -> set[str]:
         engine = self.engine()
         try:
-            return set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+            return set(sa.inspect(engine).get_table_names()) - {"alembic_version", "alembic_version_ledger"}
         finally:
             engine.dispose()
 

@@ -133,7 +133,7 @@ DATA_CONFTEST = """
 
 def test_a_correct_project_passes_and_each_test_is_named_after_its_database_base_and_dialect(shop):
     result = run(shop, "-rs")
-    result.assert_outcomes(passed=15, skipped=2)  # no data registered: test_data_survival skips
+    result.assert_outcomes(passed=19, skipped=2)  # no data registered: test_data_survival skips
     expect(
         result,
         [
@@ -143,6 +143,7 @@ def test_a_correct_project_passes_and_each_test_is_named_after_its_database_base
             "config/multidb.yaml::test_single_head[events-events] PASSED*",
             # the production profile's URL is PostgreSQL: its SQL must render too
             "config/multidb.yaml::test_offline_sql[app-postgresql] PASSED*",
+            "config/multidb.yaml::test_lint[app-postgresql] PASSED*",
             "config/multidb.yaml::test_upgrade[app-sqlite] PASSED*",
             "config/multidb.yaml::test_stairway[app-sqlite] PASSED*",
             "config/multidb.yaml::test_clean_downgrade[events-sqlite] PASSED*",
@@ -178,7 +179,7 @@ def test_a_project_made_by_init_gets_every_test_from_the_config_option_alone(pyt
 
     init(pytester.path)
     result = pytester.runpytest("--multidb-config", "config/multidb.yaml", *QUIET)
-    result.assert_outcomes(passed=12, skipped=2)
+    result.assert_outcomes(passed=14, skipped=2)
 
 
 def test_the_ini_option_switches_the_plugin_on_and_tests_collect_with_the_tests_folder(shop):
@@ -243,6 +244,35 @@ def test_a_downgrade_that_forgets_a_column_fails_the_stairway(shop):
             "does not undo its upgrade on sqlite:",
             "  - column users.email exists after the downgrade but not before the upgrade",
             "FAILED config/multidb.yaml::test_stairway[app-sqlite] - app: the downgrade of*",
+        ],
+    )
+
+
+def test_a_new_revision_with_an_error_level_lint_finding_fails_test_lint_naming_rule_revision_and_line(shop):
+    write(
+        shop,
+        "app_versions/a1000006_users_code.py",
+        revision(
+            "a1000006",
+            "a1000005",
+            'op.add_column("users", sa.Column("code", sa.String(10), nullable=False))',
+            'op.drop_column("users", "code")',
+        ),
+    )
+    line = next(
+        i
+        for i, text in enumerate((shop.path / "app_versions/a1000006_users_code.py").read_text().splitlines(), start=1)
+        if "add_column" in text
+    )
+    result = run(shop, "-k", "test_lint")
+    result.assert_outcomes(passed=2, failed=2)  # app on sqlite and postgresql; events passes
+    expect(
+        result,
+        [
+            "*_ test_lint[app-sqlite] _*",
+            "app: lint found 1 error(s) on sqlite:",
+            f"  - not-null-without-default in revision a1000006 (*a1000006_users_code.py, line {line}): "
+            "column users.code NOT NULL, no default; fix: add it nullable*",
         ],
     )
 

@@ -42,7 +42,7 @@ def make_a1000002_irreversible(project: pytest.Pytester) -> None:
 
 def test_every_test_passes_on_a_fleet_entry_tested_as_one_representative_target(fleet):
     result = run(fleet)
-    result.assert_outcomes(passed=14, skipped=2)  # no data registered: test_data_survival skips
+    result.assert_outcomes(passed=18, skipped=2)  # no data registered: test_data_survival skips
     expect(
         result,
         [
@@ -70,7 +70,8 @@ SCHEMA_TARGET_TEST = """
         engine = sa.create_engine(str(project.databases["tenants"].url))
         try:
             inspector = sa.inspect(engine)
-            assert set(inspector.get_table_names(schema="acme")) == {"alembic_version", "authors", "notes"}
+            found = set(inspector.get_table_names(schema="acme"))
+            assert found == {"alembic_version", "alembic_version_ledger", "authors", "notes"}
             assert inspector.get_table_names(schema="public") == []
         finally:
             engine.dispose()
@@ -99,7 +100,7 @@ def test_a_fleet_by_schema_is_tested_in_a_schema_on_postgresql(fleet):
     write(fleet, "tests/test_schema_target.py", SCHEMA_TARGET_TEST)
     write(fleet, "tests/conftest.py", FLEET_DATA)
     result = run(fleet, "--multidb-dialects", "sqlite,postgresql,mariadb", "-k", "tenants or schema_target")
-    result.assert_outcomes(passed=22)
+    result.assert_outcomes(passed=25)
     expect(
         result,
         [
@@ -146,7 +147,7 @@ def shared(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest
 @pytest.mark.mariadb
 def test_a_dependent_entry_sharing_a_database_is_tested_with_its_dependency_upgraded_first(shared):
     result = run(shared, "--multidb-dialects", "sqlite,postgresql,mariadb")
-    result.assert_outcomes(passed=36, skipped=6)  # no data registered: test_data_survival skips
+    result.assert_outcomes(passed=42, skipped=6)  # no data registered: test_data_survival skips
     expect(
         result,
         [

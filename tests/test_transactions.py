@@ -152,7 +152,7 @@ def sqlite_db(tmp_path: Path) -> Path:
 def sqlite_tables(path: Path) -> set[str]:
     with sqlite3.connect(path) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    return names - {"alembic_version"}
+    return names - {"alembic_version", "alembic_version_ledger"}
 
 
 def sqlite_versions(path: Path) -> set[str]:
@@ -284,7 +284,7 @@ def pg_rows(url: str, sql: str) -> list[tuple]:
 
 def pg_tables(url: str) -> set[str]:
     rows = pg_rows(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-    return {r[0] for r in rows} - {"alembic_version"}
+    return {r[0] for r in rows} - {"alembic_version", "alembic_version_ledger"}
 
 
 def creating_transactions(url: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ Exit codes: 0 success, 1 an operation failed (or --check found work),
 COMMAND_MODULES = {
     **dict.fromkeys(("init", "revision", "migrate", "merge", "check"), "authoring"),
     **dict.fromkeys(("list", "status", "current", "heads", "branches", "history", "show"), "read"),
+    **dict.fromkeys(("validate", "lint", "plan"), "read"),
     **dict.fromkeys(("upgrade", "downgrade", "stamp", "adopt"), "write"),
     "graph": "graph",
     **dict.fromkeys(("ensure-version", "sql", "edit"), "tools"),

@@ -193,3 +193,84 @@ def show_cmd(database: str, revision: str, as_json: bool) -> None:
         as_json,
         lambda items: "\n\n".join(render.revision_detail(i) for i in items),
     )
+
+
+@main.command("validate")
+@databases_arg
+@all_option
+@click.option(
+    "--accept",
+    is_flag=True,
+    help="Record the revision files as they are now (after you checked the edits), so upgrade runs again.",
+)
+@project_options
+@json_option
+def validate_cmd(databases: tuple[str, ...], all_: bool, accept: bool, as_json: bool) -> None:
+    """Report applied revisions whose files were edited or deleted after they were applied.
+
+    multidb keeps a sha256 of each applied revision file in a ledger table beside the version
+    table. Exit 1 when any revision changed (or a database cannot be read).
+
+    \b
+    Examples:
+      multidb validate --all
+      multidb validate catalog --json
+      multidb validate catalog --accept   # the edit was a comment: take the file as it is now
+    """
+    from ..commands.validate import validate  # (the package attribute may be the module)
+
+    items = validate(load_project(), *read_targets(databases, all_), accept=accept)
+    emit(items, as_json, render.validations)
+    if any(v.error or (v.changed and not v.accepted) for v in items):
+        sys.exit(EXIT_FAILED)
+
+
+@main.command("lint")
+@databases_arg
+@all_option
+@click.option("--since", metavar="REV", help="Check the revisions after REV (default: those not yet applied).")
+@click.option("--all-revisions", "everything", is_flag=True, help="Check every revision of the history.")
+@project_options
+@json_option
+def lint_cmd(databases: tuple[str, ...], all_: bool, since: str | None, everything: bool, as_json: bool) -> None:
+    """Check revisions for operations that lock or break a live database; exit 1 on an error finding.
+
+    Each revision is rendered offline for the database's dialect (nothing is changed). Rules:
+    pg-index-not-concurrent, not-null-without-default (errors); pg-set-not-null-scans,
+    type-change-rewrites, mariadb-ddl-with-dml, no-downgrade, not-rendered (warnings). Silence one in a
+    revision with '# multidb: allow=RULE reason', or for a database with lint_allow in the config.
+
+    \b
+    Examples:
+      multidb lint --all                       # the revisions each database has not applied yet
+      multidb lint catalog --since c1a0f0a1b005
+      multidb lint --all --all-revisions --json
+    """
+    from ..lint import lint
+
+    if since and everything:
+        raise click.UsageError("--since and --all-revisions do not go together")
+    items = lint(load_project(), *read_targets(databases, all_), since=since, everything=everything)
+    emit(items, as_json, render.lint_results)
+    if any(item.errors for item in items):
+        sys.exit(EXIT_FAILED)
+
+
+@main.command("plan")
+@databases_arg
+@all_option
+@project_options
+@json_option
+def plan_cmd(databases: tuple[str, ...], all_: bool, as_json: bool) -> None:
+    """Show what 'upgrade' would do, changing nothing: per pending revision its SQL, statement by
+    statement, the PostgreSQL lock each takes on which table, the table's size now, and lint findings.
+
+    \b
+    Examples:
+      multidb plan --all
+      multidb -p production plan catalog --json
+      multidb upgrade --all --plan          # the same
+    """
+    from ..deploy_plan import plan
+
+    emit(plan(load_project(), *read_targets(databases, all_)), as_json, render.plans)

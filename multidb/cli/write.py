@@ -85,6 +85,7 @@ def _options(
     project,
     *,
     from_current=False,
+    allow_edited=False,
     jobs=1,
     shard=None,
     fail_fast=False,
@@ -119,6 +120,7 @@ def _options(
         from_current=from_current,
         tag=tag,
         forget_interrupted=forget_interrupted,
+        allow_edited=allow_edited,
     )
 
 
@@ -168,6 +170,12 @@ def _handled(f):
 @tag_option
 @x_option
 @forget_option
+@click.option("--plan", "show_plan", is_flag=True, help="Show what would run (as 'multidb plan'); change nothing.")
+@click.option(
+    "--allow-edited",
+    is_flag=True,
+    help="Upgrade even past revisions edited or deleted after they were applied (a warning names each).",
+)
 @project_options
 @json_option
 @_handled
@@ -187,6 +195,8 @@ def upgrade_cmd(
     tag,
     x_arguments,
     forget_interrupted,
+    show_plan,
+    allow_edited,
     as_json,
 ) -> None:
     """Upgrade databases to head, in depends_on order, stopping at the first failure.
@@ -203,10 +213,21 @@ def upgrade_cmd(
       multidb upgrade --all --tag release-42             # context.get_tag_argument() in revisions
       multidb upgrade catalog -x tenant=acme             # multidb.x_arguments() in revisions
       multidb upgrade catalog --forget-interrupted       # MariaDB: a half-run revision was undone by hand
+      multidb upgrade catalog --allow-edited             # 'multidb validate' reported an edited revision
+      multidb upgrade --all --plan                       # what would run, with locks and sizes
     """
     from ..commands import upgrade
 
     project = with_x(load_project(), x_arguments)
+    if show_plan:
+        from ..deploy_plan import plan
+
+        if sql or atomic or target != "heads":
+            raise UsageError("--plan shows an upgrade to heads: it goes with no --sql, --atomic or --to")
+        emit(plan(project, databases, all_ or not databases), as_json, render.plans)
+        return
+    if allow_edited and not sql:
+        _warn_edited(project, databases, all_)
     options = _options(
         project,
         from_current=from_current,
@@ -221,8 +242,26 @@ def upgrade_cmd(
         phase=phase,
         tag=tag,
         forget_interrupted=forget_interrupted,
+        allow_edited=allow_edited,
     )
     _run_output(upgrade(project, databases, all_, target, options), as_json)
+
+
+def _warn_edited(project, databases: tuple[str, ...], all_: bool) -> None:
+    """``--allow-edited``: a warning line for each applied revision edited or deleted since."""
+    from ..commands.validate import changed_revisions
+    from ..errors import DatabaseError
+    from ..fleet import select_targets
+    from ..redact import scrub
+
+    for db in select_targets(project, databases, all_) if databases or all_ else []:
+        try:
+            found = changed_revisions(project, db)
+        except DatabaseError:
+            continue  # the upgrade's own checks report it
+        for item in found:
+            line = f"multidb: warning: {item.describe()}; upgrading anyway (--allow-edited)"
+            click.echo(scrub(line, db.secrets), err=True)
 
 
 @main.command("downgrade")

@@ -12,6 +12,7 @@ from ..phases import held_back
 from ..results import DatabaseInfo, RevisionInfo, Status
 from ..runner import check_target, current_heads, load_history, relative, revision_errors, unknown_heads
 from .scheduler import Outcome, reading_jobs, run_jobs
+from .validate import changed_revisions
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
@@ -96,7 +97,10 @@ def database_status(project: Project, db: Database) -> Status:
         state = _empty_or_unversioned(project, db)
     else:
         state = "expanded" if waiting and len(waiting) == len(pending) else "behind"
-    return Status(db.name, db.masked_url, current, heads, pending, state, interrupted, contract_pending=waiting)
+    edited = tuple(c.describe() for c in changed_revisions(project, db))
+    return Status(
+        db.name, db.masked_url, current, heads, pending, state, interrupted, contract_pending=waiting, edited=edited
+    )
 
 
 def _empty_or_unversioned(project: Project, db: Database) -> str:

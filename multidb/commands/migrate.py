@@ -25,6 +25,7 @@ from ..results import RunResult
 from ..runner import check_known, current_heads, load_history, read_heads, relative, revision_errors
 from .scheduler import Outcome, reading_jobs, run_jobs
 from .steps import Quiet, Reporter, execute, step_fn
+from .validate import refuse_edited
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class RunOptions:
     from_current: bool = False  # --sql only: start at each database's current revisions, not at base
     tag: str | None = None  # Alembic's tag argument: context.get_tag_argument() in a revision
     forget_interrupted: bool = False  # MariaDB/MySQL: a half-applied revision was undone by hand; run it again
+    allow_edited: bool = False  # upgrade past revisions edited or deleted after they were applied
 
 
 DEFAULT = RunOptions()
@@ -125,6 +127,8 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
     check_hooks(project, dbs)  # a hook that cannot be imported fails here, before any database changes
     if options.atomic:
         with locked(dbs, options.lock_timeout):
+            for db in dbs if action in ("upgrade", "expand") and not options.allow_edited else ():
+                refuse_edited(db, load_history(project, db))
             before = {
                 db.name: _preflight(
                     project, db, load_history(project, db), action, target, options.lock_timeout, options.purge
@@ -137,7 +141,15 @@ def _run_all(project: Project, dbs: list[Database], action: str, target: str, op
     checks, unchecked = run_jobs(
         _check_job,
         dbs,
-        (project, action, target, options.lock_timeout, options.purge, options.forget_interrupted),
+        (
+            project,
+            action,
+            target,
+            options.lock_timeout,
+            options.purge,
+            options.forget_interrupted,
+            options.allow_edited,
+        ),
         check_jobs,
         stop_at_first_failure=stop,
         dependents_first=action == "downgrade",
@@ -274,10 +286,14 @@ def _check_job(
     lock_timeout: float | None,
     purge: bool = False,
     forget: bool = False,
+    allow_edited: bool = False,
 ) -> Outcome:
     try:
         script = load_history(project, db)
-        return Outcome(db.name, _preflight(project, db, script, action, target, lock_timeout, purge, forget))
+        found = _preflight(project, db, script, action, target, lock_timeout, purge, forget)
+        if found[1] and action in ("upgrade", "expand") and not allow_edited:
+            refuse_edited(db, script)
+        return Outcome(db.name, found)
     except MultiDBError as e:
         return Outcome(db.name, error=e.lines()[0], exit_code=e.exit_code)
 

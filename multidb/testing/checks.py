@@ -102,6 +102,32 @@ def check_offline(project: Project, name: str, url: str, on: str | None = None) 
         ) from None
 
 
+def check_lint(project: Project, name: str, url: str, on: str | None = None) -> list[str]:
+    """No error-level finding of ``multidb lint`` for ``url``'s dialect in the revisions after the
+    database's ``lint_since`` (every revision without it); returns the warnings, one line each.
+
+    ``url`` only needs to name the dialect; nothing connects.
+    """
+    __tracebackhide__ = True
+    from ..lint import lint_database, select_revisions
+    from .dialects import retarget
+
+    copy = retarget(project, name, url)
+    db = copy.databases[name]
+    on = on or db.dialect
+    revisions = select_revisions(load_history(copy, db), None, db.lint_since, db.lint_since is None)
+    found = lint_database(copy, db, revisions, db.lint_allow).findings
+    errors = [f for f in found if f.severity == "error"]
+    if errors:
+        lines = [
+            f"{f.rule} in revision {f.revision} ({f.path}, line {f.line}): {f.message}; fix: {f.fix}" for f in errors
+        ]
+        raise MigrationCheckFailed(
+            name, f"lint found {len(errors)} error(s) on {on}:", lines, revision=errors[0].revision
+        )
+    return [f"{f.rule} in revision {f.revision} ({f.path}, line {f.line}): {f.message}" for f in found]
+
+
 # --- one database, changed freely ------------------------------------------------------------
 
 

@@ -52,6 +52,7 @@ def plan(
     cases = {
         "test_single_head": heads,
         "test_offline_sql": [Case(n, d) for n in names for d in offline],
+        "test_lint": [Case(n, d) for n in names for d in offline],  # (offline too: rendered, never run)
         "test_upgrade": per_dialect,
         "test_stairway": per_dialect,
         "test_clean_downgrade": per_dialect,

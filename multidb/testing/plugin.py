@@ -35,6 +35,7 @@ REQUIRE_ENV = ("CI", "MULTIDB_REQUIRE_SERVERS")
 TEST_NAMES = (
     "test_single_head",
     "test_offline_sql",
+    "test_lint",
     "test_upgrade",
     "test_stairway",
     "test_clean_downgrade",

@@ -1,0 +1,73 @@
+"""``validate``: applied revisions whose files were edited or deleted since (see multidb/ledger.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .. import engines, ledger
+from ..config import Database, Project
+from ..errors import DatabaseError
+from ..fleet import select_targets
+from ..locking import locked
+from ..runner import load_history
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
+
+
+@dataclass(frozen=True)
+class Validation:
+    """One database's ledger against its revision files."""
+
+    name: str
+    changed: tuple[ledger.Changed, ...] = ()
+    accepted: bool = False  # --accept recorded the files as they are now
+    error: str | None = None
+
+
+def changed_revisions(project: Project, db: Database) -> list[ledger.Changed]:
+    """The applied revisions of ``db`` edited or deleted since (none for a SQLite file not made yet)."""
+    script = load_history(project, db)
+    if not engines.exists(db):
+        return []
+    with engines.reading(db) as conn:
+        return ledger.changed(db, script, conn)
+
+
+def refuse_edited(db: Database, script: ScriptDirectory) -> None:
+    """Raise :class:`~multidb.ledger.EditedRevisions` when ``db`` has applied revisions edited since."""
+    if not engines.exists(db):
+        return
+    with engines.reading(db) as conn:
+        found = ledger.changed(db, script, conn)
+    if found:
+        raise ledger.EditedRevisions(found)
+
+
+def validate(
+    project: Project, names: tuple[str, ...] = (), all_: bool = False, accept: bool = False
+) -> list[Validation]:
+    """Per database: the applied revisions edited or deleted after they were applied.
+
+    ``accept``: record the files as they are now (under the migration lock), so the next upgrade
+    runs without ``--allow-edited``.
+    """
+    results = []
+    for db in select_targets(project, names, all_):
+        try:
+            found = changed_revisions(project, db)
+            if accept and found:
+                _accept(project, db)
+            results.append(Validation(db.name, tuple(found), accept and bool(found)))
+        except DatabaseError as e:
+            results.append(Validation(db.name, error=e.message))
+    return results
+
+
+def _accept(project: Project, db: Database) -> None:
+    from ..runner import database_errors
+
+    script = load_history(project, db)
+    with locked([db]), engines.connect(db) as conn, database_errors(db):
+        ledger.accept(db, script, conn, ledger.changed(db, script, conn))

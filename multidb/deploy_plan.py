@@ -1,0 +1,195 @@
+"""``multidb plan`` (and ``upgrade --plan``): what an upgrade would do, changing nothing.
+
+Per database: the pending revisions in order, each with its SQL rendered offline for the database's
+dialect (one entry per statement), on PostgreSQL the table lock each statement takes and whether it
+rewrites or scans the table, the table's size read from the live database, and the revision's lint
+findings.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .config import Database, Project
+from .lint import Finding, lint_revision
+
+# PostgreSQL's table-level lock per statement (first match wins), and what the statement does to the rows
+_PG_LOCKS = (
+    (r"^CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\b", "SHARE UPDATE EXCLUSIVE", "scans (writes go on)"),
+    (r"^CREATE\s+(UNIQUE\s+)?INDEX\b", "SHARE", "scans (writes wait)"),
+    (r"^DROP\s+INDEX\s+CONCURRENTLY\b", "SHARE UPDATE EXCLUSIVE", ""),
+    (r"^ALTER\s+TABLE\b.*\bVALIDATE\s+CONSTRAINT\b", "SHARE UPDATE EXCLUSIVE", "scans"),
+    (r"^ALTER\s+TABLE\b.*\bFOREIGN\s+KEY\b.*\bNOT\s+VALID\b", "SHARE ROW EXCLUSIVE", ""),
+    (r"^ALTER\s+TABLE\b.*\bFOREIGN\s+KEY\b", "SHARE ROW EXCLUSIVE", "scans"),
+    (r"^ALTER\s+TABLE\b.*\bTYPE\b", "ACCESS EXCLUSIVE", "rewrites"),
+    (r"^ALTER\s+TABLE\b.*\bSET\s+NOT\s+NULL\b", "ACCESS EXCLUSIVE", "scans"),
+    (r"^ALTER\s+TABLE\b.*\bADD\s+CONSTRAINT\b.*\bNOT\s+VALID\b", "ACCESS EXCLUSIVE", ""),
+    (r"^ALTER\s+TABLE\b.*\bADD\s+CONSTRAINT\b", "ACCESS EXCLUSIVE", "scans"),
+    (r"^(ALTER|DROP|TRUNCATE)\s+TABLE\b", "ACCESS EXCLUSIVE", ""),
+    (r"^DROP\s+INDEX\b", "ACCESS EXCLUSIVE", ""),
+    (r"^(UPDATE|DELETE|INSERT|MERGE)\b", "ROW EXCLUSIVE", ""),
+)
+_TABLE = re.compile(r"\b(?:TABLE(?:\s+IF\s+(?:NOT\s+)?EXISTS)?|ON|INTO|UPDATE|FROM)\s+(?:ONLY\s+)?([`\"\w.]+)", re.I)
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    table: str | None
+    lock: str | None  # PostgreSQL's lock level on ``table``; None elsewhere or when it takes none
+    effect: str  # "rewrites", "scans", ... or ""
+    rows: int | None  # the table's row estimate (PostgreSQL, MariaDB) or count (SQLite), read now
+    bytes: int | None
+
+
+@dataclass(frozen=True)
+class PlannedRevision:
+    revision: str
+    path: str
+    statements: tuple[Statement, ...]
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class DatabasePlan:
+    name: str
+    dialect: str
+    current: tuple[str, ...]
+    revisions: tuple[PlannedRevision, ...]
+
+
+def plan(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> list[DatabasePlan]:
+    """The plan of ``upgrade`` (to heads) for each database; reads each database, changes nothing."""
+    from . import engines
+    from .lint import select_revisions
+    from .runner import check_known, current_heads, load_history, relative, revision_errors
+
+    found = []
+    for db in project.select(names, all_):
+        script = load_history(project, db)
+        heads = current_heads(db)
+        check_known(db, script, heads)
+        with revision_errors(db):
+            pending = select_revisions(script, heads, None, False)
+        revisions = []
+        sizes = _Sizes(db) if engines.exists(db) else None
+        for rev in pending:
+            statements = [_statement(db, sql, sizes) for sql in _render(project, db, script, rev)]
+            findings = lint_revision(project, db, script, rev)
+            revisions.append(PlannedRevision(rev.revision, relative(rev.path), tuple(statements), tuple(findings)))
+        if sizes is not None:
+            sizes.close()
+        found.append(DatabasePlan(db.name, db.dialect, heads, tuple(revisions)))
+    return found
+
+
+def _render(project: Project, db: Database, script: Any, rev: Any) -> list[str]:
+    """The revision's statements as ``upgrade --sql`` writes them (multidb's own bookkeeping left out)."""
+    from . import alembic_private
+    from .environment import bookkeeping_tables
+    from .runner import run
+
+    parents = [rev.down_revision] if isinstance(rev.down_revision, str) else list(rev.down_revision or ())
+    sent: list[str] = []
+
+    def steps(_heads: Any, context: Any) -> list:
+        original = context.impl.static_output
+
+        def keep(text: str) -> None:
+            sent.append(text)
+            original(text)
+
+        context.impl.static_output = keep
+        found = alembic_private.upgrade_steps(script, rev.revision, tuple(parents))
+        return [s for s in found if s.revision.revision == rev.revision]
+
+    run(project, db, steps, buffer=io.StringIO(), starting_rev=parents or None, destination_rev=rev.revision)
+    own = bookkeeping_tables(db)
+    statements = []
+    for text in sent:
+        sql = text.strip().rstrip(";").strip()
+        if not sql or sql.startswith("--") or sql.upper() in ("BEGIN", "COMMIT"):
+            continue
+        if _table_of(sql) in own:
+            continue
+        statements.append(sql)
+    return statements
+
+
+def _table_of(sql: str) -> str | None:
+    match = _TABLE.search(sql)
+    if not match:
+        return None
+    return match.group(1).strip('`"').split(".")[-1].strip('`"')
+
+
+def _statement(db: Database, sql: str, sizes: _Sizes | None) -> Statement:
+    table = _table_of(sql)
+    lock = effect = None
+    if db.dialect == "postgresql":
+        flat = " ".join(sql.split())
+        for pattern, level, what in _PG_LOCKS:
+            if re.search(pattern, flat, re.I):
+                lock, effect = level, what
+                break
+    rows, size = sizes.of(table) if sizes is not None and table else (None, None)
+    return Statement(sql, table, lock, effect or "", rows, size)
+
+
+class _Sizes:
+    """Row estimates and sizes of the live database's tables, read once per table."""
+
+    def __init__(self, db: Database):
+        from . import engines
+
+        self.db = db
+        self.context = engines.reading(db)
+        self.conn = self.context.__enter__()
+        self.known: dict[str, tuple[int | None, int | None]] = {}
+
+    def of(self, table: str) -> tuple[int | None, int | None]:
+        if table not in self.known:
+            self.known[table] = self._read(table)
+        return self.known[table]
+
+    def _read(self, table: str) -> tuple[int | None, int | None]:
+        import sqlalchemy as sa
+        from sqlalchemy.exc import DBAPIError
+
+        dialect = self.conn.dialect.name
+        try:
+            if dialect == "postgresql":
+                row = self.conn.execute(
+                    sa.text(
+                        "SELECT c.reltuples::bigint, pg_total_relation_size(c.oid) FROM pg_class c "
+                        "WHERE c.oid = to_regclass(:t)"
+                    ),
+                    {"t": table},
+                ).first()
+            elif dialect in ("mysql", "mariadb"):
+                row = self.conn.execute(
+                    sa.text(
+                        "SELECT TABLE_ROWS, DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES "
+                        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"
+                    ),
+                    {"t": table},
+                ).first()
+            else:
+                if not sa.inspect(self.conn).has_table(table):
+                    row = None
+                else:
+                    count = self.conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar()
+                    row = (count, None)
+        except DBAPIError:
+            row = None
+        self.conn.rollback()
+        if row is None:
+            return None, None
+        rows = None if row[0] is None or row[0] < 0 else int(row[0])  # PostgreSQL: -1 before any ANALYZE
+        return rows, (int(row[1]) if row[1] is not None else None)
+
+    def close(self) -> None:
+        self.context.__exit__(None, None, None)

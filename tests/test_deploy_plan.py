@@ -1,0 +1,80 @@
+"""``multidb plan`` / ``upgrade --plan``: the pending revisions' statements, their PostgreSQL locks and the
+live tables' sizes, with lint findings, and nothing changed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+from test_ledger import run, versions
+from test_lint import BASE, NEXT, write_project  # (the same small project)
+
+
+def fill(url: str, rows: int) -> None:
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("INSERT INTO items (id, name) VALUES (:id, :name)"),
+                [{"id": i, "name": f"n{i}"} for i in range(rows)],
+            )
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("ANALYZE items"))
+    finally:
+        engine.dispose()
+
+
+INDEX = 'op.create_index("ix_items_name", "items", ["name"])'
+DROP = 'op.drop_index("ix_items_name", "items")'
+
+
+@pytest.mark.postgresql
+def test_plan_shows_the_lock_and_the_row_estimate_of_each_pending_statement(tmp_path, pg_database):
+    url = pg_database()
+    config = write_project(tmp_path, url, INDEX, DROP)
+    assert run(config, "upgrade", "--all", "--to", BASE).exit_code == 0
+    fill(url, 5000)
+
+    result = run(config, "plan", "--json")
+    assert result.exit_code == 0, result.output
+    [db] = json.loads(result.stdout)
+    assert db["current"] == [BASE]
+    [rev] = db["revisions"]
+    assert rev["revision"] == NEXT
+    [statement] = rev["statements"]  # the version and ledger rows are not shown
+    assert statement["sql"].startswith("CREATE INDEX ix_items_name ON items")
+    assert (statement["table"], statement["lock"], statement["rows"]) == ("items", "SHARE", 5000)
+    assert statement["bytes"] > 0
+    assert [f["rule"] for f in rev["findings"]] == ["pg-index-not-concurrent"]
+
+    text = run(config, "upgrade", "--all", "--plan")
+    assert text.exit_code == 0
+    assert "lock SHARE on items, scans (writes wait); ~5000 rows" in text.stdout, text.stdout
+    assert "lint: error pg-index-not-concurrent" in text.stdout
+    assert versions(url) == {BASE}  # nothing ran
+
+
+def test_plan_on_sqlite_counts_rows_and_changes_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'main.db'}"
+    config = write_project(tmp_path, url, INDEX, DROP)
+    assert run(config, "upgrade", "--all", "--to", BASE).exit_code == 0
+    fill(url, 3)
+    [db] = json.loads(run(config, "plan", "--json").stdout)
+    [statement] = db["revisions"][0]["statements"]
+    assert (statement["table"], statement["lock"], statement["rows"]) == ("items", None, 3)
+    assert versions(url) == {BASE}
+
+
+def test_upgrade_plan_with_sql_atomic_or_a_target_is_a_usage_error(tmp_path):
+    from assertions import assert_one_clean_error
+
+    url = f"sqlite:///{tmp_path / 'main.db'}"
+    config = write_project(tmp_path, url, INDEX, DROP)
+    for extra in (["--sql"], ["--atomic"], ["--to", BASE]):
+        result = run(config, "upgrade", "--all", "--plan", *extra)
+        assert result.exit_code == 2, result.output
+        assert_one_clean_error(result, "--plan", nothing_else=True)
+    assert not (tmp_path / "main.db").exists()  # nothing ran, nothing was created

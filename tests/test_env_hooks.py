@@ -457,7 +457,7 @@ def test_on_connect_set_role_makes_the_role_own_the_new_tables(app: Path, pg_dat
         assert result.exit_code == 0, result.output
         with admin.cursor() as cur:
             cur.execute("SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-            assert cur.fetchall() == [("alembic_version", role), ("items", role)]
+            assert cur.fetchall() == [("alembic_version", role), ("alembic_version_ledger", role), ("items", role)]
         assert multidb("check", "app", "-x", f"role={role}").exit_code == 0
         # under --sql the hook's statement opens the file, before the first revision's transaction
         assert multidb("upgrade", "app", "--sql", "--to", "base:heads", "-x", f"role={role}").exit_code == 0

@@ -407,10 +407,16 @@ def foreign_tables(project: Project, db: Database) -> set[str] | None:
 
 def bookkeeping_tables(db: Database) -> set[str]:
     """multidb's own tables beside the models' (Alembic leaves out the version table by itself)."""
+    return bookkeeping_names(db.version_table)
+
+
+def bookkeeping_names(version_table: str) -> set[str]:
+    """The version table and the tables multidb keeps beside it: the progress record of interrupted
+    MariaDB/MySQL revisions and the ledger of applied revisions' checksums."""
     from .ledger import table_name as ledger
     from .unfinished import table_name as progress
 
-    return {db.version_table, progress(db.version_table), ledger(db.version_table)}
+    return {version_table, progress(version_table), ledger(version_table)}
 
 
 def include_name_for(project: Project, db: Database, own: MetaData) -> Any:

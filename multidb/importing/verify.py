@@ -130,6 +130,7 @@ def replay_new(source: SourceProject, config_path: Path, urls: dict[str, str]) -
 def _compare(name: str, dialect: str, old_url: str, new_url: str, version_table: str) -> Comparison:
     import sqlalchemy as sa
 
+    from ..environment import bookkeeping_names
     from ..testing import parity
 
     snaps, enums = [], []
@@ -137,7 +138,7 @@ def _compare(name: str, dialect: str, old_url: str, new_url: str, version_table:
         engine = sa.create_engine(url)
         try:
             with engine.connect() as conn:
-                snaps.append(parity.snapshot(conn, exclude=[version_table]))
+                snaps.append(parity.snapshot(conn, exclude=sorted(bookkeeping_names(version_table))))
                 enums.append(_enums(conn) if dialect == "postgresql" else {})
         finally:
             engine.dispose()

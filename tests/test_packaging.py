@@ -45,8 +45,8 @@ def test_ci_runs_the_readme_test_command_on_both_version_sets() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "pip install -e '.[test]' && pytest" in readme
     assert "pip install -e '.[test]' && pytest" in script
-    assert "suite oldest .ci/oldest.txt" in script
-    assert "suite newest" in script
+    assert 'suite oldest "$oldest_venv" .ci/oldest.txt' in script
+    assert 'suite newest "$newest_venv"' in script
 
 
 def test_the_plugin_refuses_a_pytest_older_than_the_oldest_tested() -> None:

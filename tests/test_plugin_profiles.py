@@ -31,7 +31,7 @@ def replace_in(project: pytest.Pytester, path: str, old: str, new: str) -> None:
 @pytest.mark.postgresql
 def test_each_dialect_is_tested_with_the_history_of_the_profile_whose_urls_show_it(project):
     result = run(project, "--multidb-dialects", "sqlite,postgresql")
-    result.assert_outcomes(passed=11, skipped=2)  # no data registered: test_data_survival skips
+    result.assert_outcomes(passed=13, skipped=2)  # test_data_survival skips: no data registered
     expect(
         result,
         [
@@ -75,7 +75,7 @@ def test_the_ini_option_names_the_profile_when_its_url_does_not_show_the_dialect
     expect(unnamed, ["app: upgrade from empty to heads fails on postgresql at revision q1000001 *AUTOINCREMENT*"])
     project.makeini("[pytest]\nmultidb_profiles = sqlite:local, postgresql:production\n")
     named = run(project, "--multidb-dialects", "sqlite,postgresql")
-    named.assert_outcomes(passed=11, skipped=2)
+    named.assert_outcomes(passed=13, skipped=2)
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,7 @@ def test_two_profiles_with_their_own_bases_serving_one_tested_dialect_is_a_usage
             "e.g. postgresql:production"
         ]
     )
-    run(project).assert_outcomes(passed=6, skipped=1)  # only SQLite tested: no choice to make
+    run(project).assert_outcomes(passed=8, skipped=1)  # only SQLite tested: no choice to make
 
 
 def test_which_profile_serves_which_dialect(tmp_path):

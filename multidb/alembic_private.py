@@ -1,4 +1,5 @@
-"""Every use of a private name of Alembic, SQLAlchemy or a database driver, in one module.
+"""Every use of a private name of Alembic, SQLAlchemy or a database driver, in one module, and every
+look at the interpreter's insides (stack frames, tracebacks' local variables).
 
 multidb drives Alembic through its public API wherever one exists (``ScriptDirectory.get_revision``,
 ``walk_revisions``, ``generate_revision``, the revision map's ``get_revisions``, ``Revision.down_revision``
@@ -95,3 +96,31 @@ def pg8000_lift_timeout(dbapi_connection: Any) -> None:
     """pg8000's ``timeout`` is its socket's, for every read; reset once connected through the socket it keeps
     in ``Connection._usock`` (pg8000 1.30.1 and 1.31.x)."""
     dbapi_connection._usock.settimeout(None)
+
+
+# --- the interpreter's stack: reading other libraries' frames ----------------------------------------------------
+
+
+def operation_table(exc: BaseException) -> str | None:
+    """The table of the innermost Alembic operation object on ``exc``'s traceback: the local variable
+    ``operation`` of Alembic's ``Operations`` implementations (``op.create_check_constraint(...)`` and the
+    like; Alembic 1.13.0 to 1.20.1), whose ``table_name`` or ``source_table`` names it. None when there is none."""
+    tb = exc.__traceback__
+    table = None
+    while tb is not None:
+        operation = tb.tb_frame.f_locals.get("operation")
+        name = getattr(operation, "table_name", None) or getattr(operation, "source_table", None)
+        table = name if isinstance(name, str) else table
+        tb = tb.tb_next
+    return table
+
+
+def stack_inside(frame: Any, packages: Any) -> bool:
+    """Whether a module of one of ``packages`` (top-level names) runs anywhere on the stack of ``frame``
+    (the frame a signal handler is given)."""
+    while frame is not None:
+        name = frame.f_globals.get("__name__") or ""
+        if name.split(".", 1)[0] in packages:
+            return True
+        frame = frame.f_back
+    return False

@@ -149,11 +149,6 @@ def _table_of(exc: BaseException) -> str:
     found = re.search(r'ALTER\s+TABLE\s+"?([^\s"(]+)', str(getattr(exc, "statement", None) or ""), re.IGNORECASE)
     if found:
         return found.group(1)
-    tb = exc.__traceback__
-    table = None
-    while tb is not None:  # the innermost operation object (op.create_check_constraint(...) and the like)
-        operation = tb.tb_frame.f_locals.get("operation")
-        name = getattr(operation, "table_name", None) or getattr(operation, "source_table", None)
-        table = name if isinstance(name, str) else table
-        tb = tb.tb_next
-    return table or "<table>"
+    from .alembic_private import operation_table
+
+    return operation_table(exc) or "<table>"

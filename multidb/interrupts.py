@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from .alembic_private import stack_inside
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RECANCEL_SECONDS = 0.5  # a cancel that reached the server before the statement did is sent again
 _LIBRARIES = frozenset(
@@ -196,12 +198,7 @@ def _checkpoint(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
 def _inside_library(frame: Any) -> bool:
     """Whether SQLAlchemy or a driver is on the stack: an exception raised there could leave it
     half-way through its own bookkeeping."""
-    while frame is not None:
-        name = frame.f_globals.get("__name__") or ""
-        if name.split(".", 1)[0] in _LIBRARIES:
-            return True
-        frame = frame.f_back
-    return False
+    return stack_inside(frame, _LIBRARIES)
 
 
 def _watch(reader: socket.socket, state: _State) -> None:

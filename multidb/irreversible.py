@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import ast
 import functools
-import inspect
-import textwrap
+import os
+from pathlib import Path
 from typing import Any
 
 NAME = "Irreversible"
@@ -28,28 +28,34 @@ class CrossesIrreversible(ValueError):
 def reason(script: Any) -> str | None:
     """Why the revision (an Alembic ``Script``) cannot be downgraded; None when it can.
 
-    The reason is the message given to ``Irreversible`` (or ``"no reason given"``).
+    The reason is the message given to ``Irreversible`` (or ``"no reason given"``). Read from the
+    revision's file (``Script.path``), once per version of the file.
     """
-    downgrade = getattr(getattr(script, "module", None), "downgrade", None)
-    code = getattr(downgrade, "__code__", None)
-    if code is None or NAME not in code.co_names:  # cheap: most revisions never mention it
+    path = getattr(script, "path", None)
+    try:
+        stat = os.stat(path) if path else None
+    except OSError:
         return None
-    return _reason(code)
+    return _reason(path, stat.st_mtime_ns, stat.st_size) if stat else None
 
 
 @functools.lru_cache(maxsize=1024)
-def _reason(code: Any) -> str | None:
+def _reason(path: str, _mtime_ns: int, _size: int) -> str | None:
     try:
-        source = textwrap.dedent(inspect.getsource(code))
-    except (OSError, TypeError):  # a sourceless (.pyc) revision that names Irreversible: assume the mark
-        return "no reason given"
-    tree = ast.parse(source)
-    function = tree.body[0] if tree.body else None
-    if not isinstance(function, ast.FunctionDef):
+        data = Path(path).read_bytes()
+    except OSError:
         return None
-    for statement in function.body:  # only unconditional raises count: a raise inside an if does not
-        if isinstance(statement, ast.Raise) and _names_irreversible(statement.exc):
-            return _message(statement.exc) or "no reason given"
+    if NAME.encode() not in data:  # cheap: most revisions never mention it
+        return None
+    try:
+        tree = ast.parse(data, path)
+    except (SyntaxError, ValueError):  # a sourceless (.pyc) revision that names Irreversible: assume the mark
+        return "no reason given"
+    for function in tree.body:
+        if isinstance(function, ast.FunctionDef) and function.name == "downgrade":
+            for statement in function.body:  # only unconditional raises count: a raise inside an if does not
+                if isinstance(statement, ast.Raise) and _names_irreversible(statement.exc):
+                    return _message(statement.exc) or "no reason given"
     return None
 
 

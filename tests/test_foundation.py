@@ -170,8 +170,13 @@ NOT_ALEMBIC: set[tuple[str, str]] = set()  # none: drivers' privates live in ale
 TO_MOVE: set[tuple[str, str]] = set()
 
 
+# the interpreter's insides: reading another library's local variables or code objects (the stack, a
+# traceback's frames, a function's __code__) ties multidb to that code as surely as a private name does
+INTERNALS = {"f_locals", "f_globals", "f_back", "tb_frame", "tb_next", "__code__", "co_names", "_getframe"}
+
+
 def _is_private(name: str) -> bool:
-    return name.startswith("_") and not name.startswith("__")
+    return (name.startswith("_") and not name.startswith("__")) or name in INTERNALS
 
 
 def _private_uses(path: Path, own: set[str]) -> list[str]:
@@ -209,7 +214,7 @@ def test_the_scan_sees_private_uses() -> None:
     """The scan above is not vacuous: it finds what alembic_private.py does."""
     own = {p.stem for p in PACKAGE.rglob("*.py")} | {"self", "cls"}
     uses = _private_uses(PACKAGE / "alembic_private.py", own)
-    assert {"script._upgrade_revs", "sqltypes._Binary"} <= set(uses)
+    assert {"script._upgrade_revs", "sqltypes._Binary", "frame.f_back"} <= set(uses)
 
 
 # --- Alembic's refusals with the next step ---------------------------------------------------------------------

@@ -79,7 +79,7 @@ def _from_file(folder: Path, body: str) -> types.SimpleNamespace:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return types.SimpleNamespace(module=module)
+    return types.SimpleNamespace(module=module, path=str(path))  # as an Alembic Script has
 
 
 def test_a_downgrade_that_raises_it_anyway_fails_naming_the_revision(cli, project):

@@ -137,7 +137,11 @@ def run_migrations_online():
             connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             connection.execute(text(f'SET search_path TO "{schema}"'))
             connection.commit()
-        context.configure(connection=connection, version_table_schema=schema)
+        context.configure(
+            connection=connection,
+            version_table_schema=schema,
+            transaction_per_migration=bool(config.attributes.get("per_migration")),
+        )
         with context.begin_transaction():
             context.run_migrations()
 
@@ -214,6 +218,7 @@ DRIVER = '''\
 
     python drive.py alembic.ini a,b                  # each section in turn
     python drive.py alembic.ini fleet t000 t001 ...  # the fleet section, once per tenant
+    python drive.py --per-migration alembic.ini a,b  # anchor (d): a transaction per revision
 """
 
 import sys
@@ -221,10 +226,13 @@ import sys
 from alembic import command
 from alembic.config import Config
 
-ini, sections, *tenants = sys.argv[1:]
+args = sys.argv[1:]
+per_migration = args[0] == "--per-migration"
+ini, sections, *tenants = args[1:] if per_migration else args
 for section in sections.split(","):
     for tenant in tenants or [None]:
         cfg = Config(ini, ini_section=section)
+        cfg.attributes["per_migration"] = per_migration
         if tenant:
             cfg.attributes["tenant"] = tenant
         command.upgrade(cfg, "head")

@@ -268,6 +268,9 @@ class Commands:
     def k2_c(self):
         return [([sys.executable, self.driver, self.anchor_ini, ",".join(K_NAMES)], self.s.root)]
 
+    def k2_d(self):
+        return [([sys.executable, self.driver, "--per-migration", self.anchor_ini, ",".join(K_NAMES)], self.s.root)]
+
     # fleet
     def fleet_multidb(self, jobs: int, half: bool = False):
         return self.mdb("fleet_half.yaml" if half else "fleet.yaml", "upgrade", "--all", "--jobs", str(jobs))
@@ -407,6 +410,7 @@ def measure_dialect(s: Setup, args: argparse.Namespace, samples: Samples) -> Non
         ("a", c.k2_a()),
         ("b", c.k2_b()),
         ("c", c.k2_c()),
+        ("d", c.k2_d()),
     ]
     for rep in range(args.repeat):
         progress(f"{s.dialect}: K=2 x {args.k_revisions} revisions, run {rep + 1}/{args.repeat}")
@@ -555,7 +559,7 @@ def rows_for(dialect: str, samples: Samples, args: argparse.Namespace) -> list[R
     rows: list[Row] = []
     for phase, label in (("empty", "upgrade from empty"), ("noop", "no-op upgrade")):
         mine = f"k2/multidb/{phase}"
-        for anchor in ("a", "b", "c"):
+        for anchor in ("a", "b", "c", "d"):
             rows.append(row(f"K=2 x {k}: {label}", mine, f"k2/{anchor}/{phase}", f"({anchor})"))
         if phase == "empty":
             found = [key for key in ("k2/b/empty", "k2/c/empty") if m(key) is not None]

@@ -184,6 +184,11 @@ class Recorder:
         self.script = script
         self.table = ledger_table(db)
         self.started = False
+        # online: every revision the ledger may hold (read once, then only added to: a row whose DELETE was
+        # rolled back stays listed; the migration lock makes this run the only writer), so applying a
+        # revision the ledger cannot hold costs one INSERT and no DELETE
+        self.have: set[str] | None = None
+        self._inserts: dict[str, Any] = {}
 
     def _first(self, ctx: Any, step: Any, heads: tuple[str, ...]) -> None:
         """The run's first version move: make the ledger (in that move's transaction), and online record
@@ -213,30 +218,53 @@ class Recorder:
     def _add_missing(self, connection: Connection, revisions: list[str], source: str) -> None:
         import sqlalchemy as sa
 
-        have = set(connection.execute(sa.select(self.table.c.revision)).scalars())
+        self.have = (self.have or set()) | set(connection.execute(sa.select(self.table.c.revision)).scalars())
         for revision in revisions:
-            if revision not in have:
-                self._insert(connection.execute, revision, source, connection.dialect)
+            if revision not in self.have:
+                self._insert(connection, revision, source)
 
-    def _insert(self, execute: Any, revision: str, source: str, dialect: Any) -> None:
+    def _insert(self, connection: Connection, revision: str, source: str) -> None:
+        """Online: one INSERT with bound values (compiled once per run)."""
         rev = _file(self.script, revision)
         if rev is None or not rev.path:
             return
-        values = {"revision": revision, "checksum": checksum(rev.path), "applied_at": _utc_now(dialect)}
-        execute(self.table.insert().values(**values, source=source))
+        statement = self._inserts.get(connection.dialect.name)
+        if statement is None:
+            statement = self.table.insert().values(applied_at=_utc_now(connection.dialect))
+            self._inserts[connection.dialect.name] = statement
+        connection.execute(statement, {"revision": revision, "checksum": checksum(rev.path), "source": source})
+        if self.have is not None:
+            self.have.add(revision)
+
+    def _insert_literal(self, ctx: Any, revision: str) -> None:
+        """Offline: the row written into the SQL file."""
+        rev = _file(self.script, revision)
+        if rev is None or not rev.path:
+            return
+        values = {"revision": revision, "checksum": checksum(rev.path), "applied_at": _utc_now(ctx.dialect)}
+        ctx.execute(self.table.insert().values(**values, source="applied"))
 
     def applied(self, *, ctx: Any, step: Any, heads: Any, **_: Any) -> None:
         """Alembic moved the version row for ``step``: write the ledger in the same transaction."""
-        execute = ctx.execute
         if not self.started:
             self._first(ctx, step, tuple(heads))
         if step.is_stamp:
             self._stamped(ctx.connection, tuple(heads))
             return
-        for revision in step.up_revision_ids if not step.is_upgrade else (step.up_revision_id,):
-            execute(self.table.delete().where(self.table.c.revision == revision))
+        gone = step.up_revision_ids if not step.is_upgrade else (step.up_revision_id,)
+        if ctx.as_sql:  # the file runs on a database whose ledger this run cannot see
+            for revision in gone:
+                ctx.execute(self.table.delete().where(self.table.c.revision == revision))
+            if step.is_upgrade:
+                self._insert_literal(ctx, step.up_revision_id)
+            return
+        connection = ctx.connection
+        have = self.have if self.have is not None else set(gone)
+        stale = [revision for revision in gone if revision in have]
+        if stale:
+            connection.execute(self.table.delete().where(self.table.c.revision.in_(stale)))
         if step.is_upgrade:
-            self._insert(execute, step.up_revision_id, "applied", ctx.dialect)
+            self._insert(connection, step.up_revision_id, "applied")
 
     def _stamped(self, connection: Connection, heads: tuple[str, ...]) -> None:
         """After a stamp the ledger holds exactly the revisions the new heads imply (new ones: ``stamped``)."""

@@ -254,3 +254,23 @@ def test_an_atomic_upgrade_is_refused_too_and_changes_nothing(tmp_path):
     assert versions(url) == {REVS[1]}
     assert run(config, "upgrade", "--all", "--atomic", "--allow-edited").exit_code == 0
     assert versions(url) == {REVS[2]}
+
+
+def test_a_ledger_row_left_over_for_a_pending_revision_is_replaced_when_it_runs(tmp_path, url):
+    """The ledger skips its DELETE for revisions it does not hold; a row left by hand (version table set back
+    without the ledger) must still be replaced, not collide with the new one."""
+    config = write_project(tmp_path, url)
+    assert run(config, "upgrade", "--all").exit_code == 0
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:  # set the version back and drop t2 by hand, leaving t2's ledger row
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": REVS[1]})
+            conn.execute(sa.text("DROP TABLE t2"))
+            conn.execute(sa.text(f"UPDATE {LEDGER} SET source = 'stale' WHERE revision = :r"), {"r": REVS[2]})
+    finally:
+        engine.dispose()
+    result = run(config, "upgrade", "--all", "--allow-edited")
+    assert result.exit_code == 0, result.output
+    assert versions(url) == {REVS[2]}
+    rows = ledger_rows(url)
+    assert sorted(rows) == REVS[:3] and rows[REVS[2]][1] == "applied"

@@ -178,6 +178,7 @@ class Backend:
     """Throwaway databases and a login whose password is the sentinel, on one server."""
 
     name: str
+    scratch_prefix: str | None = None  # adopt's throwaway databases (None: the default prefix)
 
     def urls(self, port: int | None = None) -> dict[str, str]:
         raise NotImplementedError
@@ -283,7 +284,10 @@ class MariaDB(Backend):
             for database in self.databases.values():
                 conn.exec_driver_sql(f"CREATE DATABASE `{database}`")
                 conn.exec_driver_sql(f"GRANT ALL ON `{database}`.* TO '{self.user}'@'%%'")
-            conn.exec_driver_sql(f"GRANT ALL ON `multidb\\_adopt\\_%%`.* TO '{self.user}'@'%%'")  # adopt's scratch
+            # adopt's throwaway databases, named after this test's token: the other suite (CI runs the oldest
+            # and newest versions side by side) has throwaway databases of its own on this server
+            self.scratch_prefix = f"msecret_{token}_adopt_"
+            conn.exec_driver_sql(f"GRANT ALL ON `msecret\\_{token}\\_adopt\\_%%`.* TO '{self.user}'@'%%'")
 
     def urls(self, port: int | None = None) -> dict[str, str]:
         found = {}
@@ -310,7 +314,7 @@ class MariaDB(Backend):
             names = [r[0] for r in conn.exec_driver_sql("SHOW DATABASES").fetchall()]
             token = self.user.removeprefix("msecret_")
             for database in names:
-                if token in database or database.startswith("multidb_adopt_"):
+                if token in database:
                     conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{database}`")
             conn.exec_driver_sql(f"DROP USER IF EXISTS '{self.user}'@'%%'")
         self.admin.dispose()
@@ -346,6 +350,8 @@ class Session:
         )
 
     def command(self, *args: str) -> list[str]:
+        if args and args[0] == "adopt" and self.backend.scratch_prefix:
+            args = (*args, "--scratch-prefix", self.backend.scratch_prefix)
         return [sys.executable, "-m", "multidb", *args, "-p", "production"]
 
     def run(self, code: int, *args: str, port: int | None = None) -> Run:

@@ -24,7 +24,14 @@ _PG_LOCKS = (
     (r"^ALTER\s+TABLE\b.*\bVALIDATE\s+CONSTRAINT\b", "SHARE UPDATE EXCLUSIVE", "scans"),
     (r"^ALTER\s+TABLE\b.*\bFOREIGN\s+KEY\b.*\bNOT\s+VALID\b", "SHARE ROW EXCLUSIVE", ""),
     (r"^ALTER\s+TABLE\b.*\bFOREIGN\s+KEY\b", "SHARE ROW EXCLUSIVE", "scans"),
-    (r"^ALTER\s+TABLE\b.*\bTYPE\b", "ACCESS EXCLUSIVE", "rewrites"),
+    (r"^ALTER\s+TABLE\b.*\bALTER\s+(COLUMN\s+)?[\w\"]+\s+(SET\s+DATA\s+)?TYPE\b", "ACCESS EXCLUSIVE", "rewrites"),
+    # a column whose value is computed per row: a volatile default, a serial or identity, a stored generated column
+    (
+        r"^ALTER\s+TABLE\b.*\bADD\s+(COLUMN\s+)?.*(\bDEFAULT\b.*\b(random|clock_timestamp|timeofday|gen_random_uuid"
+        r"|uuid_generate_v[14]|nextval)\s*\(|\b(SMALL|BIG)?SERIAL\b|\bGENERATED\b.*\b(IDENTITY|STORED)\b)",
+        "ACCESS EXCLUSIVE",
+        "rewrites",
+    ),
     (r"^ALTER\s+TABLE\b.*\bSET\s+NOT\s+NULL\b", "ACCESS EXCLUSIVE", "scans"),
     (r"^ALTER\s+TABLE\b.*\bADD\s+CONSTRAINT\b.*\bNOT\s+VALID\b", "ACCESS EXCLUSIVE", ""),
     (r"^ALTER\s+TABLE\b.*\bADD\s+CONSTRAINT\b", "ACCESS EXCLUSIVE", "scans"),
@@ -128,15 +135,18 @@ def _table_of(sql: str) -> str | None:
 
 def _statement(db: Database, sql: str, sizes: _Sizes | None) -> Statement:
     table = _table_of(sql)
-    lock = effect = None
-    if db.dialect == "postgresql":
-        flat = " ".join(sql.split())
-        for pattern, level, what in _PG_LOCKS:
-            if re.search(pattern, flat, re.I):
-                lock, effect = level, what
-                break
+    lock, effect = pg_lock(sql) if db.dialect == "postgresql" else (None, "")
     rows, size = sizes.of(table) if sizes is not None and table else (None, None)
-    return Statement(sql, table, lock, effect or "", rows, size)
+    return Statement(sql, table, lock, effect, rows, size)
+
+
+def pg_lock(sql: str) -> tuple[str | None, str]:
+    """PostgreSQL's table lock for one statement, and whether it rewrites or scans the table."""
+    flat = " ".join(sql.split())
+    for pattern, level, what in _PG_LOCKS:
+        if re.search(pattern, flat, re.I):
+            return level, what
+    return None, ""
 
 
 class _Sizes:

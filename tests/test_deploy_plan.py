@@ -78,3 +78,28 @@ def test_upgrade_plan_with_sql_atomic_or_a_target_is_a_usage_error(tmp_path):
         assert result.exit_code == 2, result.output
         assert_one_clean_error(result, "--plan", nothing_else=True)
     assert not (tmp_path / "main.db").exists()  # nothing ran, nothing was created
+
+
+@pytest.mark.parametrize(
+    ("sql", "lock", "effect"),
+    [
+        ("ALTER TABLE orders ALTER COLUMN total TYPE NUMERIC(12, 2)", "ACCESS EXCLUSIVE", "rewrites"),
+        ("ALTER TABLE orders ALTER total SET DATA TYPE BIGINT", "ACCESS EXCLUSIVE", "rewrites"),
+        # a column named "type" is not a type change
+        ("ALTER TABLE orders ADD COLUMN type VARCHAR(8)", "ACCESS EXCLUSIVE", ""),
+        ("ALTER TABLE orders ADD COLUMN kind VARCHAR(8) DEFAULT 'type'", "ACCESS EXCLUSIVE", ""),
+        # PostgreSQL 11+: a constant or stable default is stored once; a value computed per row rewrites
+        ("ALTER TABLE orders ADD COLUMN seen TIMESTAMP DEFAULT now() NOT NULL", "ACCESS EXCLUSIVE", ""),
+        ("ALTER TABLE orders ADD COLUMN token UUID DEFAULT gen_random_uuid()", "ACCESS EXCLUSIVE", "rewrites"),
+        ("ALTER TABLE orders ADD COLUMN at TIMESTAMP DEFAULT clock_timestamp()", "ACCESS EXCLUSIVE", "rewrites"),
+        ("ALTER TABLE orders ADD COLUMN n BIGSERIAL", "ACCESS EXCLUSIVE", "rewrites"),
+        ("ALTER TABLE orders ADD COLUMN n INTEGER GENERATED ALWAYS AS IDENTITY", "ACCESS EXCLUSIVE", "rewrites"),
+        ("CREATE INDEX ix_orders_type ON orders (type)", "SHARE", "scans (writes wait)"),
+        ("CREATE INDEX CONCURRENTLY ix ON orders (customer_id)", "SHARE UPDATE EXCLUSIVE", "scans (writes go on)"),
+        ("UPDATE orders SET type = 'x'", "ROW EXCLUSIVE", ""),
+    ],
+)
+def test_postgresql_lock_and_effect_of_a_statement(sql, lock, effect):
+    from multidb.deploy_plan import pg_lock
+
+    assert pg_lock(sql) == (lock, effect)

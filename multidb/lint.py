@@ -343,7 +343,11 @@ def _check_ops(db: Database, ops: list[_Op], finding: Any, known: _Known) -> lis
             if postgresql and table not in created and column.foreign_keys and op.kwargs.get("inline_references"):
                 target = next(iter(column.foreign_keys)).target_fullname
                 found.append(
-                    finding("pg-fk-not-valid", op.line, f"column {table}.{column.name} REFERENCES {target}, validated")
+                    finding(
+                        "pg-fk-not-valid",
+                        op.line,
+                        f"column {table}.{column.name} REFERENCES {target} without NOT VALID",
+                    )
                 )
         elif op.name == "alter_column":
             found += _altered(db, op, created, finding, known)

@@ -98,6 +98,17 @@ def pg8000_lift_timeout(dbapi_connection: Any) -> None:
     dbapi_connection._usock.settimeout(None)
 
 
+BATCH_TEMP_PREFIX = "_alembic_tmp_"
+
+
+def batch_temp_table(name: str) -> bool:
+    """Whether ``name`` is the table Alembic's batch mode builds when it recreates a table: it creates
+    ``_alembic_tmp_<table>`` (cut to 50 characters), copies the rows over, drops the table and renames the
+    new one (``ApplyBatchImpl._calc_temp_name`` and ``_create``; Alembic 1.13.0 and 1.20.1). Lint reads
+    a rebuild from those operations; the name is not public API."""
+    return isinstance(name, str) and name.startswith(BATCH_TEMP_PREFIX)
+
+
 # --- the interpreter's stack: reading other libraries' frames ----------------------------------------------------
 
 

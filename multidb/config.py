@@ -54,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "lock_retries": 3,
     "lint_since": None,
     "lint_allow": [],
+    "lint_large_table_rows": 100_000,
 }
 
 
@@ -161,6 +162,7 @@ class Database:
     hooks: RunHooks = RunHooks()
     lint_since: str | None = None  # lint with no database at hand: the revisions after this one
     lint_allow: tuple[str, ...] = ()  # lint rules silenced for every revision of this database
+    lint_large_table_rows: int = 100_000  # lint's size-dependent rules: a table with this many rows is large
 
     def __repr__(self) -> str:  # also str(): pytest -l, logging and debuggers print it
         return _masked_repr(self, {"url": True})
@@ -606,6 +608,7 @@ def _build_database(
         hooks=_section(RunHooks, "hooks", values, merged),
         lint_since=values["lint_since"],
         lint_allow=tuple(values["lint_allow"]),
+        lint_large_table_rows=values["lint_large_table_rows"],
     )
 
 

@@ -195,8 +195,11 @@ def _batched(table, column, where, batch_size, online, step, bind, statement) ->
     if _offline():  # --sql: one set-based statement over the whole range is the SQL to hand over
         from alembic import op
 
+        from .lint import BATCHED
+
         _refuse_bad_key(table, column, None)
-        op.execute(statement(None, None))
+        # marked so that multidb lint (which renders revisions offline) knows it runs in batches online
+        op.execute(statement(None, None).execution_options(**{BATCHED: True}))
         return 0
     conn = _bind(bind)
     _refuse_bad_key(table, column, conn)

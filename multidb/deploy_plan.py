@@ -15,6 +15,7 @@ from typing import Any
 
 from .config import Database, Project
 from .lint import Finding, lint_revision
+from .table_sizes import TableSizes
 
 # PostgreSQL's table-level lock per statement (first match wins), and what the statement does to the rows
 _PG_LOCKS = (
@@ -70,7 +71,6 @@ class DatabasePlan:
 
 def plan(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> list[DatabasePlan]:
     """The plan of ``upgrade`` (to heads) for each database; reads each database, changes nothing."""
-    from . import engines
     from .lint import select_revisions
     from .runner import check_known, current_heads, load_history, relative, revision_errors
 
@@ -82,12 +82,13 @@ def plan(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> l
         with revision_errors(db):
             pending = select_revisions(script, heads, None, False)
         revisions = []
-        sizes = _Sizes(db) if engines.exists(db) else None
-        for rev in pending:
-            statements = [_statement(db, sql, sizes) for sql in _render(project, db, script, rev)]
-            findings = lint_revision(project, db, script, rev)
-            revisions.append(PlannedRevision(rev.revision, relative(rev.path), tuple(statements), tuple(findings)))
-        if sizes is not None:
+        sizes = TableSizes(db)  # a SQLite file not created yet: no table, nothing opened
+        try:
+            for rev in pending:
+                statements = [_statement(db, sql, sizes) for sql in _render(project, db, script, rev)]
+                findings = lint_revision(project, db, script, rev, sizes)
+                revisions.append(PlannedRevision(rev.revision, relative(rev.path), tuple(statements), tuple(findings)))
+        finally:
             sizes.close()
         found.append(DatabasePlan(db.name, db.dialect, heads, tuple(revisions)))
     return found
@@ -133,10 +134,10 @@ def _table_of(sql: str) -> str | None:
     return match.group(1).strip('`"').split(".")[-1].strip('`"')
 
 
-def _statement(db: Database, sql: str, sizes: _Sizes | None) -> Statement:
+def _statement(db: Database, sql: str, sizes: TableSizes) -> Statement:
     table = _table_of(sql)
     lock, effect = pg_lock(sql) if db.dialect == "postgresql" else (None, "")
-    rows, size = sizes.of(table) if sizes is not None and table else (None, None)
+    rows, size = sizes.of(table) if table else (None, None)
     return Statement(sql, table, lock, effect, rows, size)
 
 
@@ -147,59 +148,3 @@ def pg_lock(sql: str) -> tuple[str | None, str]:
         if re.search(pattern, flat, re.I):
             return level, what
     return None, ""
-
-
-class _Sizes:
-    """Row estimates and sizes of the live database's tables, read once per table."""
-
-    def __init__(self, db: Database):
-        from . import engines
-
-        self.db = db
-        self.context = engines.reading(db)
-        self.conn = self.context.__enter__()
-        self.known: dict[str, tuple[int | None, int | None]] = {}
-
-    def of(self, table: str) -> tuple[int | None, int | None]:
-        if table not in self.known:
-            self.known[table] = self._read(table)
-        return self.known[table]
-
-    def _read(self, table: str) -> tuple[int | None, int | None]:
-        import sqlalchemy as sa
-        from sqlalchemy.exc import DBAPIError
-
-        dialect = self.conn.dialect.name
-        try:
-            if dialect == "postgresql":
-                row = self.conn.execute(
-                    sa.text(
-                        "SELECT c.reltuples::bigint, pg_total_relation_size(c.oid) FROM pg_class c "
-                        "WHERE c.oid = to_regclass(:t)"
-                    ),
-                    {"t": table},
-                ).first()
-            elif dialect in ("mysql", "mariadb"):
-                row = self.conn.execute(
-                    sa.text(
-                        "SELECT TABLE_ROWS, DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES "
-                        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"
-                    ),
-                    {"t": table},
-                ).first()
-            else:
-                if not sa.inspect(self.conn).has_table(table):
-                    row = None
-                else:
-                    count = self.conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar()
-                    row = (count, None)
-        except DBAPIError:
-            row = None
-        self.conn.rollback()
-        if row is None:
-            return None, None
-        rows = None if row[0] is None or row[0] < 0 else int(row[0])  # PostgreSQL: -1 before any ANALYZE
-        return rows, (int(row[1]) if row[1] is not None else None)
-
-    def close(self) -> None:
-        self.context.__exit__(None, None, None)

@@ -1,10 +1,13 @@
 """A migration linter: each revision is rendered offline for its database's dialect, and the
 operations it sends to Alembic's dialect implementation are checked against rules.
 
-Nothing connects: the revision runs in Alembic's offline mode (as ``upgrade --sql`` does), and a
-recorder on the migration context's implementation sees every operation with the line of the
-revision file that asked for it (operations inside ``batch_alter_table`` are seen where the batch
-ends). See docs/safe-deploys.md for each rule, why it exists and its fix.
+The revision runs in Alembic's offline mode (as ``upgrade --sql`` does), and a recorder on the
+migration context's implementation sees every operation with the line of the revision file that
+asked for it (operations inside ``batch_alter_table`` are seen where the batch ends). Two kinds of
+rules look further: ``contract-before-expand`` compares drops and renames with the database's models
+(``metadata:``), and ``unbatched-update`` / ``sqlite-batch-rebuild-large`` with the live tables'
+sizes, when a caller (``lint``'s default mode, ``plan``) passes them; only the sizes need a
+connection. See docs/safe-deploys.md for each rule, why it exists and its fix.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from .errors import MultiDBError
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
+
+    from .table_sizes import TableSizes
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,40 @@ RULES = {
             "move the data change into a revision of its own",
         ),
         Rule(
+            "pg-fk-not-valid",
+            "error",
+            "a foreign key added to an existing PostgreSQL table scans it under SHARE ROW EXCLUSIVE on both tables",
+            'op.execute("ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (c) REFERENCES p (id) NOT VALID"), '
+            'then op.execute("ALTER TABLE t VALIDATE CONSTRAINT fk") in a later revision',
+        ),
+        Rule(
+            "contract-before-expand",
+            "error",
+            "the models still declare what the revision drops or renames, so the code being deployed still reads it",
+            'change the code (models) to stop using it first; drop or rename it in a later, phase = "contract" '
+            "revision",
+        ),
+        Rule(
+            "rename-breaks-running-code",
+            "warning",
+            "a renamed table or column breaks the code still running while the deploy goes on (it reads the old name)",
+            "add the new one and copy the data (expand), switch the code, then drop the old one in a "
+            'phase = "contract" revision; or mark this revision phase = "contract" if no running code uses the name',
+        ),
+        Rule(
+            "unbatched-update",
+            "warning",
+            "one UPDATE or DELETE over a large table locks its rows for the whole statement and bloats the log",
+            "multidb.data.update_in_batches(table, values, where=...) for an UPDATE; a DELETE in key ranges "
+            "(WHERE id > :low AND id <= :high), online=True or a revision of its own",
+        ),
+        Rule(
+            "sqlite-batch-rebuild-large",
+            "warning",
+            "SQLite batch mode recreates the table: every row is copied while the whole database is locked",
+            "rebuild it in a maintenance window, or make the change one SQLite does in place (ADD COLUMN, RENAME)",
+        ),
+        Rule(
             "no-downgrade",
             "warning",
             "a revision without a downgrade cannot be rolled back, and downgrade silently does nothing",
@@ -96,6 +135,14 @@ _WATCHED = (
     "bulk_insert",
 )
 _DML = ("INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE")
+# the execution option multidb.data's batch helpers put on the one statement they hand over under --sql
+BATCHED = "multidb_batched"
+_FK_SQL = re.compile(
+    r"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?([`\"\w.]+)\s.*\b(?:FOREIGN\s+KEY|REFERENCES)\b", re.I
+)
+_NOT_VALID = re.compile(r"\bNOT\s+VALID\b", re.I)
+_DATA_SQL = re.compile(r"^(UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?([`\"\w.]+)", re.I)
+_WHERE = re.compile(r"\bWHERE\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -135,19 +182,54 @@ class _Op:
     line: int
 
 
-def lint_database(project: Project, db: Database, revisions: list[Script], allow: tuple[str, ...] = ()) -> LintResult:
-    """Check ``revisions`` of ``db`` (rendered for its URL's dialect); ``allow``: rules silenced for all."""
+@dataclass(frozen=True)
+class _Known:
+    """What the rules know beyond the revision's operations."""
+
+    models: Any  # the database's models (environment.Models: imported when first read), or None: none named
+    contract: bool  # the revision says phase = "contract"
+    sizes: TableSizes | None  # the live database's tables, or None: no database at hand
+    large: int  # lint_large_table_rows
+
+
+@dataclass
+class _Rebuild:
+    """A table Alembic's batch mode recreates: the table as it was (None if not seen) and as it will be."""
+
+    table: str
+    old: Any
+    new: Any
+
+
+def lint_database(
+    project: Project,
+    db: Database,
+    revisions: list[Script],
+    allow: tuple[str, ...] = (),
+    sizes: TableSizes | None = None,
+) -> LintResult:
+    """Check ``revisions`` of ``db`` (rendered for its URL's dialect); ``allow``: rules silenced for all;
+    ``sizes``: the live database's tables as they are before ``revisions`` (None: no database at hand)."""
     from .runner import load_history
 
     script = load_history(project, db)
     findings: list[Finding] = []
     for rev in revisions:
-        findings.extend(f for f in lint_revision(project, db, script, rev) if f.rule not in allow)
+        findings.extend(f for f in lint_revision(project, db, script, rev, sizes) if f.rule not in allow)
     return LintResult(db.name, db.dialect, tuple(r.revision for r in revisions), tuple(findings))
 
 
-def lint_revision(project: Project, db: Database, script: ScriptDirectory, rev: Script) -> list[Finding]:
-    """The findings of one revision, less those its file silences with ``# multidb: allow=RULE reason``."""
+def lint_revision(
+    project: Project, db: Database, script: ScriptDirectory, rev: Script, sizes: TableSizes | None = None
+) -> list[Finding]:
+    """The findings of one revision, less those its file silences with ``# multidb: allow=RULE reason``.
+
+    ``sizes`` reads the live database's table sizes (the rules about large tables); without it those
+    rules fall back to what the SQL shows, or stay silent. The models (``metadata:`` in the config) are
+    imported when the revision drops or renames a table or column.
+    """
+    from .environment import Models
+    from .phases import is_contract
     from .runner import relative
 
     path = str(rev.path)
@@ -163,7 +245,9 @@ def lint_revision(project: Project, db: Database, script: ScriptDirectory, rev: 
     ops, failure = _record(project, db, script, rev)
     if failure is not None:
         found.append(finding("not-rendered", 1, failure))
-    found += _check_ops(db, ops, finding)
+    models = Models(project, db) if db.metadata else None  # imported when a drop or rename asks
+    known = _Known(models, is_contract(rev), sizes, db.lint_large_table_rows)
+    found += _check_ops(db, ops, finding, known)
     line = _missing_downgrade(text)
     if line:
         found.append(finding("no-downgrade", line, "downgrade() does nothing"))
@@ -221,26 +305,34 @@ def _line(path: str) -> int:
     return 1
 
 
-def _check_ops(db: Database, ops: list[_Op], finding: Any) -> list[Finding]:
+def _check_ops(db: Database, ops: list[_Op], finding: Any, known: _Known) -> list[Finding]:
     found = []
     created: set[str] = set()
+    rebuilds, parts = _rebuilds(ops)
     postgresql = db.dialect == "postgresql"
     ddl = dml = None
-    for op in ops:
+    for index, op in enumerate(ops):
         kind = _kind(op)
         if kind == "ddl" and ddl is None:
             ddl = op
         if kind == "dml" and dml is None:
             dml = op
+        if index in parts:  # the drop and rename that end a batch rebuild: seen with its create_table
+            continue
         if op.name == "create_table":
-            created.add(op.args[0].name)
+            if index in rebuilds:
+                found += _rebuilt(db, op, rebuilds[index], created, finding, known)
+            else:
+                created.add(op.args[0].name)
         elif op.name == "create_index" and postgresql:
-            index = op.args[0]
-            table = index.table.name if index.table is not None else "?"
-            concurrent = index.dialect_kwargs.get("postgresql_concurrently") or op.kwargs.get("postgresql_concurrently")
+            index_ = op.args[0]
+            table = index_.table.name if index_.table is not None else "?"
+            concurrent = index_.dialect_kwargs.get("postgresql_concurrently") or op.kwargs.get(
+                "postgresql_concurrently"
+            )
             if table not in created and not concurrent:
                 found.append(
-                    finding("pg-index-not-concurrent", op.line, f"index {index.name} on {table} without CONCURRENTLY")
+                    finding("pg-index-not-concurrent", op.line, f"index {index_.name} on {table} without CONCURRENTLY")
                 )
         elif op.name == "add_column":
             table, column = op.args[0], op.args[1]
@@ -248,18 +340,223 @@ def _check_ops(db: Database, ops: list[_Op], finding: Any) -> list[Finding]:
                 found.append(
                     finding("not-null-without-default", op.line, f"column {table}.{column.name} NOT NULL, no default")
                 )
+            if postgresql and table not in created and column.foreign_keys and op.kwargs.get("inline_references"):
+                target = next(iter(column.foreign_keys)).target_fullname
+                found.append(
+                    finding(
+                        "pg-fk-not-valid",
+                        op.line,
+                        f"column {table}.{column.name} REFERENCES {target} without NOT VALID",
+                    )
+                )
         elif op.name == "alter_column":
-            found += _altered(db, op, created, finding)
+            found += _altered(db, op, created, finding, known)
+        elif op.name == "add_constraint" and postgresql:
+            found += _foreign_key(op, created, finding)
+        elif op.name in ("drop_table", "drop_column", "rename_table"):
+            found += _contracted(op, created, finding, known)
+        elif op.name == "execute":
+            found += _executed(db, op, created, finding, known)
     if db.dialect in ("mysql", "mariadb") and ddl is not None and dml is not None:
         found.append(finding("mariadb-ddl-with-dml", dml.line, "a data change in a revision that also changes DDL"))
     return found
 
 
-def _altered(db: Database, op: _Op, created: set[str], finding: Any) -> list[Finding]:
+def _rebuilds(ops: list[_Op]) -> tuple[dict[int, _Rebuild], set[int]]:
+    """Tables batch mode recreates, by the index of the ``create_table`` of the new table, and the
+    indices of the ``drop_table`` and ``rename_table`` that finish each rebuild."""
+    from . import alembic_private
+
+    found: dict[int, _Rebuild] = {}
+    parts: set[int] = set()
+    for i, op in enumerate(ops):
+        if op.name != "create_table" or not alembic_private.batch_temp_table(op.args[0].name):
+            continue
+        temp = op.args[0]
+        rename = next((j for j in range(i + 1, len(ops)) if _renames(ops[j], temp.name)), None)
+        if rename is None:
+            continue
+        target = ops[rename].args[1]
+        drop = next(
+            (j for j in range(i + 1, rename) if ops[j].name == "drop_table" and ops[j].args[0].name == target), None
+        )
+        parts.add(rename)
+        if drop is not None:
+            parts.add(drop)
+        found[i] = _Rebuild(target, ops[drop].args[0] if drop is not None else None, temp)
+    return found, parts
+
+
+def _renames(op: _Op, name: str) -> bool:
+    return op.name == "rename_table" and len(op.args) >= 2 and op.args[0] == name
+
+
+def _rebuilt(db: Database, op: _Op, rebuild: _Rebuild, created: set[str], finding: Any, known: _Known) -> list:
+    table = rebuild.table
+    if table in created:
+        return []
+    found = []
+    if rebuild.old is not None:
+        kept = {c.name for c in rebuild.new.columns}
+        lost = [c.name for c in rebuild.old.columns if c.name not in kept]
+        still = [c for c in lost if _declared(known.models, table, rebuild.new.schema, c)]
+        if still:
+            columns = ", ".join(f"{table}.{c}" for c in still)
+            found.append(
+                finding(
+                    "contract-before-expand",
+                    op.line,
+                    f"batch rebuild of {table} leaves out {columns}, which the models still declare",
+                )
+            )
+    if db.dialect == "sqlite" and known.sizes is not None:
+        rows = known.sizes.rows(table, rebuild.new.schema, known.large)
+        if rows is not None and rows >= known.large:
+            found.append(
+                finding("sqlite-batch-rebuild-large", op.line, f"batch rebuild of {table}, {_size(rows, known)}")
+            )
+    return found
+
+
+def _size(rows: int, known: _Known) -> str:
+    """A table's size against the threshold (a SQLite count stops at it)."""
+    count = f"~{rows}" if rows > known.large else f"at least {known.large}"
+    return f"{count} rows (lint_large_table_rows: {known.large})"
+
+
+def _declared(models: Any, table: str, schema: str | None, column: str | None = None) -> bool:
+    """Whether the models declare ``table`` (and ``column`` in it)."""
+    if models is None:
+        return False
+    found = models.tables.get(f"{schema}.{table}" if schema else table)
+    return found is not None and (column is None or column in found.c)
+
+
+def _contracted(op: _Op, created: set[str], finding: Any, known: _Known) -> list[Finding]:
+    """``drop_table``, ``drop_column`` and ``rename_table``: against the models, and renames in any case."""
+    schema = op.kwargs.get("schema")
+    if op.name == "drop_table":
+        table = op.args[0]
+        if table.name not in created and _declared(known.models, table.name, table.schema):
+            text = f"table {table.name} is dropped, but the models still declare it"
+            return [finding("contract-before-expand", op.line, text)]
+    elif op.name == "drop_column":
+        table, column = op.args[0], op.args[1].name
+        if table not in created and _declared(known.models, table, schema, column):
+            text = f"column {table}.{column} is dropped, but the models still declare it"
+            return [finding("contract-before-expand", op.line, text)]
+    elif op.name == "rename_table":
+        old, new = op.args[0], op.args[1]
+        if old not in created:
+            return _renamed(op, f"table {old}", new, _declared(known.models, old, schema), finding, known)
+    return []
+
+
+def _renamed(op: _Op, what: str, new: str, declared: bool, finding: Any, known: _Known) -> list[Finding]:
+    if declared:
+        return [
+            finding("contract-before-expand", op.line, f"{what} is renamed to {new}, but the models still declare it")
+        ]
+    if not known.contract:
+        return [finding("rename-breaks-running-code", op.line, f"{what} is renamed to {new}")]
+    return []
+
+
+def _foreign_key(op: _Op, created: set[str], finding: Any) -> list[Finding]:
+    import sqlalchemy as sa
+
+    constraint = op.args[0]
+    if not isinstance(constraint, sa.ForeignKeyConstraint) or constraint.dialect_kwargs.get("postgresql_not_valid"):
+        return []
+    table = getattr(constraint.parent, "name", "?")
+    if table in created:
+        return []
+    target = constraint.elements[0].target_fullname.rsplit(".", 1)[0] if constraint.elements else "?"
+    name = constraint.name or "(unnamed)"
+    return [finding("pg-fk-not-valid", op.line, f"foreign key {name} on {table} -> {target} without NOT VALID")]
+
+
+def _executed(db: Database, op: _Op, created: set[str], finding: Any, known: _Known) -> list[Finding]:
+    """``op.execute``: a foreign key in SQL text (PostgreSQL), and UPDATE/DELETE on large tables."""
+    statement = op.args[0] if op.args else op.kwargs.get("sql")
+    text = _text(statement)
+    found = []
+    if db.dialect == "postgresql" and text is not None:
+        flat = " ".join(text.split())
+        match = _FK_SQL.match(flat)
+        if match and not _NOT_VALID.search(flat):
+            table = _name(match.group(1))[1]
+            if table not in created:
+                found.append(finding("pg-fk-not-valid", op.line, f"foreign key on {table} without NOT VALID (SQL)"))
+    change = _data_change(statement, text)
+    if change is not None:
+        verb, schema, table, where = change
+        if table not in created:
+            found += _unbatched(op, verb, schema, table, where, finding, known)
+    return found
+
+
+def _unbatched(
+    op: _Op, verb: str, schema: str | None, table: str, where: bool, finding: Any, known: _Known
+) -> list[Finding]:
+    rows = known.sizes.rows(table, schema, known.large) if known.sizes is not None else None
+    if rows is not None:
+        if rows < known.large:
+            return []
+        text = f"{verb} on {table}, {_size(rows, known)}, outside multidb.data's batch helpers"
+        return [finding("unbatched-update", op.line, text)]
+    if where:
+        return []
+    return [finding("unbatched-update", op.line, f"{verb} of every row of {table} (no WHERE); table size unknown")]
+
+
+def _text(statement: Any) -> str | None:
+    """The SQL of a statement given as text (a string or ``sa.text()``), else None."""
+    import sqlalchemy as sa
+
+    if isinstance(statement, str):
+        return statement
+    if isinstance(statement, sa.TextClause):
+        return statement.text
+    return None
+
+
+def _name(quoted: str) -> tuple[str | None, str]:
+    """(schema, table) of a possibly qualified, possibly quoted name as SQL text writes it."""
+    schema, _, table = quoted.rpartition(".")
+    return (schema.strip('`"') or None), table.strip('`"')
+
+
+def _data_change(statement: Any, text: str | None) -> tuple[str, str | None, str, bool] | None:
+    """(UPDATE or DELETE, schema, table, has a WHERE) of a statement changing rows, None for anything
+    else and for the statements of multidb.data's batch helpers."""
+    import sqlalchemy as sa
+
+    if isinstance(statement, (sa.Update, sa.Delete)):
+        if statement.get_execution_options().get(BATCHED):
+            return None
+        table = statement.table
+        verb = "UPDATE" if isinstance(statement, sa.Update) else "DELETE"
+        return verb, getattr(table, "schema", None), table.name, statement.whereclause is not None
+    if text is None:
+        return None
+    flat = " ".join(text.split())
+    match = _DATA_SQL.match(flat)
+    if not match:
+        return None
+    schema, table = _name(match.group(2))
+    return match.group(1).split()[0].upper(), schema, table, bool(_WHERE.search(flat))
+
+
+def _altered(db: Database, op: _Op, created: set[str], finding: Any, known: _Known) -> list[Finding]:
     table, column = op.args[0], op.args[1]
     if table in created:
         return []
     found = []
+    renamed = op.kwargs.get("name")  # the impl's name for alter_column(new_column_name=...)
+    if renamed and renamed != column:
+        declared = _declared(known.models, table, op.kwargs.get("schema"), column)
+        found += _renamed(op, f"column {table}.{column}", renamed, declared, finding, known)
     new, old = op.kwargs.get("type_"), op.kwargs.get("existing_type")
     if new is not None and not _widens(db, old, new):
         was = f" from {old}" if old is not None else ""
@@ -338,10 +635,13 @@ def lint(
 ) -> list[LintResult]:
     """Lint each database's revisions: pending ones (read from the database), those after ``since``, or all.
 
-    A database that cannot be read falls back to its ``lint_since`` (when the config sets one).
+    A database that cannot be read falls back to its ``lint_since`` (when the config sets one). Only
+    the pending revisions are checked against the live tables' sizes (they run on the tables as they
+    are now); ``since``, ``everything`` and the ``lint_since`` fallback read no table.
     """
     from .errors import DatabaseError
     from .runner import current_heads, load_history, revision_errors
+    from .table_sizes import TableSizes
 
     results = []
     for db in project.select(names, all_):
@@ -357,5 +657,10 @@ def lint(
                 start = db.lint_since
         with revision_errors(db):
             revisions = select_revisions(script, heads, start, everything)
-        results.append(lint_database(project, db, revisions, db.lint_allow))
+        sizes = TableSizes(db) if heads is not None else None
+        try:
+            results.append(lint_database(project, db, revisions, db.lint_allow, sizes))
+        finally:
+            if sizes is not None:
+                sizes.close()
     return results

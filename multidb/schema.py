@@ -86,6 +86,10 @@ DATABASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "hooks": (lambda v: v is None or isinstance(v, dict), "a mapping: {on_connect, before_migrate, ...}"),
     "lint_since": (_is_opt_str, "a revision id"),
     "lint_allow": (_is_str_list, "a list of lint rule ids (see 'multidb lint --help')"),
+    "lint_large_table_rows": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+        "a whole number of rows >= 1",
+    ),
 }
 _REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 REFERENCE = "a 'module:function' reference"

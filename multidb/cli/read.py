@@ -236,9 +236,12 @@ def lint_cmd(databases: tuple[str, ...], all_: bool, since: str | None, everythi
     """Check revisions for operations that lock or break a live database; exit 1 on an error finding.
 
     Each revision is rendered offline for the database's dialect (nothing is changed). Rules:
-    pg-index-not-concurrent, not-null-without-default (errors); pg-set-not-null-scans,
-    type-change-rewrites, mariadb-ddl-with-dml, no-downgrade, not-rendered (warnings). Silence one in a
-    revision with '# multidb: allow=RULE reason', or for a database with lint_allow in the config.
+    pg-index-not-concurrent, not-null-without-default, pg-fk-not-valid, contract-before-expand
+    (errors); pg-set-not-null-scans, type-change-rewrites, mariadb-ddl-with-dml,
+    rename-breaks-running-code, unbatched-update, sqlite-batch-rebuild-large, no-downgrade,
+    not-rendered (warnings). By default the pending revisions are also checked against the live
+    tables' sizes (lint_large_table_rows). Silence a rule in a revision with
+    '# multidb: allow=RULE reason', or for a database with lint_allow in the config.
 
     \b
     Examples:

@@ -67,6 +67,7 @@ class DatabasePlan:
     dialect: str
     current: tuple[str, ...]
     revisions: tuple[PlannedRevision, ...]
+    server_version: str | None = None  # the live server's version the SQL was rendered for
 
 
 def plan(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> list[DatabasePlan]:
@@ -83,19 +84,28 @@ def plan(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> l
             pending = select_revisions(script, heads, None, False)
         revisions = []
         sizes = TableSizes(db)  # a SQLite file not created yet: no table, nothing opened
+        server = _version(sizes.conn) if db.dialect != "sqlite" else None
         try:
             for rev in pending:
-                statements = [_statement(db, sql, sizes) for sql in _render(project, db, script, rev)]
+                rendered = _render(project, db, script, rev, sizes.conn)
+                statements = [_statement(db, sql, sizes) for sql in rendered]
                 findings = lint_revision(project, db, script, rev, sizes)
                 revisions.append(PlannedRevision(rev.revision, relative(rev.path), tuple(statements), tuple(findings)))
         finally:
             sizes.close()
-        found.append(DatabasePlan(db.name, db.dialect, heads, tuple(revisions)))
+        found.append(DatabasePlan(db.name, db.dialect, heads, tuple(revisions), server))
     return found
 
 
-def _render(project: Project, db: Database, script: Any, rev: Any) -> list[str]:
-    """The revision's statements as ``upgrade --sql`` writes them (multidb's own bookkeeping left out)."""
+def _version(live: Any) -> str | None:
+    info = getattr(getattr(live, "dialect", None), "server_version_info", None)
+    return ".".join(str(part) for part in info) if info else None
+
+
+def _render(project: Project, db: Database, script: Any, rev: Any, live: Any = None) -> list[str]:
+    """The revision's statements as ``upgrade --sql`` writes them (multidb's own bookkeeping left out),
+    for the server behind ``live`` (a connection to the database) when there is one: the offline
+    dialect learns its version and features from it, as an online run's dialect would."""
     from . import alembic_private
     from .environment import bookkeeping_tables
     from .runner import run
@@ -104,6 +114,9 @@ def _render(project: Project, db: Database, script: Any, rev: Any) -> list[str]:
     sent: list[str] = []
 
     def steps(_heads: Any, context: Any) -> list:
+        if live is not None and db.dialect != "sqlite":  # (SQLite's version is the library's, not a server's)
+            context.dialect.initialize(live)  # reads the server's version and features; changes nothing
+            live.rollback()
         original = context.impl.static_output
 
         def keep(text: str) -> None:

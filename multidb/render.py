@@ -55,7 +55,8 @@ def plans(items: Sequence[DatabasePlan]) -> str:
     """``plan``: per database its pending revisions, each statement with its lock and table size, and lint findings."""
     lines = []
     for p in items:
-        lines.append(f"{p.name} ({p.dialect}): {len(p.revisions)} pending revision(s), from {revs(p.current)}")
+        server = f" {p.server_version}" if p.server_version else ""
+        lines.append(f"{p.name} ({p.dialect}{server}): {len(p.revisions)} pending revision(s), from {revs(p.current)}")
         for r in p.revisions:
             lines.append(f"  {r.revision} ({r.path})")
             for s in r.statements:

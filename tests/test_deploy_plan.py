@@ -42,6 +42,11 @@ def test_plan_shows_the_lock_and_the_row_estimate_of_each_pending_statement(tmp_
     assert result.exit_code == 0, result.output
     [db] = json.loads(result.stdout)
     assert db["current"] == [BASE]
+    engine = sa.create_engine(url, poolclass=NullPool)
+    with engine.connect() as conn:  # the SQL is rendered for the live server's version
+        server = ".".join(str(part) for part in conn.dialect.server_version_info)
+    engine.dispose()
+    assert db["server_version"] == server
     [rev] = db["revisions"]
     assert rev["revision"] == NEXT
     [statement] = rev["statements"]  # the version and ledger rows are not shown
@@ -52,6 +57,7 @@ def test_plan_shows_the_lock_and_the_row_estimate_of_each_pending_statement(tmp_
 
     text = run(config, "upgrade", "--all", "--plan")
     assert text.exit_code == 0
+    assert f"main (postgresql {server}): 1 pending revision(s)" in text.stdout, text.stdout
     assert "lock SHARE on items, scans (writes wait); ~5000 rows" in text.stdout, text.stdout
     assert "lint: error pg-index-not-concurrent" in text.stdout
     assert versions(url) == {BASE}  # nothing ran
@@ -103,3 +109,26 @@ def test_postgresql_lock_and_effect_of_a_statement(sql, lock, effect):
     from multidb.deploy_plan import pg_lock
 
     assert pg_lock(sql) == (lock, effect)
+
+
+@pytest.mark.mariadb
+def test_plan_on_mariadb_is_rendered_for_the_live_server(tmp_path, mariadb_database):
+    url = mariadb_database()
+    config = write_project(tmp_path, url, INDEX, DROP)
+    assert run(config, "upgrade", "--all", "--to", BASE).exit_code == 0
+    engine = sa.create_engine(url, poolclass=NullPool)
+    with engine.begin() as conn:  # (ids from 1: MariaDB reads an id 0 as "generate one")
+        conn.execute(sa.text("INSERT INTO items (id, name) VALUES (:i, 'n')"), [{"i": i} for i in range(1, 8)])
+        conn.execute(sa.text("ANALYZE TABLE items"))
+    with engine.connect() as conn:
+        server = ".".join(str(part) for part in conn.dialect.server_version_info)
+    engine.dispose()
+    result = run(config, "plan", "--json")
+    assert result.exit_code == 0, result.output
+    [db] = json.loads(result.stdout)
+    assert db["server_version"] == server
+    [statement] = db["revisions"][0]["statements"]
+    assert statement["sql"].startswith("CREATE INDEX ix_items_name ON items")
+    assert (statement["table"], statement["lock"]) == ("items", None)  # (locks are shown for PostgreSQL)
+    assert 1 <= statement["rows"] <= 20  # InnoDB's estimate
+    assert versions(url) == {BASE}

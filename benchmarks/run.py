@@ -256,8 +256,9 @@ class Commands:
         return [([*MULTIDB, "-c", str(self.cfg / config), *args], self.s.root)]
 
     # K = 2
-    def k2_multidb(self, per_run: bool = False):
-        return self.mdb("k2_per_run.yaml" if per_run else "k2.yaml", "upgrade", "--all")
+    def k2_multidb(self, per_run: bool = False, jobs: int = 1):
+        more = ("--jobs", str(jobs)) if jobs > 1 else ()
+        return self.mdb("k2_per_run.yaml" if per_run else "k2.yaml", "upgrade", "--all", *more)
 
     def k2_a(self):
         return [([*ALEMBIC, "-c", self.anchor_ini, "-n", n, "upgrade", "head"], self.s.root) for n in K_NAMES]
@@ -407,6 +408,7 @@ def measure_dialect(s: Setup, args: argparse.Namespace, samples: Samples) -> Non
     k2_tools = [
         ("multidb", c.k2_multidb()),
         *([] if args.quick else [("multidb-per-run", c.k2_multidb(per_run=True))]),
+        *([] if args.quick else [("multidb-j2", c.k2_multidb(jobs=2))]),
         ("a", c.k2_a()),
         ("b", c.k2_b()),
         ("c", c.k2_c()),
@@ -418,7 +420,8 @@ def measure_dialect(s: Setup, args: argparse.Namespace, samples: Samples) -> Non
         for name, commands in rotated(k2_tools, rep):
             if name == "a" and rep >= args.info_repeat:  # (a) judges no K = 2 target
                 continue
-            measure_pair(samples, f"k2/{name}", s.reset_k2, commands, noop=name != "multidb-per-run")
+            noop = name not in ("multidb-per-run", "multidb-j2")  # (information rows: from empty only)
+            measure_pair(samples, f"k2/{name}", s.reset_k2, commands, noop=noop)
     if args.k2_only:
         progress(f"{s.dialect}: done in {time.perf_counter() - started:.0f} s")
         return
@@ -569,6 +572,9 @@ def rows_for(dialect: str, samples: Samples, args: argparse.Namespace) -> list[R
             if not args.quick:
                 per_run = f"K=2 x {k}: {label}, transaction: per_run (info)"
                 rows.append(row(per_run, "k2/multidb-per-run/empty", fastest, "fastest of (b),(c)"))
+                jobs = f"K=2 x {k}: {label}, --jobs 2: both databases at once (info)"
+                rows.append(row(jobs, "k2/multidb-j2/empty", fastest, "fastest of (b),(c)"))
+                rows.append(row(jobs, "k2/multidb-j2/empty", "k2/d/empty", "(d)"))
     if args.k2_only:
         return rows
     for phase, label, goal in (("empty", "upgrade from empty", 5), ("noop", "no-op upgrade", 30)):

@@ -110,12 +110,28 @@ def test_the_baseline_keeps_the_id_replaces_the_first_four_and_upgrades_like_the
 def test_a_database_at_head_before_the_squash_has_nothing_to_do_after_it(cli, project):
     assert cli("upgrade", "--all").exit_code == 0
     assert squash(cli, "--dialects", "sqlite").exit_code == 0
-    # needs squash-aware ledger (other branch): the ledger sees 001..003 deleted and 004 edited
-    again = cli("upgrade", "--all", "--allow-edited")
+    again = cli("upgrade", "--all")
     assert again.exit_code == 0, again.output
     assert "no change" in again.output and "upgraded" not in again.output
     status = cli("status", "catalog", "--json")
     assert json.loads(status.output)[0]["current"] == [CATALOG_HEAD]
+
+
+def test_a_database_at_the_squashed_revision_upgrades_through_the_revisions_after_it(cli, project):
+    assert cli("upgrade", "catalog", "--to", REV).exit_code == 0
+    assert squash(cli, "--dialects", "sqlite").exit_code == 0
+    # needs squash-aware ledger (other branch): the ledger sees 001..003 deleted and 004 edited
+    again = cli("upgrade", "catalog", "--allow-edited")
+    assert again.exit_code == 0, again.output
+    assert f"{REV}  {CATALOG_HEAD}  upgraded (3 revisions)" in again.output
+
+
+def test_a_phase_marker_of_the_last_squashed_revision_is_kept(cli, project):
+    result = cli("squash", "catalog", "--to", CATALOG_REVS[4], "--dialects", "sqlite")
+    assert result.exit_code == 0, result.output
+    constants = module_constants(project / "catalog_versions" / f"{CATALOG_REVS[4]}{BASELINE[12:]}")
+    assert constants["phase"] == "expand"
+    assert list(constants["multidb_squashed"]) == CATALOG_REVS[:5]
 
 
 def test_dry_run_prints_the_baseline_and_the_comparison_and_changes_nothing(cli, project):
@@ -123,7 +139,7 @@ def test_dry_run_prints_the_baseline_and_the_comparison_and_changes_nothing(cli,
     result = squash(cli, "--dialects", "sqlite", "--dry-run")
     assert result.exit_code == 0, result.output
     assert "multidb_squashed = {" in result.output
-    assert f"revision = '{REV}'" in result.output and "down_revision = None" in result.output
+    assert f'revision = "{REV}"' in result.output and "down_revision = None" in result.output
     assert "op.bulk_insert(" in result.output and "'primary-disk'" in result.output
     assert "sqlite: equal" in result.output
     assert "dry run: would remove 4 revision files" in result.output
@@ -138,7 +154,7 @@ def test_json_reports_the_replaced_revisions_and_each_dialects_comparison(cli, p
     assert list(data["replaced"]) == CATALOG_REVS[:4]
     assert [Path(p).name[:12] for p in data["removed"]] == CATALOG_REVS[:4]
     (check,) = data["checks"]
-    assert check["dialect"] == "sqlite"
+    assert check["dialect"] == "sqlite" and check["equal"] is True and check["own_section"] is False
     counts = {c["name"]: (c["count"], c["differences"]) for c in check["categories"]}
     assert counts["tables"] == (6, []) and counts["rows"] == (2, [])
 

@@ -49,7 +49,7 @@ def squash_cmd(database: str, to: str, dialects: str | None, dry_run: bool, scra
     chosen = tuple(d for d in (dialects or "").split(",") if d.strip()) or None
     result = squash(load_project(), database, to, chosen, dry_run, scratch_prefix)
     if as_json:
-        emit({**_json(result), "checks": result.checks}, True, str)
+        emit(_json(result), True, str)
     else:
         if dry_run:
             click.echo(result.text)
@@ -71,6 +71,10 @@ def _json(result) -> dict:
         "verified": result.verified,
         "written": result.written,
         "baseline": result.text,
+        "checks": [
+            {"dialect": c.dialect, "equal": c.equal, "own_section": c.own_section, "categories": c.categories}
+            for c in result.checks
+        ],
     }
 
 

@@ -61,9 +61,7 @@ def squash(
         check_prefix(prefix)
     except ValueError as e:
         raise UsageError(f"--scratch-prefix: {e}") from e
-    db = project.select([name])[0]
-    if db.fleet is not None:
-        raise UsageError(f"{name}: a fleet entry's history is squashed like any other; name the entry without a tenant")
+    db = project.select([name])[0]  # a fleet entry is replayed on one representative target (as the plugin does)
     try:
         dialects = parse_dialects(",".join(dialects)) if dialects else project_dialects(project)
     except ValueError as e:
@@ -183,26 +181,24 @@ def _build(
     old = {d: _replay(project, db, planned.revision, d, scratch) for d in dialects}
     source = next((d for d in SOURCE_ORDER if d in dialects), dialects[0])
     generic = _tables(old[source], scratch, generic=True)
-    parts = _parts(project, db, planned, dialects, old, source, generic)
-    checks = {}
-    for dialect in dialects:
-        checks[dialect] = _check(project, db, planned, render.file_text(parts), old[dialect], scratch, tmp)
-    for dialect in dialects:
-        if checks[dialect].equal or dialect == source:
-            continue
+    parts = _parts(planned, dialects, old, source, generic)
+    text = render.file_text(parts)
+    checks = {d: _check(project, db, planned, text, old[d], scratch, tmp) for d in dialects}
+    for dialect in [d for d in dialects if not checks[d].equal]:
         own = _tables(old[dialect], scratch, generic=False)
         trial = dataclasses.replace(parts, per_dialect={**parts.per_dialect, dialect: own})
-        check = _check(project, db, planned, render.file_text(trial), old[dialect], scratch, tmp)
-        if check.equal:
+        if _check(project, db, planned, render.file_text(trial), old[dialect], scratch, tmp).equal:
             parts = trial
-            checks[dialect] = dataclasses.replace(check, own_section=True)
-    for dialect in parts.per_dialect:  # a section never changes another dialect's body, but prove it
-        if not checks[dialect].own_section:
-            checks[dialect] = _check(project, db, planned, render.file_text(parts), old[dialect], scratch, tmp)
+    if parts.per_dialect:  # the final file, with its sections, compared again on every dialect
+        text = render.file_text(parts)
+        checks = {d: _check(project, db, planned, text, old[d], scratch, tmp) for d in dialects}
+        for dialect in parts.per_dialect:
+            checks[dialect] = dataclasses.replace(checks[dialect], own_section=True)
     return render.file_text(parts), [checks[d] for d in dialects]
 
 
-def _parts(project, db, planned, dialects, old, source, generic) -> Any:
+def _parts(planned: Any, dialects: tuple[str, ...], old: dict[str, _Replay], source: str, generic: Any) -> Any:
+    """The baseline with the generic body: rows from the source's replay, PostgreSQL's objects from its own."""
     import sqlalchemy as sa
 
     from ..squashing import capture, render

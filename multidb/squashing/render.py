@@ -78,7 +78,16 @@ def enum_names(metadata: Any) -> tuple[str, ...]:
 
 def _clean(code: str) -> str:
     """Autogenerate's body without its "please adjust" comments, indented once."""
-    lines = [line for line in code.splitlines() if "###" not in line]
+    lines, inside = [], False
+    for line in code.splitlines():
+        if "###" in line:
+            continue
+        if inside and line == f"{INDENT})":
+            inside = False
+        elif inside:
+            line = INDENT + line  # the arguments of op.create_table(, one level in
+        lines.append(line)
+        inside = inside or (line.startswith(f"{INDENT}op.create_table(") and not line.endswith(")"))
     text = "\n".join(lines).strip("\n")
     return text if text.strip() else f"{INDENT}pass"
 
@@ -238,17 +247,26 @@ def file_text(b: Baseline) -> str:
         *_dialect_imports(b),
         "",
         "# revision identifiers, used by Alembic and multidb",
-        f"revision = {s.revision!r}",
+        f"revision = {_q(s.revision)}",
         "down_revision = None",
-        f"branch_labels = {tuple(s.branch_labels)!r}" if s.branch_labels else "branch_labels = None",
+        f"branch_labels = ({', '.join(_q(label) for label in s.branch_labels)},)"
+        if s.branch_labels
+        else "branch_labels = None",
         "depends_on = None",
     ]
     if s.phase:
-        out += ["", f"phase = {s.phase!r}"]
+        out += ["", f"phase = {_q(s.phase)}"]
     out += ["", "# the revisions this baseline replaces (revision id -> its message), oldest first"]
-    out += ["multidb_squashed = {", *[f"    {rev!r}: {msg!r}," for rev, msg in s.replaced], "}", ""]
+    out += ["multidb_squashed = {", *[f"    {_q(rev)}: {_q(msg)}," for rev, msg in s.replaced], "}", ""]
     out += _functions(b)
     return "\n".join(line.rstrip() for line in out).rstrip("\n") + "\n"
+
+
+def _q(text: str) -> str:
+    """A double-quoted Python string literal (JSON's escapes are Python's too)."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _dialect_imports(b: Baseline) -> list[str]:

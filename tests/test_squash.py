@@ -134,6 +134,14 @@ def test_a_phase_marker_of_the_last_squashed_revision_is_kept(cli, project):
     assert list(constants["multidb_squashed"]) == CATALOG_REVS[:5]
 
 
+def test_a_history_whose_first_revision_has_no_label_gets_the_base_label_of_the_config(cli, project):
+    first = next((project / "catalog_versions").glob(f"{CATALOG_REVS[0]}_*.py"))
+    assert 'branch_labels = ("catalog",)' in first.read_text()
+    first.write_text(first.read_text().replace('branch_labels = ("catalog",)', "branch_labels = None"))
+    assert squash(cli, "--dialects", "sqlite").exit_code == 0
+    assert module_constants(project / "catalog_versions" / BASELINE)["branch_labels"] == ("catalog",)
+
+
 def test_dry_run_prints_the_baseline_and_the_comparison_and_changes_nothing(cli, project):
     before = folder_contents(project / "catalog_versions")
     result = squash(cli, "--dialects", "sqlite", "--dry-run")

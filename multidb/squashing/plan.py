@@ -47,10 +47,8 @@ def plan(db: Database, script: ScriptDirectory, rev: str) -> Squash:
     _check_outside(db, script, target, members)
     _check_baseline(db, roots[0])
     ordered = _oldest_first(members)
-    labels = [
-        *roots[0].branch_labels,
-        *(label for label in target.branch_labels if label not in roots[0].branch_labels),
-    ]
+    labels = [*_base_labels(db, script, roots[0])]
+    labels += [label for label in target.branch_labels if label not in labels]
     from ..phases import phase_of
 
     return Squash(
@@ -137,6 +135,17 @@ def _resolved(script: ScriptDirectory, pointers: Any) -> list[str]:
     for pointer in _tuple(pointers):
         found.extend(r.revision for r in script.get_revisions(pointer) if r is not None)
     return found
+
+
+def _base_labels(db: Database, script: ScriptDirectory, root: Script) -> tuple[str, ...]:
+    """The root's labels; a root without any gets its base's configured label (as ``revision`` gives the
+    first revision of a base), unless another revision already carries it."""
+    if root.branch_labels:
+        return tuple(root.branch_labels)
+    folder = Path(root.path).parent.resolve()
+    base = next((b for b in db.bases if b.path.resolve() == folder), None)
+    used = {label for rev in script.walk_revisions() for label in rev.branch_labels}
+    return (base.label,) if base is not None and base.label not in used else ()
 
 
 def _check_baseline(db: Database, root: Script) -> None:

@@ -251,16 +251,37 @@ def test_what_cannot_become_one_baseline_is_refused_and_nothing_changes(cli, pro
     assert folder_contents(project / "catalog_versions") == before
 
 
-def test_a_baseline_that_differs_from_the_old_history_changes_nothing_and_exits_1(tmp_path, monkeypatch):
-    # SQLite's AUTOINCREMENT keyword (which keeps ids from being reused) is not carried over: the baseline
-    # numbers the next row after the largest id instead, which the comparison of next ids catches
+def test_sqlites_autoincrement_is_carried_over_so_ids_are_never_reused(tmp_path, monkeypatch):
     project = write_project(tmp_path, "sqlite:///../app.db", AUTOINCREMENT_HISTORY)
-    before = folder_contents(project / "versions")
     result = run_cli(project, monkeypatch, "squash", "app", "--to", "b2", "--dialects", "sqlite")
+    assert result.exit_code == 0, result.output
+    assert "rows 1 equal, next ids 1 equal" in result.output  # SQLite's sqlite_sequence: the next id is 6
+    assert "sqlite_autoincrement=True" in (project / "versions" / "b2_squashed_baseline.py").read_text()
+
+
+@pytest.mark.postgresql
+def test_a_baseline_that_differs_from_the_old_history_changes_nothing_and_exits_1(tmp_path, monkeypatch):
+    # the reference rows come from one replay (PostgreSQL's): a row the history inserts on SQLite only is
+    # missing from the baseline there, which the comparison of rows reports
+    history = [
+        AUTOINCREMENT_HISTORY[0],
+        (
+            "b2",
+            "b1",
+            "a row on SQLite only",
+            """    if op.get_context().dialect.name == "sqlite":
+        op.execute("INSERT INTO things (id, name) VALUES (5, 'five')")""",
+        ),
+    ]
+    project = write_project(tmp_path, "sqlite:///../app.db", history)
+    before = folder_contents(project / "versions")
+    result = run_cli(project, monkeypatch, "squash", "app", "--to", "b2", "--dialects", "sqlite,postgresql")
     assert result.exit_code == 1, result.output
-    assert "sqlite: DIFFERENT" in result.output
-    assert "next id of things exists after the old revisions but not after the baseline" in result.output
-    assert "nothing was changed" in result.output
+    assert "sqlite: DIFFERENT" in result.output and "postgresql: equal" in result.output
+    assert "rows of things: 1 row(s) [(5, 'five')] after the old revisions but 0 row(s) [] after the baseline" in (
+        result.output
+    )
+    assert "the baseline differs from the old revisions: nothing was changed" in result.output
     assert folder_contents(project / "versions") == before
 
 

@@ -225,12 +225,26 @@ def schema_metadata(connection: Any, keep: Callable[[str], bool], generic: bool)
     reflected.reflect(connection, only=lambda name, _md: keep(name))
     target = sa.MetaData()
     mysql = connection.dialect.name in ("mysql", "mariadb")
+    counting = sqlite_autoincrement(connection)
     for table in reflected.sorted_tables:
-        _copy(table, target, generic, mysql)
+        _copy(table, target, generic, mysql, table.name in counting)
     return target
 
 
-def _copy(table: Any, target: Any, generic: bool, mysql: bool) -> Any:
+def sqlite_autoincrement(connection: Any) -> set[str]:
+    """SQLite tables declared with ``AUTOINCREMENT`` (ids never reused), which SQLAlchemy does not reflect.
+
+    The baseline declares them with ``sqlite_autoincrement=True``, which the other dialects ignore.
+    """
+    if connection.dialect.name != "sqlite":
+        return set()
+    import sqlalchemy as sa
+
+    found = connection.execute(sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+    return {name for name, sql in found if sql and re.search(r"\bAUTOINCREMENT\b", sql, re.IGNORECASE)}
+
+
+def _copy(table: Any, target: Any, generic: bool, mysql: bool, counting: bool = False) -> Any:
     import sqlalchemy as sa
 
     pk_names = {c.name for c in table.primary_key.columns}
@@ -254,7 +268,8 @@ def _copy(table: Any, target: Any, generic: bool, mysql: bool) -> Any:
             items.append(sa.UniqueConstraint(*[c.name for c in constraint.columns], name=constraint.name))
         elif isinstance(constraint, sa.CheckConstraint):
             items.append(sa.CheckConstraint(sa.text(str(constraint.sqltext)), name=constraint.name))
-    copy = sa.Table(table.name, target, *columns, *items, comment=table.comment)
+    options = {"sqlite_autoincrement": True} if counting else {}
+    copy = sa.Table(table.name, target, *columns, *items, comment=table.comment, **options)
     for index in sorted(table.indexes, key=lambda ix: ix.name or ""):
         names = tuple(getattr(e, "name", None) for e in index.expressions)
         if mysql and (index.name, names) in fk_columns:

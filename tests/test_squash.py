@@ -373,7 +373,8 @@ PG_HISTORY = [
         "seed colours with ids of their own",
         """    op.execute("INSERT INTO colours (id, name, mood) VALUES (10, 'red', 'happy'), (20, 'blue', 'sad')")
     if op.get_context().dialect.name == "postgresql":  # explicit ids leave the serial's sequence behind
-        op.execute("SELECT setval('colours_id_seq', 20)")""",
+        op.execute("SELECT setval('colours_id_seq', 20)")
+        op.execute("SELECT nextval('invoice_numbers')")  # 1000 is taken: 1010 comes next""",
     ),
     ("p3", "p2", "after the squash", """    op.add_column("colours", sa.Column("note", sa.Text()))"""),
 ]
@@ -390,6 +391,7 @@ def test_extensions_enums_sequences_and_explicit_ids_survive_on_postgresql(tmp_p
     assert "CREATE EXTENSION IF NOT EXISTS citext" in text
     assert "CREATE TYPE unused_kind AS ENUM ('a', 'b')" in text
     assert "CREATE SEQUENCE invoice_numbers START WITH 1000 INCREMENT BY 10" in text
+    assert "SELECT setval('invoice_numbers', 1000, true)" in text
     # ids 10 and 20 are not 1..n: the sequence is set where the old revisions left it
     assert "SELECT setval(pg_get_serial_sequence('colours', 'id'), 20, true)" in text
 
@@ -401,7 +403,7 @@ def test_extensions_enums_sequences_and_explicit_ids_survive_on_postgresql(tmp_p
     with engine.begin() as conn:
         new_id = conn.execute(sa.text("INSERT INTO colours (name) VALUES ('green') RETURNING id")).scalar()
         assert new_id == 21  # after the largest seeded id, as after the old revisions
-        assert conn.execute(sa.text("SELECT nextval('invoice_numbers')")).scalar() == 1000
+        assert conn.execute(sa.text("SELECT nextval('invoice_numbers')")).scalar() == 1010
         columns = {c["name"] for c in sa.inspect(conn).get_columns("colours")}
     engine.dispose()
     assert "note" in columns  # p3 ran on top of the baseline

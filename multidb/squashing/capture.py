@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,11 +99,12 @@ def read_state(connection: Any, keep: Callable[[str], bool]) -> State:
     inspector = sa.inspect(connection)
     names = [n for n in inspector.get_table_names() if keep(n)]
     schema = parity.snapshot(connection, exclude=[n for n in inspector.get_table_names() if not keep(n)])
+    standalone = sequences(connection)
     defaults = {}
     for name in names:
         for col in inspector.get_columns(name):
             text = normal_default(col.get("default"))
-            if text is not None and not text.lower().startswith("nextval("):
+            if text is not None and not serial_default(text, standalone):
                 defaults[f"{name}.{col['name']}"] = text
     metadata = sa.MetaData()
     tables = [sa.Table(n, metadata, autoload_with=connection) for n in names]
@@ -111,7 +112,7 @@ def read_state(connection: Any, keep: Callable[[str], bool]) -> State:
         schema=schema,
         defaults=defaults,
         enums=enums(connection),
-        sequences=sequences(connection),
+        sequences=standalone,
         extensions=extensions(connection),
         rows={t.name: rows(connection, t) for t in tables},
         next_ids=next_ids(connection, tables),
@@ -127,8 +128,9 @@ def enums(connection: Any) -> dict[str, tuple[str, ...]]:
     return {e["name"]: tuple(e["labels"]) for e in sa.inspect(connection).get_enums() if e.get("visible", True)}
 
 
-def sequences(connection: Any) -> dict[str, tuple[int, int]]:
-    """PostgreSQL's sequences that no column owns (a serial's or an identity's are the table's)."""
+def sequences(connection: Any) -> dict[str, tuple[int, int, int]]:
+    """PostgreSQL's sequences that no column owns (a serial's or an identity's are the table's):
+    ``name -> (start, increment, the value nextval() gives next)``."""
     if connection.dialect.name != "postgresql":
         return {}
     import sqlalchemy as sa
@@ -140,8 +142,23 @@ def sequences(connection: Any) -> dict[str, tuple[int, int]]:
             "WHERE c.relkind = 'S' AND n.nspname = current_schema() AND NOT EXISTS "
             "(SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')) ORDER BY 1"
         )
-    )
-    return {name: (int(start), int(step)) for name, start, step in found}
+    ).all()
+    quote = connection.dialect.identifier_preparer.quote
+    result = {}
+    for name, start, step in found:
+        last, called = connection.execute(sa.text(f"SELECT last_value, is_called FROM {quote(name)}")).one()
+        result[name] = (int(start), int(step), int(last) + int(step) if called else int(last))
+    return result
+
+
+_NEXTVAL = re.compile(r"^nextval\('\"?([^'\"]+)\"?'(::regclass)?\)$", re.IGNORECASE)
+
+
+def serial_default(text: str | None, standalone: Mapping[str, Any]) -> bool:
+    """Whether a default is a serial's ``nextval()`` (of a sequence the column owns, which its table's
+    autoincrement key recreates), not one of a standalone sequence (kept as written)."""
+    found = _NEXTVAL.match(str(text or "").strip())
+    return found is not None and found.group(1).split(".")[-1] not in standalone
 
 
 def extensions(connection: Any) -> tuple[str, ...]:
@@ -226,8 +243,9 @@ def schema_metadata(connection: Any, keep: Callable[[str], bool], generic: bool)
     target = sa.MetaData()
     mysql = connection.dialect.name in ("mysql", "mariadb")
     counting = sqlite_autoincrement(connection)
+    standalone = set(sequences(connection))
     for table in reflected.sorted_tables:
-        _copy(table, target, generic, mysql, table.name in counting)
+        _copy(table, target, generic, mysql, table.name in counting, standalone)
     return target
 
 
@@ -244,11 +262,13 @@ def sqlite_autoincrement(connection: Any) -> set[str]:
     return {name for name, sql in found if sql and re.search(r"\bAUTOINCREMENT\b", sql, re.IGNORECASE)}
 
 
-def _copy(table: Any, target: Any, generic: bool, mysql: bool, counting: bool = False) -> Any:
+def _copy(
+    table: Any, target: Any, generic: bool, mysql: bool, counting: bool = False, standalone: set[str] | None = None
+) -> Any:
     import sqlalchemy as sa
 
     pk_names = {c.name for c in table.primary_key.columns}
-    columns = [_column(c, generic, c.name in pk_names) for c in table.columns]
+    columns = [_column(c, generic, c.name in pk_names, standalone or set()) for c in table.columns]
     pk = [c.name for c in table.primary_key.columns]
     items: list[Any] = [sa.PrimaryKeyConstraint(*pk, name=_pk_name(table, mysql))] if pk else []
     fk_columns = set()
@@ -284,7 +304,7 @@ def _pk_name(table: Any, mysql: bool) -> str | None:
     return None if mysql and name == "PRIMARY" else name
 
 
-def _column(column: Any, generic: bool, in_pk: bool) -> Any:
+def _column(column: Any, generic: bool, in_pk: bool, standalone: set[str]) -> Any:
     import sqlalchemy as sa
 
     type_ = column.type
@@ -299,7 +319,7 @@ def _column(column: Any, generic: bool, in_pk: bool) -> Any:
         server_default: Any = sa.func.now()
     else:
         server_default = sa.text(text) if text is not None else None
-    if text is not None and text.lower().startswith("nextval("):
+    if serial_default(text, dict.fromkeys(standalone)):
         server_default = None
     kwargs: dict[str, Any] = {"nullable": column.nullable, "comment": column.comment}
     if in_pk:

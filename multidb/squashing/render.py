@@ -184,9 +184,11 @@ def postgresql_code(
         if name not in column_enums:
             values = ", ".join("'" + label.replace("'", "''") + "'" for label in labels)
             before.append(f"CREATE TYPE {quote(name)} AS ENUM ({values})")
-    for name, (start, step) in sorted(state.sequences.items()):
-        before.append(f"CREATE SEQUENCE {quote(name)} START WITH {start} INCREMENT BY {step}")
     after = []
+    for name, (start, step, next_value) in sorted(state.sequences.items()):
+        before.append(f"CREATE SEQUENCE {quote(name)} START WITH {start} INCREMENT BY {step}")
+        if next_value != start:  # the old revisions used it: it goes on where they left it
+            after.append(f"SELECT setval('{quote(name)}', {next_value - step}, true)")
     for table, column, next_id in resets:  # where the old revisions left it: the next insert gets next_id
         called = "true" if next_id > 1 else "false"
         value = next_id - 1 if next_id > 1 else 1

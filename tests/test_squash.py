@@ -142,6 +142,18 @@ def test_a_history_whose_first_revision_has_no_label_gets_the_base_label_of_the_
     assert module_constants(project / "catalog_versions" / BASELINE)["branch_labels"] == ("catalog",)
 
 
+def test_a_baseline_squashed_again_keeps_the_record_of_what_it_had_replaced(cli, project):
+    assert squash(cli, "--dialects", "sqlite").exit_code == 0
+    again = cli("squash", "catalog", "--to", CATALOG_REVS[5], "--dialects", "sqlite")
+    assert again.exit_code == 0, again.output
+    files = sorted(folder_contents(project / "catalog_versions"))
+    assert files == [f"{CATALOG_REVS[5]}{BASELINE[12:]}", next(n for n in files if n.startswith(CATALOG_HEAD))]
+    record = module_constants(project / "catalog_versions" / files[0])["multidb_squashed"]
+    assert list(record) == CATALOG_REVS[:6]
+    assert record[REV] == MESSAGES[3]  # the original message, not the baseline's docstring
+    assert cli("upgrade", "--all").exit_code == 0
+
+
 def test_dry_run_prints_the_baseline_and_the_comparison_and_changes_nothing(cli, project):
     before = folder_contents(project / "catalog_versions")
     result = squash(cli, "--dialects", "sqlite", "--dry-run")

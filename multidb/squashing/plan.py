@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from ..config import Database
 from ..errors import UsageError
 
+RECORD = "multidb_squashed"  # the baseline's module-level record of what it replaced (id -> message)
+
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
 
@@ -54,7 +56,7 @@ def plan(db: Database, script: ScriptDirectory, rev: str) -> Squash:
     return Squash(
         database=db.name,
         revision=target.revision,
-        replaced=tuple((r.revision, _message(r)) for r in ordered),
+        replaced=_record(ordered),
         files=tuple(Path(r.path) for r in ordered),
         folder=Path(roots[0].path).parent,
         branch_labels=tuple(labels),
@@ -155,6 +157,20 @@ def _check_baseline(db: Database, root: Script) -> None:
             raise UsageError(
                 f"{db.name}: base '{base.label}' declares a baseline ({db.bases_key}); squash does not fold it in"
             )
+
+
+def _record(ordered: list[Script]) -> tuple[tuple[str, str], ...]:
+    """``(id, message)`` of each replaced revision, oldest first; a baseline squashed again brings the
+    revisions it had replaced (from its own ``multidb_squashed``) in front of itself."""
+    found: dict[str, str] = {}
+    for rev in ordered:
+        earlier = getattr(getattr(rev, "module", None), RECORD, None)
+        if isinstance(earlier, dict):
+            found.update({str(k): str(v) for k, v in earlier.items() if k != rev.revision})
+            found[rev.revision] = str(earlier.get(rev.revision, _message(rev)))
+        else:
+            found[rev.revision] = _message(rev)
+    return tuple(found.items())
 
 
 def _message(rev: Script) -> str:

@@ -12,13 +12,17 @@ import datetime
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Database, Project
 from ..errors import DatabaseError, UsageError
 from ..scratch import check_prefix
 from ..squashing import replay
 from ..squashing.replay import BASELINE_SUFFIX
+
+if TYPE_CHECKING:
+    from ..squashing.plan import Squash
+    from ..squashing.render import Baseline, Tables
 
 SQUASH_PREFIX = "multidb_squash_"
 # the dialect whose replay the generic body is rendered from, when tested: it reflects the most
@@ -137,8 +141,10 @@ def _history(project: Project, db: Database) -> Any:
 
 
 def _build(
-    project: Project, db: Database, planned: Any, dialects: tuple[str, ...], scratch: replay.Scratch, tmp: Path
+    project: Project, db: Database, planned: Squash, dialects: tuple[str, ...], scratch: replay.Scratch, tmp: Path
 ) -> tuple[str, list[Any]]:
+    """The baseline's text and each dialect's comparison: the generic body first, then a section of its
+    own for each dialect that body does not match (kept only when it makes that dialect equal)."""
     from ..squashing import render
 
     old = {d: replay.replay(project, db, planned.revision, d, scratch) for d in dialects}
@@ -160,7 +166,9 @@ def _build(
     return render.file_text(parts), [checks[d] for d in dialects]
 
 
-def _parts(planned: Any, dialects: tuple[str, ...], old: dict[str, replay.Replay], source: str, generic: Any) -> Any:
+def _parts(
+    planned: Squash, dialects: tuple[str, ...], old: dict[str, replay.Replay], source: str, generic: Tables
+) -> Baseline:
     """The baseline with the generic body: rows from the source's replay, PostgreSQL's objects from its own."""
     from ..squashing import capture, render
 
@@ -188,7 +196,7 @@ def _parts(planned: Any, dialects: tuple[str, ...], old: dict[str, replay.Replay
     )
 
 
-def _write(project: Project, planned: Any, target: Path, text: str) -> None:
+def _write(project: Project, planned: Squash, target: Path, text: str) -> None:
     """Remove the replaced revision files and write the baseline (post-write hooks run on it)."""
     from .. import hooks
 

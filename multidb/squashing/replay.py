@@ -12,10 +12,13 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Database, Project
 from ..errors import MultiDBError
+
+if TYPE_CHECKING:
+    from .plan import Squash
 
 BASELINE_SUFFIX = "_squashed_baseline.py"
 
@@ -129,7 +132,7 @@ def _state(url: str, keep: Any) -> Any:
         return capture.read_state(conn, keep)
 
 
-def check(project: Project, db: Database, planned: Any, text: str, old: Replay, scratch: Scratch, tmp: Path) -> Any:
+def check(project: Project, db: Database, planned: Squash, text: str, old: Replay, scratch: Scratch, tmp: Path) -> Any:
     """Apply the baseline (in a copy of the version folders) on a new database of the dialect; compare."""
     from . import verify
 
@@ -177,7 +180,7 @@ def _downgrade_leftovers(project: Project, db: Database, url: str, keep: Any) ->
     )
 
 
-def _squashed_copy(db: Database, planned: Any, text: str, folder: Path) -> Database:
+def _squashed_copy(db: Database, planned: Squash, text: str, folder: Path) -> Database:
     """``db`` with its version folders copied under ``folder``, the squash applied to the copies."""
     bases = []
     moved = {}

@@ -31,6 +31,7 @@ COMMAND_MODULES = {
     "graph": "graph",
     **dict.fromkeys(("ensure-version", "sql", "edit"), "tools"),
     "import": "importer",
+    "squash": "squash",
 }
 
 

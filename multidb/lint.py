@@ -341,7 +341,8 @@ def lint(
     A database that cannot be read falls back to its ``lint_since`` (when the config sets one).
     """
     from .errors import DatabaseError
-    from .runner import current_heads, load_history, revision_errors
+    from .runner import current_heads, load_history, revision_errors, unknown_heads
+    from .squashed import refuse
 
     results = []
     for db in project.select(names, all_):
@@ -355,6 +356,8 @@ def lint(
                 if db.lint_since is None:
                     raise
                 start = db.lint_since
+            else:
+                refuse(db.name, script, unknown_heads(script, heads))  # at a revision a baseline replaced
         with revision_errors(db):
             revisions = select_revisions(script, heads, start, everything)
         results.append(lint_database(project, db, revisions, db.lint_allow))

@@ -162,8 +162,10 @@ def compare(
         rev = _file(script, revision)
         baseline = replaced_by.get(revision)
         if rev is None or not rev.path or not Path(rev.path).exists():
-            problem = "squashed" if baseline and rev is None else "deleted"
-            found.append(Changed(db.name, revision, problem, when, source, baseline=baseline if baseline else None))
+            if baseline and rev is None:  # the baseline replaced it
+                found.append(Changed(db.name, revision, "squashed", when, source, baseline=baseline))
+            else:
+                found.append(Changed(db.name, revision, "deleted", when, source))
         elif revision in applied and checksum(rev.path) != digest:
             problem = "squashed" if revision in stale else "edited"
             found.append(Changed(db.name, revision, problem, when, source, relative(rev.path), baseline))
@@ -238,22 +240,23 @@ class Recorder:
         else:  # after a downgrade, or but for this upgrade
             this = set(step.up_revision_ids) if step.is_upgrade else set()
             before = [r for r in applied_revisions(self.script, heads) if r not in this]
-        self._add_missing(connection, before, "adopted")
-        rows = {r: None for r in connection.execute(sa.select(self.table.c.revision)).scalars()}
-        take_squashed(self.db, self.script, connection, rows)
+        have = self._add_missing(connection, before, "adopted")
+        take_squashed(self.db, self.script, connection, dict.fromkeys(have))
 
     def _create(self, execute: Any) -> None:
         from sqlalchemy.schema import CreateTable
 
         execute(CreateTable(self.table, if_not_exists=True))
 
-    def _add_missing(self, connection: Connection, revisions: list[str], source: str) -> None:
+    def _add_missing(self, connection: Connection, revisions: list[str], source: str) -> set[str]:
+        """Rows for those of ``revisions`` the ledger lacks; returns the revisions it held before."""
         import sqlalchemy as sa
 
         have = set(connection.execute(sa.select(self.table.c.revision)).scalars())
         for revision in revisions:
             if revision not in have:
                 self._insert(connection.execute, revision, source, connection.dialect)
+        return have
 
     def _insert(self, execute: Any, revision: str, source: str, dialect: Any) -> None:
         rev = _file(self.script, revision)

@@ -441,5 +441,14 @@ def test_the_plugin_fails_on_a_data_check_for_an_unknown_revision(pytester, proj
     result = run_plugin(plugin_project(pytester, project, data))
     result.assert_outcomes(passed=7, failed=1)
     result.stdout.fnmatch_lines(
-        ["*catalog: data 'rows of tags' is registered for revision 'c1a0f0a1b0ee': Can't locate revision identified by*"]
+        ["*catalog: data 'rows of tags' is registered for revision 'c1a0f0a1b0ee': Can't locate revision*"]
     )
+
+
+def test_stamp_purge_still_records_where_the_schema_is(at_002, cli):
+    result = cli("stamp", "catalog", "--to", BASELINE, "--purge")
+    assert result.exit_code == 0, result.output
+    assert versions_of(catalog_db(at_002)) == {BASELINE}
+    rows = ledger_of(sqlite_url(catalog_db(at_002)))
+    assert set(rows) == {BASELINE}
+    assert rows[BASELINE] == sha256(at_002 / "catalog_versions" / f"{BASELINE}_baseline.py")

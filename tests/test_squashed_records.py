@@ -452,3 +452,17 @@ def test_stamp_purge_still_records_where_the_schema_is(at_002, cli):
     rows = ledger_of(sqlite_url(catalog_db(at_002)))
     assert set(rows) == {BASELINE}
     assert rows[BASELINE] == sha256(at_002 / "catalog_versions" / f"{BASELINE}_baseline.py")
+
+
+def test_a_target_the_baseline_replaced_is_named_as_such(project, cli):
+    assert cli("upgrade", "catalog").exit_code == 0
+    squash(project)
+    for args in (("downgrade", "catalog", "--to", AT_002), ("stamp", "catalog", "--to", AT_002)):
+        result = cli(*args)
+        assert result.exit_code == 2
+        assert_one_clean_error(
+            result,
+            f"catalog: unknown revision '{AT_002}': it was squashed into the baseline {BASELINE}, "
+            "where the history starts now",
+        )
+    assert versions_of(catalog_db(project)) == {CATALOG_HEAD}

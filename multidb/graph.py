@@ -29,6 +29,7 @@ class Node:
     is_head: bool
     is_merge: bool
     is_branch_point: bool
+    squashed: dict[str, str] = field(default_factory=dict)  # a baseline: {revision id: message} it replaced
 
 
 @dataclass(frozen=True)
@@ -248,9 +249,12 @@ def _node(graph: DatabaseGraph, node: Node, x: float, y: float, text_x: float, m
         shape = f'<rect class="shape" x="{x - 7}" y="{y - 7}" width="14" height="14"/>'
     else:
         shape = f'<circle class="shape" cx="{x}" cy="{y}" r="7"/>'
+    replaced = "".join(f"\n  {text(r)}: {text(m)}" for r, m in node.squashed.items())
+    if replaced:
+        replaced = f"\n{text(baseline_label(node))} of:{replaced}"
     parts = [
         f'<g class="{" ".join(classes)}" data-revision="{text(node.revision)}">',
-        f"<title>{text(node.revision)}: {text(node.message)}</title>",
+        f"<title>{text(node.revision)}: {text(node.message)}{replaced}</title>",
         shape,
         f'<text class="id" x="{text_x}" y="{y + 4}">{text(node.revision)}</text>',
     ]
@@ -258,6 +262,8 @@ def _node(graph: DatabaseGraph, node: Node, x: float, y: float, text_x: float, m
     tags = [(label, "label") for label in node.branch_labels]
     if node.phase:
         tags.append((node.phase, node.phase))
+    if node.squashed:
+        tags.append((baseline_label(node), "baseline"))
     for tag, kind in tags:
         width = CHAR * len(tag) + 10
         parts.append(f'<rect class="tag {kind}" x="{cursor}" y="{y - 9}" width="{width}" height="18" rx="9"/>')
@@ -273,8 +279,16 @@ def _node(graph: DatabaseGraph, node: Node, x: float, y: float, text_x: float, m
     return "".join(parts) + "</g>"
 
 
+def baseline_label(node: Node) -> str:
+    """``baseline (squashed 4 revisions)``: a revision that replaced others (``multidb squash``)."""
+    count = len(node.squashed)
+    return f"baseline (squashed {count} revision{'s' if count != 1 else ''})"
+
+
 def _row_text(node: Node) -> str:
-    tags = " ".join([*node.branch_labels, *([node.phase] if node.phase else [])])
+    extra = [node.phase] if node.phase else []
+    extra += [baseline_label(node)] if node.squashed else []
+    tags = " ".join([*node.branch_labels, *extra])
     return f"{node.revision} {tags}   {clip(node.message, MESSAGE_CHARS)}"
 
 
@@ -322,6 +336,8 @@ def _footer(graph: DatabaseGraph) -> list[str]:
             return [f"{p.name}: unknown: {p.error}"]
         if p.state == "ahead of code":
             return [f"{p.name}: ahead of code: at {', '.join(p.current)}, which these revision files do not have"]
+        if p.state == "squashed away":
+            return [f"{p.name}: squashed away: {p.error}"]
         held = f" ({len(p.contract_pending)} wait for the contract phase)" if p.contract_pending else ""
         return [f"{p.name}: {p.state}, {len(p.pending)} pending{held}"]
     return summary_lines(graph.summary) if graph.summary else []

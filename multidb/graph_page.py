@@ -24,6 +24,7 @@ svg.graph { font: 12px ui-monospace, "DejaVu Sans Mono", monospace; background: 
 .tag.label { fill: #dbeafe; stroke: #2563eb; }
 .tag.expand { fill: #dcfce7; stroke: #16a34a; }
 .tag.contract { fill: #fee2e2; stroke: #dc2626; }
+.tag.baseline { fill: #fef3c7; stroke: #d97706; }
 .tag-text { fill: #111; }
 .here { fill: #b45309; font-weight: bold; }
 .summary { fill: #111; }

@@ -7,6 +7,13 @@ when the ledger was made; ``stamped``: ``multidb stamp`` recorded it without run
 
 The rows are written by an ``on_version_apply`` hook: inside the transaction that moves the
 version row, online and into ``--sql`` files alike. :func:`changed` compares them with the files.
+
+After ``multidb squash`` (see multidb/squashed.py) the rows of the revisions a baseline replaced are
+``squashed``, not deleted, and the row of the baseline's own id (its old file's hash) is ``squashed``
+too, not edited, while any replaced revision's row is still there. The next online upgrade, downgrade
+or stamp that moves the version row (in the transaction of its first move), and ``validate --accept``,
+drop the replaced rows and give the baseline's row the baseline file's hash: from then on an edit of
+the baseline is "edited" again.
 """
 
 from __future__ import annotations
@@ -78,14 +85,22 @@ class Changed:
 
     database: str
     revision: str
-    problem: str  # "edited" or "deleted"
+    problem: str  # "edited", "deleted" or "squashed" (a baseline replaced it: information, not a problem)
     applied_at: str  # UTC, "YYYY-MM-DD HH:MM:SS"
     source: str  # "applied", "adopted" or "stamped"
     path: str | None = None
+    baseline: str | None = None  # "squashed": the baseline that replaced it
 
     def describe(self) -> str:
         where = f" ({self.path})" if self.path else ""
         when = f"{self.source} {self.applied_at} UTC"
+        if self.problem == "squashed" and self.baseline == self.revision:
+            return (
+                f"{self.database}: revision {self.revision}{where} was replaced by its baseline (squashed) after "
+                f"it was applied ({when}); the ledger takes the baseline's checksum at the next upgrade"
+            )
+        if self.problem == "squashed":
+            return f"{self.database}: revision {self.revision} was squashed into the baseline {self.baseline} ({when})"
         if self.problem == "deleted":
             return f"{self.database}: revision {self.revision} was deleted after it was applied ({when})"
         return f"{self.database}: revision {self.revision}{where} was edited after it was applied ({when})"
@@ -141,24 +156,46 @@ def compare(
     from .runner import relative, unknown_heads
 
     applied = set(applied_revisions(script, tuple(h for h in heads if h not in unknown_heads(script, heads))))
+    replaced_by, stale = _squashed(script, rows)
     found = []
     for revision, (digest, when, source) in sorted(rows.items(), key=lambda kv: kv[1][1]):
         rev = _file(script, revision)
+        baseline = replaced_by.get(revision)
         if rev is None or not rev.path or not Path(rev.path).exists():
-            found.append(Changed(db.name, revision, "deleted", when, source))
+            if baseline and rev is None:  # the baseline replaced it
+                found.append(Changed(db.name, revision, "squashed", when, source, baseline=baseline))
+            else:
+                found.append(Changed(db.name, revision, "deleted", when, source))
         elif revision in applied and checksum(rev.path) != digest:
-            found.append(Changed(db.name, revision, "edited", when, source, relative(rev.path)))
+            problem = "squashed" if revision in stale else "edited"
+            found.append(Changed(db.name, revision, problem, when, source, relative(rev.path), baseline))
     return found
+
+
+def problems(found: list[Changed]) -> list[Changed]:
+    """What :func:`compare` found, without the revisions a baseline replaced (not a problem)."""
+    return [c for c in found if c.problem != "squashed"]
+
+
+def _squashed(script: ScriptDirectory, rows: dict[str, Any]) -> tuple[dict[str, str], set[str]]:
+    """Which baseline replaced each revision (see multidb/squashed.py), and the baselines whose own row
+    predates the squash: some revision they replaced still has a row."""
+    from .squashed import records, squashed_away
+
+    replaced_by = records(script)
+    return replaced_by, {baseline for _, baseline in squashed_away(script, list(rows))}
 
 
 def changed(db: Database, script: ScriptDirectory, connection: Connection) -> list[Changed]:
     """What :func:`compare` finds in ``db`` now, read on ``connection`` (left without a transaction)."""
-    from .runner import database_errors, read_heads, revision_errors
+    from .runner import database_errors, read_heads, revision_errors, unknown_heads
+    from .squashed import refuse
 
     with database_errors(db):
         heads = read_heads(db, connection)
         rows = read_rows(db, connection)
         connection.rollback()
+    refuse(db.name, script, unknown_heads(script, heads))  # at a revision a baseline replaced
     with revision_errors(db):
         return compare(db, script, heads, rows)
 
@@ -208,20 +245,24 @@ class Recorder:
         else:  # after a downgrade, or but for this upgrade
             this = set(step.up_revision_ids) if step.is_upgrade else set()
             before = [r for r in applied_revisions(self.script, heads) if r not in this]
-        self._add_missing(connection, before, "adopted")
+        have = self._add_missing(connection, before, "adopted")
+        take_squashed(self.db, self.script, connection, dict.fromkeys(have))
 
     def _create(self, execute: Any) -> None:
         from sqlalchemy.schema import CreateTable
 
         execute(CreateTable(self.table, if_not_exists=True))
 
-    def _add_missing(self, connection: Connection, revisions: list[str], source: str) -> None:
+    def _add_missing(self, connection: Connection, revisions: list[str], source: str) -> set[str]:
+        """Rows for those of ``revisions`` the ledger lacks; returns the revisions it held before."""
         import sqlalchemy as sa
 
-        self.have = (self.have or set()) | set(connection.execute(sa.select(self.table.c.revision)).scalars())
+        held = set(connection.execute(sa.select(self.table.c.revision)).scalars())
+        self.have = (self.have or set()) | held
         for revision in revisions:
             if revision not in self.have:
                 self._insert(connection, revision, source)
+        return held
 
     def _insert(self, connection: Connection, revision: str, source: str) -> None:
         """Online: one INSERT with bound values (compiled once per run)."""
@@ -274,6 +315,24 @@ class Recorder:
             stale = stale.where(self.table.c.revision.not_in(applied))
         connection.execute(stale)
         self._add_missing(connection, applied, "stamped")
+
+
+def take_squashed(db: Database, script: ScriptDirectory, connection: Connection, rows: dict[str, Any]) -> None:
+    """Once a history has a baseline (``multidb squash``): drop the rows of the revisions it replaced and give
+    its own row the baseline file's hash (``rows``: the ledger's revisions). Left to the caller to commit."""
+    _, stale = _squashed(script, rows)
+    if not stale:
+        return
+    from .squashed import squashed_away
+
+    table = ledger_table(db)
+    gone = [revision for revision, _ in squashed_away(script, list(rows))]
+    connection.execute(table.delete().where(table.c.revision.in_(gone)))
+    for baseline in sorted(stale):
+        rev = _file(script, baseline)
+        if rev is not None and rev.path and baseline in rows:
+            row = table.c.revision == baseline
+            connection.execute(table.update().where(row).values(checksum=checksum(rev.path)))
 
 
 def accept(db: Database, script: ScriptDirectory, connection: Connection, found: list[Changed]) -> None:

@@ -640,7 +640,8 @@ def lint(
     are now); ``since``, ``everything`` and the ``lint_since`` fallback read no table.
     """
     from .errors import DatabaseError
-    from .runner import current_heads, load_history, revision_errors
+    from .runner import current_heads, load_history, revision_errors, unknown_heads
+    from .squashed import refuse
     from .table_sizes import TableSizes
 
     results = []
@@ -655,6 +656,8 @@ def lint(
                 if db.lint_since is None:
                     raise
                 start = db.lint_since
+            else:
+                refuse(db.name, script, unknown_heads(script, heads))  # at a revision a baseline replaced
         with revision_errors(db):
             revisions = select_revisions(script, heads, start, everything)
         sizes = TableSizes(db) if heads is not None else None

@@ -41,8 +41,8 @@ def statuses(items: Sequence[Status], targets: bool = True) -> str:
             fleets.setdefault(s.name.split("/", 1)[0], []).append(s)
         elif s.state == "error":
             rows.append([s.name, "?", "?", "?", f"error: {s.error}"])
-        elif s.state == "interrupted":
-            rows.append([s.name, revs(s.current), revs(s.heads), _pending(s), f"interrupted: {s.error}"])
+        elif s.state in ("interrupted", "squashed away"):
+            rows.append([s.name, revs(s.current), revs(s.heads), _pending(s), f"{s.state}: {s.error}"])
         else:
             rows.append([s.name, revs(s.current), revs(s.heads), _pending(s), s.state])
     text = table(["DATABASE", "CURRENT", "HEADS", "PENDING", "STATE"], rows) if rows else ""
@@ -102,6 +102,9 @@ def validations(items: Sequence[Validation]) -> str:
             what = "accepted (the ledger now holds the files as they are)" if v.accepted else "changed since applied"
             lines.append(f"{v.name}: {len(v.changed)} revision(s) {what}:")
             lines += [f"  {c.describe().split(': ', 1)[1]}" for c in v.changed]
+        lines += [f"  info: {c.describe().split(': ', 1)[1]}" for c in v.squashed]
+        if v.squashed and v.accepted:
+            lines.append("  info: the ledger now holds the baseline instead of the revisions it replaced")
     return "\n".join(lines)
 
 
@@ -119,7 +122,7 @@ def fleet_summary(name: str, group: Sequence[Status]) -> str:
         counts[key] = counts.get(key, 0) + 1
     parts = ", ".join(f"{n} {state}" for state, n in sorted(counts.items(), key=lambda kv: -kv[1]))
     lines = [f"{name}: {len(group)} targets: {parts}"]
-    lines += [f"  {s.name}: {s.error}" for s in group if s.state in ("error", "interrupted")]
+    lines += [f"  {s.name}: {s.error}" for s in group if s.state in ("error", "interrupted", "squashed away")]
     behind = [s.name for s in group if s.state not in ("at head", "error")]
     if behind:
         more = f" and {len(behind) - 10} more" if len(behind) > 10 else ""
@@ -182,6 +185,9 @@ def revision_line(info: RevisionInfo) -> str:
     for flag, word in ((info.is_head, "head"), (info.is_branch_point, "branchpoint"), (info.is_merge, "mergepoint")):
         if flag:
             marks.append(f"({word})")
+    if info.squashed:
+        count = len(info.squashed)
+        marks.append(f"(baseline: squashed {count} revision{'s' if count != 1 else ''})")
     mark = " " + " ".join(marks) if marks else ""
     return f"{down} -> {info.revision}{mark}, {info.message}"
 
@@ -195,6 +201,8 @@ def revision_detail(info: RevisionInfo) -> str:
         lines.append(f"Branch names: {', '.join(info.branch_labels)}")
     if info.depends_on:
         lines.append(f"Also depends on: {', '.join(info.depends_on)}")
+    if info.squashed:
+        lines.append(f"Baseline of: {', '.join(info.squashed)} (multidb squash)")
     lines.append(f"Path: {info.path}")
     lines.append("")
     lines.extend("    " + line for line in (info.doc or info.message).splitlines())

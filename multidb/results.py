@@ -27,8 +27,10 @@ class Status:
     current: tuple[str, ...]
     heads: tuple[str, ...]
     pending: tuple[str, ...]
-    state: str  # "at head", "behind", "expanded", "empty", "unversioned", "ahead of code", "interrupted", "error"
-    error: str | None = None  # "error": why; "interrupted": what an earlier run left half-applied, and the ways out
+    state: str  # "at head", "behind", "expanded", "empty", "unversioned", "ahead of code", "squashed away",
+    # "interrupted", "error"
+    error: str | None = None  # "error": why; "interrupted": what an earlier run left half-applied, and the ways out;
+    # "squashed away": which baseline replaced the revision it is at, and the way out
     contract_pending: tuple[str, ...] = ()  # pending revisions that wait for the contract phase
     edited: tuple[str, ...] = ()  # applied revisions edited or deleted since (one line each; see multidb/ledger.py)
 
@@ -52,6 +54,7 @@ class RevisionInfo:
     is_merge: bool
     is_branch_point: bool
     doc: str = ""
+    squashed: tuple[str, ...] = ()  # a baseline (multidb squash): the revisions it replaced, oldest first
 
 
 @dataclass(frozen=True)

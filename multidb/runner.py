@@ -245,8 +245,13 @@ def _holds(script: ScriptDirectory, revision: str) -> bool:
 
 
 def check_known(db: Database, script: ScriptDirectory, heads: tuple[str, ...]) -> None:
+    """Every revision the version table holds is in the history; one a baseline replaced (``multidb
+    squash``) gets its own message (see multidb/squashed.py)."""
+    from .squashed import refuse
+
     missing = unknown_heads(script, heads)
     if missing:
+        refuse(db.name, script, missing)
         raise DatabaseError(
             db.name,
             f"the database is at revision {', '.join(missing)}, which no version folder holds; "

@@ -56,7 +56,8 @@ def status_cmd(databases, all_, check, list_targets, lock_timeout, jobs, shard, 
     items = status(load_project(), *read_targets(databases, all_), jobs=jobs, shard=shard, lock_timeout=lock_timeout)
     named_targets = any("/" in name for name in databases)
     emit(items, as_json, lambda found: render.statuses(found, targets=list_targets or named_targets))
-    if any(s.state in ("error", "interrupted") for s in items) or (check and not all(s.up_to_date for s in items)):
+    refused = ("error", "interrupted", "squashed away")  # upgrade refuses these until someone acts
+    if any(s.state in refused for s in items) or (check and not all(s.up_to_date for s in items)):
         sys.exit(EXIT_FAILED)
 
 

@@ -11,6 +11,7 @@ from ..fleet import select_targets
 from ..graph import DatabaseGraph, Node, Position, summarise
 from ..phases import down_revisions, phase_of, requires
 from ..runner import load_history
+from ..squashed import replaced
 from ..testing.history import upgrade_order
 from .inspect import target_statuses
 
@@ -62,6 +63,7 @@ def revision_node(script: ScriptDirectory, rev: Script) -> Node:
         is_head=rev.is_head,
         is_merge=rev.is_merge_point,
         is_branch_point=rev.is_branch_point,
+        squashed=replaced(rev),
     )
 
 
@@ -74,4 +76,5 @@ def declared_labels(rev: Script) -> tuple[str, ...]:
 def position(status: Status) -> Position:
     if status.state == "error":
         return Position(status.name, "unknown", error=status.error)
-    return Position(status.name, status.state, status.current, status.pending, status.contract_pending)
+    error = status.error if status.state == "squashed away" else None
+    return Position(status.name, status.state, status.current, status.pending, status.contract_pending, error)

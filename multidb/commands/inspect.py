@@ -11,6 +11,7 @@ from ..fleet import in_shard, select_targets
 from ..phases import held_back
 from ..results import DatabaseInfo, RevisionInfo, Status
 from ..runner import check_target, current_heads, load_history, relative, revision_errors, unknown_heads
+from ..squashed import explain, replaced, squashed_away
 from .scheduler import Outcome, reading_jobs, run_jobs
 from .validate import changed_revisions
 
@@ -82,7 +83,11 @@ def database_status(project: Project, db: Database) -> Status:
     script = load_history(project, db)
     current = current_heads(db)
     heads = tuple(script.get_heads())
-    if unknown_heads(script, current):
+    missing = unknown_heads(script, current)
+    gone = squashed_away(script, missing)
+    if gone:  # a baseline replaced it: upgrade refuses, saying how to get past it
+        return Status(db.name, db.masked_url, current, heads, (), "squashed away", explain(*gone[0]))
+    if missing:
         return Status(db.name, db.masked_url, current, heads, (), "ahead of code")
     with revision_errors(db):
         steps = alembic_private.upgrade_steps(script, "heads", current)  # as Alembic's upgrade computes them
@@ -136,6 +141,7 @@ def describe(script: Script, doc: bool = False) -> RevisionInfo:
         is_merge=script.is_merge_point,
         is_branch_point=script.is_branch_point,
         doc=script.longdoc if doc else "",
+        squashed=tuple(replaced(script)),
     )
 
 

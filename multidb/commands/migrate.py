@@ -17,7 +17,7 @@ from typing import Any
 from .. import baseline, engines, interrupts, unfinished
 from ..config import Database, Project
 from ..customize import check_hooks
-from ..errors import MigrationError, MultiDBError, RunFailed, UsageError
+from ..errors import MigrationError, MultiDBError, RevisionNotFound, RunFailed, UsageError
 from ..fleet import in_shard, select_targets
 from ..journal import NON_TRANSACTIONAL_DDL, StatementJournal
 from ..locking import lock_wait, locked, migration_lock, reading_lock
@@ -468,6 +468,13 @@ def _check_target(db: Database, script: Any, target: str) -> None:
         raise UsageError(f"{db.name}: an empty revision target; try heads, base, +1 or a revision id")
     relative = target in ("base", "heads", "head") or any(c in target for c in "+-@")
     if not relative:
+        from ..squashed import squashed_away
+
+        gone = squashed_away(script, [part.strip() for part in target.split(",")])
+        if gone:  # a revision a baseline replaced (multidb squash): say so, not just "unknown"
+            revision, baseline = gone[0]
+            where = f"it was squashed into the baseline {baseline}, where the history starts now"
+            raise RevisionNotFound(db.name, f"unknown revision '{revision}': {where}")
         with revision_errors(db):
             for part in target.split(","):
                 script.revision_map.get_revisions(part)

@@ -24,10 +24,12 @@ class Validation:
     changed: tuple[ledger.Changed, ...] = ()
     accepted: bool = False  # --accept recorded the files as they are now
     error: str | None = None
+    squashed: tuple[ledger.Changed, ...] = ()  # replaced by a baseline (multidb squash): information only
 
 
-def changed_revisions(project: Project, db: Database) -> list[ledger.Changed]:
-    """The applied revisions of ``db`` edited or deleted since (none for a SQLite file not made yet)."""
+def ledger_findings(project: Project, db: Database) -> list[ledger.Changed]:
+    """What the ledger of ``db`` says against the files now, squashed revisions included (none for a
+    SQLite file not made yet). A database at a revision a baseline replaced raises SquashedAway."""
     script = load_history(project, db)
     if not engines.exists(db):
         return []
@@ -35,12 +37,17 @@ def changed_revisions(project: Project, db: Database) -> list[ledger.Changed]:
         return ledger.changed(db, script, conn)
 
 
+def changed_revisions(project: Project, db: Database) -> list[ledger.Changed]:
+    """The applied revisions of ``db`` edited or deleted since (none for a SQLite file not made yet)."""
+    return ledger.problems(ledger_findings(project, db))
+
+
 def refuse_edited(db: Database, script: ScriptDirectory) -> None:
     """Raise :class:`~multidb.ledger.EditedRevisions` when ``db`` has applied revisions edited since."""
     if not engines.exists(db):
         return
     with engines.reading(db) as conn:
-        found = ledger.changed(db, script, conn)
+        found = ledger.problems(ledger.changed(db, script, conn))
     if found:
         raise ledger.EditedRevisions(found)
 
@@ -48,18 +55,21 @@ def refuse_edited(db: Database, script: ScriptDirectory) -> None:
 def validate(
     project: Project, names: tuple[str, ...] = (), all_: bool = False, accept: bool = False
 ) -> list[Validation]:
-    """Per database: the applied revisions edited or deleted after they were applied.
+    """Per database: the applied revisions edited or deleted after they were applied, and (information)
+    those a baseline replaced.
 
     ``accept``: record the files as they are now (under the migration lock), so the next upgrade
-    runs without ``--allow-edited``.
+    runs without ``--allow-edited``; the rows of squashed revisions give way to their baseline's.
     """
     results = []
     for db in select_targets(project, names, all_):
         try:
-            found = changed_revisions(project, db)
-            if accept and found:
+            everything = ledger_findings(project, db)
+            found = ledger.problems(everything)
+            squashed = tuple(c for c in everything if c not in found)
+            if accept and everything:
                 _accept(project, db)
-            results.append(Validation(db.name, tuple(found), accept and bool(found)))
+            results.append(Validation(db.name, tuple(found), accept and bool(everything), squashed=squashed))
         except DatabaseError as e:
             results.append(Validation(db.name, error=e.message))
     return results

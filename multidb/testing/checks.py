@@ -338,15 +338,21 @@ def check_drift(project: Project, name: str, on: str | None = None) -> None:
         raise MigrationCheckFailed(name, f"cannot compare the models on {on}: {_reason(e, name)}") from None
 
 
-def check_data(project: Project, name: str, data: MigrationData, on: str | None = None) -> int:
-    """Run the rows and checks ``data`` registers for ``name`` at their revisions; returns how many.
+def check_data(
+    project: Project, name: str, data: MigrationData, on: str | None = None, obsolete: list[str] | None = None
+) -> int:
+    """Run the rows and checks ``data`` registers for ``name`` at their revisions; returns how many ran.
 
     For each revision with registered steps, in upgrade order: upgrade to its parents, run its
-    ``before`` steps (committed), upgrade to it, run its ``after`` checks.
+    ``before`` steps (committed), upgrade to it, run its ``after`` checks. Steps registered on a
+    revision a baseline replaced (``multidb squash``; the baseline's own id included) do not run: a
+    line per such revision is added to ``obsolete``.
     """
     __tracebackhide__ = True
     db, script, on, _hide = _setup(project, name, on)
-    steps = data.for_database(name)
+    steps, gone = _squashed_steps(name, script, data.for_database(name))
+    if obsolete is not None:
+        obsolete.extend(gone)
     by_revision: dict[str, list[Step]] = {}
     for step in steps:
         by_revision.setdefault(_resolve(name, script, step), []).append(step)
@@ -362,6 +368,25 @@ def check_data(project: Project, name: str, data: MigrationData, on: str | None 
         for step in (s for s in by_revision[rev.revision] if s.when == "after"):
             _run_data(db, step, commit=False, where=f"after revision {label} on {on}, check '{step.name}' fails")
     return len(steps)
+
+
+def _squashed_steps(name: str, script: ScriptDirectory, steps: list[Step]) -> tuple[list[Step], list[str]]:
+    """The steps to run, and a line for each revision whose steps a baseline made obsolete."""
+    from ..squashed import records
+
+    replaced_by = records(script)
+    kept = [s for s in steps if s.revision not in replaced_by]
+    whens: dict[str, list[str]] = {}
+    for step in steps:
+        if step.revision in replaced_by and step.when not in whens.setdefault(step.revision, []):
+            whens[step.revision].append(step.when)
+    lines = []
+    for revision, found in whens.items():
+        baseline = replaced_by[revision]
+        into = "a baseline" if baseline == revision else f"the baseline {baseline}"
+        when = "/".join(w for w in ("before", "after") if w in found)
+        lines.append(f"data check {name} {revision} ({when}) is obsolete: {revision} was squashed into {into}")
+    return kept, lines
 
 
 def _resolve(name: str, script: ScriptDirectory, step: Step) -> str:

@@ -63,6 +63,7 @@ class Settings:
 SETTINGS = pytest.StashKey["Settings | None"]()
 PROJECTS = pytest.StashKey["dict[str, Project]"]()  # the other profiles' projects, loaded once
 NOTES = pytest.StashKey["list[tuple[str, str]]"]()  # (test id, line): shown in the run's summary
+OBSOLETE = pytest.StashKey["dict[str, None]"]()  # data checks on squashed revisions: once each, in the summary
 
 
 # --- options ------------------------------------------------------------------------------------
@@ -211,12 +212,16 @@ def _tests_path(config: pytest.Config) -> Path:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """What a generated test passed over on purpose (irreversible revisions), after the results."""
+    """What a generated test passed over on purpose (irreversible revisions, data checks on revisions a
+    baseline replaced), after the results."""
     notes = config.stash.get(NOTES, [])
-    if notes:
+    obsolete = config.stash.get(OBSOLETE, {})
+    if notes or obsolete:
         terminalreporter.write_sep("-", "multidb notes")
         for test, line in notes:
             terminalreporter.write_line(f"{test}: {line}")
+        for line in obsolete:
+            terminalreporter.write_line(f"multidb: {line}")
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -369,6 +374,14 @@ def multidb_notes(request: pytest.FixtureRequest) -> Iterator[list[str]]:
     kept = request.config.stash.setdefault(NOTES, [])
     name = request.node.name
     kept.extend((name, line) for line in dict.fromkeys(notes))
+
+
+@pytest.fixture
+def multidb_obsolete(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """Lines about data checks registered on squashed revisions; shown once each (not per dialect) in the summary."""
+    lines: list[str] = []
+    yield lines
+    request.config.stash.setdefault(OBSOLETE, {}).update(dict.fromkeys(lines))
 
 
 @pytest.fixture

@@ -300,12 +300,13 @@ def _functions(b: Baseline) -> list[str]:
         out += _sql_function("_reset_sequences", b.pg_after)
     if b.pg_drops:
         out += _sql_function("_drop_postgresql_objects", b.pg_drops, "extensions stay: other schemas may use them")
-    out += [
-        "",
-        "def _dialect() -> str:",
-        f"{INDENT}dialect = op.get_context().dialect",
-        f'{INDENT}return "mariadb" if getattr(dialect, "is_mariadb", False) else dialect.name',
-    ]
+    if b.pg_before or b.pg_after or b.pg_drops or b.per_dialect:  # (only when something asks which dialect)
+        out += [
+            "",
+            "def _dialect() -> str:",
+            f"{INDENT}dialect = op.get_context().dialect",
+            f'{INDENT}return "mariadb" if getattr(dialect, "is_mariadb", False) else dialect.name',
+        ]
     return out
 
 

@@ -35,35 +35,6 @@ MONITOR_TABLES = {"alembic_version", "transaction_records", "sub_records", "fail
 SENTINEL = "Fl33tS3ntinelPw"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _process_pool_modules_in_place() -> None:
-    """Have the process-pool modules in ``sys.modules`` before conftest's ``_isolate`` snapshots.
-
-    ``_isolate`` deletes from ``sys.modules`` every module first imported during a test unless it is
-    on its allow-list, and ``concurrent.futures.process``, ``multiprocessing.synchronize`` and
-    ``multiprocessing.popen_fork`` are not on it. Deleted, they break later in-process ``--jobs 2``
-    runs: ``concurrent.futures.process`` comes back as a second copy while the scheduler keeps the
-    old ``ProcessPoolExecutor`` ("PicklingError: Can't pickle <class
-    'concurrent.futures.process._CallItem'>: it's not the same object as ..."), and re-importing
-    ``multiprocessing.synchronize`` was seen to crash the interpreter (SIGSEGV). So: put back the
-    modules an earlier test left behind as package attributes, then load the rest with one tiny
-    pool, so each test's snapshot holds them and nothing is imported twice.
-    """
-    import concurrent.futures
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    for package in (concurrent.futures, multiprocessing):
-        for name, value in vars(package).items():
-            qualified = f"{package.__name__}.{name}"
-            if type(value) is type(package) and value.__name__ == qualified and qualified not in sys.modules:
-                sys.modules[qualified] = value
-    assert sys.modules["concurrent.futures.process"].ProcessPoolExecutor is ProcessPoolExecutor
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-    with pool:
-        assert pool.submit(abs, -1).result() == 1
-
-
 def fifty_query(count: int = 50) -> str:
     return f"SELECT 't' || g FROM generate_series(1, {count}) g"
 

@@ -7,6 +7,7 @@ import os
 import site
 import sys
 import sysconfig
+from collections.abc import Iterable
 
 ERROR = "multidb: error: "
 
@@ -42,6 +43,21 @@ def assert_one_clean_error(result, *fragments: str, nothing_else: bool = False) 
     if nothing_else:
         assert not result.stdout.strip(), result.output
     return lines[0]
+
+
+def user_tables(
+    names: Iterable[str], version_table: str = "alembic_version", with_version_table: bool = False
+) -> set[str]:
+    """``names`` without multidb's bookkeeping beside ``version_table`` and without SQLite's own tables.
+
+    The bookkeeping is :func:`multidb.environment.bookkeeping_names`: the version table, the ledger of
+    applied revisions' checksums (tests/test_ledger.py) and the progress table of interrupted
+    MariaDB/MySQL revisions. ``with_version_table`` keeps the version table, for tests that check it.
+    """
+    from multidb.environment import bookkeeping_names
+
+    hidden = bookkeeping_names(version_table) - ({version_table} if with_version_table else set())
+    return {name for name in names if name not in hidden and not name.startswith("sqlite_")}
 
 
 @functools.cache

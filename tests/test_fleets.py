@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import yaml
+from assertions import user_tables
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -153,9 +154,10 @@ def pg_tables(url: str) -> dict[str, set[str]]:
                 )
             )
             for schema, table in rows:
-                if table != "alembic_version_ledger":  # (tests/test_ledger.py)
-                    found.setdefault(schema, set()).add(table)
-            return found
+                found.setdefault(schema, set()).add(table)
+            return {
+                schema: kept for schema, names in found.items() if (kept := user_tables(names, with_version_table=True))
+            }
     finally:
         engine.dispose()
 
@@ -196,7 +198,7 @@ def sqlite_target(path: Path) -> dict:
     conn = sqlite3.connect(path)
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        tables = {t for t in tables if not t.startswith("sqlite_") and t != "alembic_version_ledger"}
+        tables = user_tables(tables, with_version_table=True)
         version = {r[0] for r in conn.execute("SELECT version_num FROM alembic_version")} if tables else set()
         runs = [tuple(r) for r in conn.execute("SELECT pid, at FROM run_log")] if "run_log" in tables else []
     finally:

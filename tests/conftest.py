@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from assertions import servers_required
+from assertions import forget_test_modules, servers_required, shared_module
 from click.testing import CliRunner, Result
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def _compiled_package() -> None:
 
 @pytest.fixture(autouse=True)
 def _isolate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test sees no MULTIDB_* variables and leaves sys.path / sys.modules as it found them."""
+    """Each test sees no MULTIDB_* variables, leaves sys.path as it found it and forgets its projects' modules."""
     for name in list(os.environ):
         if name.startswith("MULTIDB_") and not name.startswith(("MULTIDB_TEST_", "MULTIDB_REQUIRE_")):
             monkeypatch.delenv(name)
@@ -61,11 +61,39 @@ def _isolate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     path, modules = list(sys.path), set(sys.modules)
     yield
     sys.path[:] = path
-    for name in set(sys.modules) - modules:
-        keep = ("multidb", "sqlalchemy", "alembic", "psycopg2", "pymysql", "_pytest", "yaml")
-        # multiprocessing and concurrent.futures must stay: re-imported copies break pickling in --jobs runs
-        if not name.startswith((*keep, "multiprocessing", "_multiprocessing", "concurrent")):
-            del sys.modules[name]
+    forget_test_modules(modules)  # a project's own modules only: multidb's and installed ones stay
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _pytester_keeps_shared_modules() -> Iterator[None]:
+    """pytester's in-process runs forget the inner project's modules only, as ``_isolate`` does.
+
+    After each in-process run (``runpytest``, ``inline_run``) and at the end of the test, pytester
+    puts back the ``sys.modules`` it saw before, deleting every module the run imported first. When
+    that was one of multidb's (or PyYAML's, or the process pool's), the objects that still refer to
+    it are a second copy from then on: a later ``--jobs`` run failed to pickle
+    ``multidb.commands.migrate._apply_job`` ("not the same object as ..."), and a broken YAML file
+    exited 1 instead of 2 (the kept ``multidb.safe_yaml`` raised another yaml module's ScannerError).
+    pytester has no option for what it keeps, so its snapshot class is swapped for one that keeps
+    :func:`~assertions.shared_module` modules too (``_pytest.pytester`` is pytest's private module: if
+    it changes, this fails loudly here rather than the runs going wrong quietly).
+    """
+    from _pytest import pytester
+
+    class KeepShared(pytester.SysModulesSnapshot):
+        def __init__(self, preserve: Callable[[str], bool] | None = None) -> None:
+            before = set(sys.modules)
+
+            def keep(name: str) -> bool:
+                if preserve is not None and preserve(name):
+                    return True
+                return name not in before and shared_module(sys.modules[name])
+
+            super().__init__(preserve=keep)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pytester, "SysModulesSnapshot", KeepShared)
+        yield
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from assertions import one_error_line
+from assertions import one_error_line, user_tables
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -53,7 +53,7 @@ class Catalog:
     def tables(self) -> set[str]:
         engine = sa.create_engine(self.url, poolclass=NullPool)
         try:
-            return set(sa.inspect(engine).get_table_names()) - {"alembic_version_ledger"}  # (tests/test_ledger.py)
+            return user_tables(sa.inspect(engine).get_table_names(), with_version_table=True)
         finally:
             engine.dispose()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from assertions import assert_one_clean_error
+from assertions import assert_one_clean_error, user_tables
 from click.testing import CliRunner
 from sqlalchemy.pool import NullPool
 
@@ -133,7 +133,7 @@ class App:
     def columns(self) -> dict[str, list[str]]:
         def read(engine):
             inspector = sa.inspect(engine)
-            names = sorted(set(inspector.get_table_names()) - {"alembic_version_ledger"})  # (tests/test_ledger.py)
+            names = sorted(user_tables(inspector.get_table_names(), with_version_table=True))
             return {t: [c["name"] for c in inspector.get_columns(t)] for t in names}
 
         return self._on(read)

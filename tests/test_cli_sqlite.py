@@ -14,7 +14,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from assertions import assert_one_clean_error, error_lines
+from assertions import assert_one_clean_error, error_lines, user_tables
 
 from example_project import (
     CATALOG_HEAD,
@@ -64,13 +64,8 @@ def query(path: Path, sql: str) -> list[tuple]:
 
 
 def tables(path: Path) -> set[str]:
-    """User tables (SQLite's own, the version table and its ledger left out)."""
-    rows = query(path, "SELECT name FROM sqlite_master WHERE type = 'table'")
-    return (
-        {r[0] for r in rows}
-        - {"alembic_version", "alembic_version_ledger"}
-        - {r[0] for r in rows if r[0].startswith("sqlite_")}
-    )
+    """User tables (SQLite's own and multidb's bookkeeping left out)."""
+    return user_tables(r[0] for r in query(path, "SELECT name FROM sqlite_master WHERE type = 'table'"))
 
 
 def versions(path: Path) -> set[str]:

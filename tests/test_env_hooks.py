@@ -6,7 +6,6 @@ runs real SQLite, and PostgreSQL for ``SET ROLE``.
 
 from __future__ import annotations
 
-import importlib
 import sqlite3
 import textwrap
 import uuid
@@ -19,8 +18,6 @@ from click.testing import CliRunner, Result
 from multidb.commands import init
 
 pytest_plugins = ["pytester"]
-for _module in ("alembic.autogenerate", "alembic.runtime.environment", "multidb.commands", "multidb.testing.plugin"):
-    importlib.import_module(_module)  # shared with the in-process pytester runs (see test_plugin.py)
 
 HOOKS = """
 import sqlalchemy as sa

@@ -17,7 +17,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 import sqlalchemy as sa
 import yaml
-from assertions import assert_one_clean_error
+from assertions import assert_one_clean_error, user_tables
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -40,7 +40,7 @@ def with_password(url: str, password: str, port: int | None = None) -> str:
 def tables(url: str) -> set[str]:
     engine = sa.create_engine(make_url(url).set(drivername="postgresql+psycopg2"), poolclass=NullPool)
     try:
-        return set(sa.inspect(engine).get_table_names()) - {"alembic_version_ledger"}  # (tests/test_ledger.py)
+        return user_tables(sa.inspect(engine).get_table_names(), with_version_table=True)
     finally:
         engine.dispose()
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import yaml
+from assertions import user_tables
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -33,35 +34,6 @@ LOGGED_MONITOR_HEAD = MONITOR_NEXT  # ... and on top of the monitor history
 CATALOG_TABLES = {"alembic_version", "locations", "holdings", "files", "transactions", "tags", "holding_tags"}
 MONITOR_TABLES = {"alembic_version", "transaction_records", "sub_records", "failed_files", "warnings"}
 SENTINEL = "Fl33tS3ntinelPw"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _process_pool_modules_in_place() -> None:
-    """Have the process-pool modules in ``sys.modules`` before conftest's ``_isolate`` snapshots.
-
-    ``_isolate`` deletes from ``sys.modules`` every module first imported during a test unless it is
-    on its allow-list, and ``concurrent.futures.process``, ``multiprocessing.synchronize`` and
-    ``multiprocessing.popen_fork`` are not on it. Deleted, they break later in-process ``--jobs 2``
-    runs: ``concurrent.futures.process`` comes back as a second copy while the scheduler keeps the
-    old ``ProcessPoolExecutor`` ("PicklingError: Can't pickle <class
-    'concurrent.futures.process._CallItem'>: it's not the same object as ..."), and re-importing
-    ``multiprocessing.synchronize`` was seen to crash the interpreter (SIGSEGV). So: put back the
-    modules an earlier test left behind as package attributes, then load the rest with one tiny
-    pool, so each test's snapshot holds them and nothing is imported twice.
-    """
-    import concurrent.futures
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    for package in (concurrent.futures, multiprocessing):
-        for name, value in vars(package).items():
-            qualified = f"{package.__name__}.{name}"
-            if type(value) is type(package) and value.__name__ == qualified and qualified not in sys.modules:
-                sys.modules[qualified] = value
-    assert sys.modules["concurrent.futures.process"].ProcessPoolExecutor is ProcessPoolExecutor
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-    with pool:
-        assert pool.submit(abs, -1).result() == 1
 
 
 def fifty_query(count: int = 50) -> str:
@@ -182,9 +154,10 @@ def pg_tables(url: str) -> dict[str, set[str]]:
                 )
             )
             for schema, table in rows:
-                if table != "alembic_version_ledger":  # (tests/test_ledger.py)
-                    found.setdefault(schema, set()).add(table)
-            return found
+                found.setdefault(schema, set()).add(table)
+            return {
+                schema: kept for schema, names in found.items() if (kept := user_tables(names, with_version_table=True))
+            }
     finally:
         engine.dispose()
 
@@ -225,7 +198,7 @@ def sqlite_target(path: Path) -> dict:
     conn = sqlite3.connect(path)
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        tables = {t for t in tables if not t.startswith("sqlite_") and t != "alembic_version_ledger"}
+        tables = user_tables(tables, with_version_table=True)
         version = {r[0] for r in conn.execute("SELECT version_num FROM alembic_version")} if tables else set()
         runs = [tuple(r) for r in conn.execute("SELECT pid, at FROM run_log")] if "run_log" in tables else []
     finally:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from assertions import one_error_line
+from assertions import one_error_line, user_tables
 from sqlalchemy.pool import NullPool
 
 BOUND = 60  # seconds: a generous "no hang" bound, never a pass/fail timing
@@ -163,7 +163,7 @@ class App:
     def tables(self) -> set[str]:
         engine = self.engine()
         try:
-            return set(sa.inspect(engine).get_table_names()) - {"alembic_version", "alembic_version_ledger"}
+            return user_tables(sa.inspect(engine).get_table_names())
         finally:
             engine.dispose()
 

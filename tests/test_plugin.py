@@ -8,11 +8,13 @@ PostgreSQL and MariaDB (they skip on a laptop without servers, and fail in CI).
 
 from __future__ import annotations
 
-import importlib
 import os
+import pickle
 import re
 import shutil
+import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
@@ -22,23 +24,6 @@ from multidb.testing import dialects, history, parity, plan
 from multidb.testing.data import MigrationData
 
 pytest_plugins = ["pytester"]
-
-# In-process pytester runs forget the modules they were first to import. Importing the heavy ones
-# here once keeps them shared: runs are faster, and SQLAlchemy's dialects are not registered twice.
-for _module in (
-    "alembic.autogenerate",
-    "alembic.command",
-    "alembic.runtime.environment",
-    "multidb.commands",
-    "multidb.testing.plugin",
-    "multidb.testing.suite",
-    "psycopg2",
-    "pymysql",
-    "sqlalchemy.dialects.mysql",
-    "sqlalchemy.dialects.postgresql",
-    "sqlalchemy.dialects.sqlite",
-):
-    importlib.import_module(_module)
 
 SHOP = Path(__file__).parent / "plugin_projects" / "shop"
 # read before tests/conftest.py's _isolate fixture clears MULTIDB_* variables for each test
@@ -63,7 +48,7 @@ def copy_project(source: Path, pytester: pytest.Pytester, monkeypatch: pytest.Mo
     return pytester
 
 
-QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")  # hypothesis would be imported again per run
+QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")  # the inner runs need neither
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -495,6 +480,42 @@ def test_the_checks_are_plain_functions_a_test_can_call(shop):
     )
     result = run(shop, "tests/test_own.py")
     result.assert_outcomes(passed=3)
+
+
+# stdlib modules that import quietly and that multidb and its tests never use: one not yet loaded is
+# certainly imported first by the in-process run below, whatever ran before it in this process
+SPARE_MODULES = ("colorsys", "sched", "tabnanny", "filecmp", "zipapp", "pyclbr", "netrc", "poplib", "imaplib")
+SPARE_MODULES += ("ftplib", "pickletools", "modulefinder", "xml.dom.pulldom", "graphlib", "plistlib", "fractions")
+
+
+def stale_submodules() -> list[str]:
+    """Submodules a loaded package holds that an import would not return: the first of two copies."""
+    return [
+        value.__name__
+        for name, module in list(sys.modules.items())
+        for attr, value in list(getattr(module, "__dict__", {}).items())
+        if isinstance(value, types.ModuleType)
+        and value.__name__ == f"{name}.{attr}"
+        and sys.modules.get(value.__name__) is not value
+    ]
+
+
+def test_an_in_process_run_keeps_multidb_and_installed_modules_and_forgets_the_projects_own(shop):
+    """pytester deletes the modules an in-process run imported first (tests/conftest.py narrows that).
+
+    multidb's, PyYAML's and the interpreter's must stay, or the process holds two copies: a later
+    ``--jobs`` run could not pickle ``_apply_job``, a broken YAML file exited 1 instead of 2.
+    """
+    spare = next((name for name in SPARE_MODULES if name not in sys.modules), None)
+    assert spare is not None, "every spare module is loaded already: name a few more"
+    write(shop, "conftest.py", f"import {spare}\n")
+    run(shop, "-k", "app and sqlite and (upgrade or drift)").assert_outcomes(passed=2)
+    assert "shop_models" not in sys.modules  # the project's models: the next project may have its own
+    assert spare in sys.modules
+    assert stale_submodules() == []
+    from multidb.commands import upgrade  # the copy the CLI calls, as a --jobs run pickles its worker
+
+    assert pickle.loads(pickle.dumps(upgrade.__globals__["_apply_job"])) is upgrade.__globals__["_apply_job"]
 
 
 # --- the pieces, without pytester --------------------------------------------------------------

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 import yaml
+from assertions import forget_test_modules
 from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
@@ -456,9 +457,7 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TargetProject]
     project.prepare()
     yield project
     sys.path[:] = path
-    for name in set(sys.modules) - modules:
-        if not name.startswith(("multidb", "sqlalchemy", "alembic", "yaml", "_pytest", "hypothesis")):
-            del sys.modules[name]
+    forget_test_modules(modules)
 
 
 @SETTINGS

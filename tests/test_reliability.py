@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import yaml
-from assertions import one_error_line
+from assertions import one_error_line, user_tables
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -108,14 +108,11 @@ class Target:
         return disposing(sa.create_engine(self.urls[name], poolclass=NullPool))
 
     def tables(self, name: str) -> set[str]:
-        """User tables (the version table left out); a missing SQLite file has none."""
+        """User tables (multidb's bookkeeping left out); a missing SQLite file has none."""
         if not self.exists(name):
             return set()
         with self.connect(name) as engine:
-            found = set(sa.inspect(engine).get_table_names())
-        return {
-            t for t in found if t not in ("alembic_version", "alembic_version_ledger") and not t.startswith("sqlite_")
-        }
+            return user_tables(sa.inspect(engine).get_table_names())
 
     def versions(self, name: str) -> set[str]:
         """The rows of the version table; empty when it does not exist."""

@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg2.extensions
 import pytest
 import sqlalchemy as sa
+from assertions import user_tables
 from click.testing import CliRunner, Result
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -152,7 +153,7 @@ def sqlite_db(tmp_path: Path) -> Path:
 def sqlite_tables(path: Path) -> set[str]:
     with sqlite3.connect(path) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    return names - {"alembic_version", "alembic_version_ledger"}
+    return user_tables(names)
 
 
 def sqlite_versions(path: Path) -> set[str]:
@@ -284,7 +285,7 @@ def pg_rows(url: str, sql: str) -> list[tuple]:
 
 def pg_tables(url: str) -> set[str]:
     rows = pg_rows(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-    return {r[0] for r in rows} - {"alembic_version", "alembic_version_ledger"}
+    return user_tables(r[0] for r in rows)
 
 
 def creating_transactions(url: str) -> dict[str, str]:

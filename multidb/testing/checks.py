@@ -10,7 +10,7 @@ revision and what differs. ``on`` names the dialect in messages (default: the UR
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .. import engines, irreversible
@@ -346,7 +346,8 @@ def check_data(
     For each revision with registered steps, in upgrade order: upgrade to its parents, run its
     ``before`` steps (committed), upgrade to it, run its ``after`` checks. Steps registered on a
     revision a baseline replaced (``multidb squash``; the baseline's own id included) do not run: a
-    line per such revision is added to ``obsolete``.
+    line per such revision is added to ``obsolete``. Their seed rows (rows given to ``before``, not a
+    function) are still inserted, right after the baseline, so later checks keep the rows they count on.
     """
     __tracebackhide__ = True
     db, script, on, _hide = _setup(project, name, on)
@@ -365,6 +366,9 @@ def check_data(
         for step in (s for s in by_revision[rev.revision] if s.when == "before"):
             _run_data(db, step, commit=True, where=f"seeding '{step.name}' before revision {label} on {on} fails")
         _step(project, name, "upgrade", rev.revision, f"upgrade to revision {label} fails on {on}", rev)
+        for step in (s for s in by_revision[rev.revision] if s.when == "seed"):
+            where = f"seeding '{step.name}' (carried from a squashed revision) after baseline {label} on {on} fails"
+            _run_data(db, step, commit=True, where=where)
         for step in (s for s in by_revision[rev.revision] if s.when == "after"):
             _run_data(db, step, commit=False, where=f"after revision {label} on {on}, check '{step.name}' fails")
     return len(steps)
@@ -376,6 +380,12 @@ def _squashed_steps(name: str, script: ScriptDirectory, steps: list[Step]) -> tu
 
     replaced_by = records(script)
     kept = [s for s in steps if s.revision not in replaced_by]
+    # seed rows of a replaced revision: inserted once the baseline has made the tables, in registration order
+    kept += [
+        replace(s, revision=replaced_by[s.revision], when="seed")
+        for s in steps
+        if s.revision in replaced_by and s.when == "before" and s.seeds
+    ]
     whens: dict[str, list[str]] = {}
     for step in steps:
         if step.revision in replaced_by and step.when not in whens.setdefault(step.revision, []):
@@ -385,7 +395,9 @@ def _squashed_steps(name: str, script: ScriptDirectory, steps: list[Step]) -> tu
         baseline = replaced_by[revision]
         into = "a baseline" if baseline == revision else f"the baseline {baseline}"
         when = "/".join(w for w in ("before", "after") if w in found)
-        lines.append(f"data check {name} {revision} ({when}) is obsolete: {revision} was squashed into {into}")
+        carried = any(s.revision == revision and s.when == "before" and s.seeds for s in steps)
+        seeds = f"; its seed rows are inserted after {baseline} for the later checks" if carried else ""
+        lines.append(f"data check {name} {revision} ({when}) is obsolete: {revision} was squashed into {into}{seeds}")
     return kept, lines
 
 

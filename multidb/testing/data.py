@@ -34,6 +34,7 @@ class Step:
     when: str
     action: Action
     name: str
+    seeds: bool = False  # rows given to ``before`` (not a function): they only insert
 
 
 class MigrationData:
@@ -69,7 +70,7 @@ class MigrationData:
     ) -> Any:
         if rows is not None:
             tables = ", ".join(rows)
-            self.steps.append(Step(database, revision, when, make(rows), f"rows of {tables}"))
+            self.steps.append(Step(database, revision, when, make(rows), f"rows of {tables}", when == "before"))
             return None
 
         def decorate(fn: Action) -> Action:

@@ -88,7 +88,12 @@ def shared_module(module: object) -> bool:
 
 
 def forget_test_modules(before: set[str]) -> None:
-    """Delete from ``sys.modules`` the modules imported since ``before`` that are not :func:`shared_module`."""
-    for name in set(sys.modules) - before:
-        if not shared_module(sys.modules[name]):
-            del sys.modules[name]
+    """Delete from ``sys.modules`` the modules imported since ``before`` that are not :func:`shared_module`.
+
+    Every module is judged before any is deleted: a namespace package's path is computed from its parent's,
+    so judging ``tests.plugin_projects`` after ``tests`` is gone fails, and the half-done clean-up would leave
+    the child without its parent (the next ``import tests.plugin_projects.x`` then fails with KeyError).
+    """
+    forget = [name for name in set(sys.modules) - before if not shared_module(sys.modules[name])]
+    for name in forget:
+        del sys.modules[name]

@@ -12,6 +12,7 @@ import os
 import pickle
 import re
 import shutil
+import subprocess
 import sys
 import textwrap
 import types
@@ -623,3 +624,26 @@ def test_expected_rows_match_on_the_columns_given_and_none_means_null():
         with pytest.raises(AssertionError, match=r"table t lacks 1 of 1 expected row\(s\) \(it has 2 row\(s\)\)"):
             bad.action(conn)
     engine.dispose()
+
+
+def test_forgetting_a_test_projects_namespace_package_leaves_no_child_behind(tmp_path: Path) -> None:
+    """``forget_test_modules`` judges every module before deleting any: a namespace package's path is read
+    through its parent's, so a parent deleted first made the judging of its child fail half-way, leaving the
+    child without its parent (CI: ``KeyError: 'tests'`` importing ``tests.plugin_projects.example_data``).
+    The order of a set of names depends on the hash seed, so several seeds are tried."""
+    (tmp_path / "nsproj" / "inner").mkdir(parents=True)
+    (tmp_path / "nsproj" / "inner" / "data.py").write_text("VALUE = 1\n")
+    code = (
+        "import sys\n"
+        f"sys.path[:0] = [{str(tmp_path)!r}, {str(Path(__file__).parent)!r}]\n"
+        "from assertions import forget_test_modules\n"
+        "before = set(sys.modules)\n"
+        "import nsproj.inner.data\n"
+        "forget_test_modules(before)\n"
+        "assert not [name for name in sys.modules if name.startswith('nsproj')], sorted(sys.modules)\n"
+        "import nsproj.inner.data\n"
+    )
+    for seed in range(8):
+        env = {**os.environ, "PYTHONHASHSEED": str(seed)}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, (seed, done.stderr)

@@ -187,6 +187,21 @@ def test_the_dialects_default_to_the_plugin_setting_of_the_project(cli, project)
     assert "sqlite: equal" in result.output and "postgresql" not in result.output.split("multidb_squashed")[-1]
 
 
+def test_a_dialect_whose_driver_is_not_installed_is_one_line_and_changes_nothing(cli, project, monkeypatch):
+    """A plain install (no test extra) has no MySQL driver, while the project's tests name mariadb."""
+    from assertions import assert_one_clean_error
+
+    monkeypatch.setenv("MULTIDB_TEST_MARIADB_URL", "mysql+mysqlconnector://root@127.0.0.1:3306/")  # not installed
+    before = folder_contents(project / "catalog_versions")
+    result = squash(cli, "--dialects", "sqlite,mariadb")
+    assert result.exit_code == 1
+    assert_one_clean_error(
+        result, "cannot verify the squash on mariadb", "mysql+mysqlconnector driver is not installed"
+    )
+    assert "--dialects" in result.stderr
+    assert folder_contents(project / "catalog_versions") == before
+
+
 # --- refusals: exit 2, one line, nothing changed ----------------------------------------------
 
 BRANCH = '''"""{doc}"""

@@ -48,7 +48,9 @@ class Scratch:
         try:
             return self.stack.enter_context(self.servers.database(dialect))
         except ServerUnavailable as e:
-            raise MultiDBError(f"cannot verify the squash on {dialect}: {e}; nothing was changed") from e
+            raise MultiDBError(
+                f"cannot verify the squash on {dialect}: {e}; nothing was changed (--dialects names where to verify)"
+            ) from e
 
 
 @dataclass

@@ -191,7 +191,14 @@ class Servers:
             raise ServerUnavailable(f"no server URL for dialect '{dialect}'")
         engine = self._engines.get(dialect)
         if engine is None:
-            engine = _admin_engine(self.urls[dialect], self.connect_timeout)
+            try:
+                engine = _admin_engine(self.urls[dialect], self.connect_timeout)
+            except ImportError as e:  # the URL's driver is not installed (e.g. a plain install, no test extra)
+                from sqlalchemy.engine import make_url
+
+                driver = make_url(self.urls[dialect]).drivername
+                self._down[dialect] = f"the {driver} driver is not installed (no module named '{e.name or e}')"
+                raise ServerUnavailable(self._down[dialect]) from None
             self._engines[dialect] = engine
         return engine
 

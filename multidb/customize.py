@@ -74,14 +74,24 @@ def compare_options(project: Project, db: Database, metadata: MetaData | None = 
     for key in ("compare_type", "compare_server_default"):
         value = getattr(settings, key)
         options[key] = _hook(project, db, "autogenerate", key) if isinstance(value, str) else value
-    for key in ("render_item", "process_revision_directives"):
-        hook = _hook(project, db, "autogenerate", key)
-        if hook is not None:
-            options[key] = _only_with_directives(hook) if key == "process_revision_directives" else hook
-    if settings.user_module_prefix is not None:
-        options["user_module_prefix"] = settings.user_module_prefix
+    hook = _hook(project, db, "autogenerate", "process_revision_directives")
+    if hook is not None:
+        options["process_revision_directives"] = _only_with_directives(hook)
+    options.update(render_options(project, db))
     options.update(_filters(project, db, metadata))
     return {k: v for k, v in options.items() if v is not None}
+
+
+def render_options(project: Project, db: Database) -> dict[str, Any]:
+    """How ``db``'s autogenerate writes Python (``render_item``, ``user_module_prefix``), the part of
+    :func:`compare_options` that squash's baseline uses too; empty when the config sets neither."""
+    options: dict[str, Any] = {}
+    hook = _hook(project, db, "autogenerate", "render_item")
+    if hook is not None:
+        options["render_item"] = hook
+    if db.autogenerate.user_module_prefix is not None:
+        options["user_module_prefix"] = db.autogenerate.user_module_prefix
+    return options
 
 
 def _filters(project: Project, db: Database, metadata: MetaData | None = None) -> dict[str, Any]:

@@ -12,11 +12,12 @@ import ast
 import contextlib
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from assertions import assert_one_clean_error
+from assertions import assert_one_clean_error, forget_test_modules
 from conftest import EXAMPLE_PARTS, ROOT
 
 from multidb.testing import parity
@@ -529,3 +530,126 @@ def test_the_monitor_database_is_left_alone(cli, project):
     assert squash(cli, "--dialects", "sqlite").exit_code == 0
     assert folder_contents(project / "monitor_versions") == before
     assert MONITOR_HEAD in "".join(before)
+
+
+# --- the project's rendering settings: its own column type ------------------------------------
+
+TYPES_MODELS = """import sqlalchemy as sa
+
+
+class Tag(sa.types.TypeDecorator):
+    impl = sa.String(20)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # the baseline's rows must not go through it again
+        return None if value is None else value.lower()
+
+
+metadata = sa.MetaData()
+sa.Table(
+    "labels",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("tag", Tag(20)),
+    sa.Column("note", sa.String(50)),
+)
+"""
+
+TYPES_HOOKS = """from .models import Tag
+
+
+def render_item(type_, obj, autogen_context):
+    if type_ == "type" and isinstance(obj, Tag):
+        autogen_context.imports.add("from {package}.models import Tag")
+        return f"Tag({{obj.impl.length}})"
+    return False
+"""
+
+TYPES_CONFIG = """python_path: [".."]
+databases:
+  app:
+    url: sqlite:///../app.db
+    metadata: {package}.models:metadata
+    bases:
+      - label: app
+        path: ../versions
+{settings}"""
+
+
+def types_project(root: Path, package: str, setting: str | None, tag_type: str = "{package}.models.Tag(20)") -> Path:
+    """A project whose models module (in ``package``) has a Tag type, its history making ``labels.tag``
+    with ``tag_type``, and its config the autogenerate ``setting`` (a YAML line) if any."""
+    project = write_project(root, "sqlite:///../app.db", types_history(package, tag_type.format(package=package)))
+    (root / package).mkdir()
+    (root / package / "__init__.py").write_text("from .models import Tag\n")
+    (root / package / "models.py").write_text(TYPES_MODELS)
+    (root / package / "hooks.py").write_text(TYPES_HOOKS.format(package=package))
+    settings = f"    autogenerate:\n      {setting.format(package=package)}\n" if setting else ""
+    (project / "config" / "multidb.yaml").write_text(TYPES_CONFIG.format(package=package, settings=settings))
+    return project
+
+
+def squash_types(project: Path, monkeypatch: pytest.MonkeyPatch):
+    """``squash app --to t2`` on SQLite, the project's modules forgotten afterwards."""
+    before = set(sys.modules)
+    try:
+        return run_cli(project, monkeypatch, "squash", "app", "--to", "t2", "--dialects", "sqlite")
+    finally:
+        forget_test_modules(before)
+
+
+def types_history(package: str, tag_type: str) -> list[tuple[str, str | None, str, str]]:
+    create = f"""    import {package}.models
+
+    op.create_table(
+        "labels",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("tag", {tag_type}),
+        sa.Column("note", sa.String(50)),
+    )"""
+    seed = """    op.execute("INSERT INTO labels (tag, note) VALUES ('Red', 'kept as written')")"""
+    return [("t1", None, "labels, with the project's Tag type", create), ("t2", "t1", "seed", seed)]
+
+
+@pytest.mark.parametrize(
+    ("setting", "column", "imports"),
+    [
+        (
+            "user_module_prefix: '{package}.'",
+            "sa.Column('tag', {package}.Tag(length=20), nullable=True)",
+            ["import {package}"],
+        ),
+        (
+            "render_item: '{package}.hooks:render_item'",
+            "sa.Column('tag', Tag(20), nullable=True)",
+            ["from {package}.models import Tag"],
+        ),
+        (None, "sa.Column('tag', sa.String(length=20), nullable=True)", []),
+    ],
+    ids=["user_module_prefix", "render_item", "no_setting"],
+)
+def test_the_baseline_writes_the_projects_own_type_as_its_rendering_settings_say(
+    tmp_path, monkeypatch, setting, column, imports
+):
+    package = f"squash_types_{'none' if setting is None else setting.partition(':')[0]}"
+    project = types_project(tmp_path, package, setting)
+    result = squash_types(project, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert "sqlite: equal" in result.output and "rows 1 equal" in result.output
+    text = (project / "versions" / "t2_squashed_baseline.py").read_text()
+    assert column.format(package=package) in text
+    assert "sa.Column('note', sa.String(length=50), nullable=True)" in text  # SQLAlchemy's types stay generic
+    header = text.split("import sqlalchemy as sa")[0]
+    assert [line for line in header.splitlines() if package in line] == [i.format(package=package) for i in imports]
+    assert "{'tag': 'Red', 'note': 'kept as written'}" in text  # the rows as the replay holds them
+
+
+def test_a_column_whose_type_at_the_squashed_revision_is_not_the_models_keeps_the_reflected_type(tmp_path, monkeypatch):
+    # the models say Tag(20) (a later revision may widen it); at t2 the column is a VARCHAR(10)
+    project = types_project(tmp_path, "squash_types_older", "user_module_prefix: '{package}.'", "sa.String(10)")
+    result = squash_types(project, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert "sqlite: equal" in result.output
+    text = (project / "versions" / "t2_squashed_baseline.py").read_text()
+    assert "sa.Column('tag', sa.String(length=10), nullable=True)" in text
+    assert "squash_types_older" not in text

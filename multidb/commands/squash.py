@@ -146,15 +146,17 @@ def _build(
     """The baseline's text and each dialect's comparison: the generic body first, then a section of its
     own for each dialect that body does not match (kept only when it makes that dialect equal)."""
     from ..squashing import render
+    from ..squashing.project_types import rendering
 
+    settings = rendering(project, db)
     old = {d: replay.replay(project, db, planned.revision, d, scratch) for d in dialects}
     source = next((d for d in SOURCE_ORDER if d in dialects), dialects[0])
-    generic = replay.render_body(old[source], scratch, generic=True)
+    generic = replay.render_body(old[source], scratch, generic=True, rendering=settings)
     parts = _parts(planned, dialects, old, source, generic)
     text = render.file_text(parts)
     checks = {d: replay.check(project, db, planned, text, old[d], scratch, tmp) for d in dialects}
     for dialect in [d for d in dialects if not checks[d].equal]:
-        own = replay.render_body(old[dialect], scratch, generic=False)
+        own = replay.render_body(old[dialect], scratch, generic=False, rendering=settings)
         trial = dataclasses.replace(parts, per_dialect={**parts.per_dialect, dialect: own})
         if replay.check(project, db, planned, render.file_text(trial), old[dialect], scratch, tmp).equal:
             parts = trial

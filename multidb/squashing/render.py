@@ -16,30 +16,43 @@ from typing import Any
 
 from .capture import Rows, State, autoincrement_column
 from .plan import Squash
+from .project_types import Rendering, RenderItem, use_model_types
 
 INDENT = "    "
 
 
 @dataclass(frozen=True)
 class Tables:
-    """Autogenerate's rendering of the tables: the body of ``upgrade()`` and of ``downgrade()``."""
+    """Autogenerate's rendering of the tables: the body of ``upgrade()`` and of ``downgrade()``, and the
+    imports they need beyond ``sa`` and ``op`` (a project's ``render_item``'s, its own types' modules)."""
 
     upgrade: str
     downgrade: str
     enum_names: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()
 
 
-def render_tables(metadata: Any, empty_connection: Any) -> Tables:
-    """Autogenerate's comparison of an empty database (``empty_connection``) with ``metadata``."""
+def render_tables(metadata: Any, empty_connection: Any, rendering: Rendering | None = None) -> Tables:
+    """Autogenerate's comparison of an empty database (``empty_connection``) with ``metadata``, written
+    with the project's rendering settings (``rendering``) as ``revision --autogenerate`` writes them."""
     from alembic.autogenerate import produce_migrations, render_python_code
     from alembic.runtime.migration import MigrationContext
 
+    rendering = rendering or Rendering()
+    enums = enum_names(metadata)  # the replay's: a project type over an Enum is still that enum
+    use_model_types(metadata, rendering.types, empty_connection.dialect)
     context = MigrationContext.configure(empty_connection, opts={"compare_type": True})
     script = produce_migrations(context, metadata)
     _no_index_drops_before_table_drops(script.downgrade_ops)
-    up = render_python_code(script.upgrade_ops, migration_context=context, render_item=_render_item)
-    down = render_python_code(script.downgrade_ops, migration_context=context, render_item=_render_item)
-    return Tables(_clean(up), _clean(down), enum_names(metadata))
+    item = RenderItem(rendering.options.get("render_item"), _render_item)
+    prefix = rendering.options.get("user_module_prefix")
+    up, down = (
+        render_python_code(ops, migration_context=context, render_item=item, user_module_prefix=prefix)
+        for ops in (script.upgrade_ops, script.downgrade_ops)
+    )
+    imports = item.imports | rendering.module_imports(up + down)
+    imports = {i for i in imports if not i.startswith("from sqlalchemy.dialects import")}  # _dialect_imports
+    return Tables(_clean(up), _clean(down), enums, tuple(sorted(imports)))
 
 
 def _no_index_drops_before_table_drops(downgrade: Any) -> None:
@@ -242,8 +255,7 @@ def file_text(b: Baseline) -> str:
         "",
         "from __future__ import annotations",
         "",
-        *sorted(b.imports),
-        *([""] if b.imports else []),
+        *_imports(b),
         "import sqlalchemy as sa",
         "from alembic import op",
         *_dialect_imports(b),
@@ -269,6 +281,11 @@ def _q(text: str) -> str:
     import json
 
     return json.dumps(text, ensure_ascii=False)
+
+
+def _imports(b: Baseline) -> list[str]:
+    found = sorted({*b.imports, *b.tables.imports, *(i for t in b.per_dialect.values() for i in t.imports)})
+    return [*found, ""] if found else []
 
 
 def _dialect_imports(b: Baseline) -> list[str]:

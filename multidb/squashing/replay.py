@@ -78,14 +78,15 @@ def connected(url: str) -> Iterator[Any]:
         engine.dispose()
 
 
-def render_body(replay: Replay, scratch: Scratch, generic: bool) -> Any:
-    """Autogenerate's tables from ``replay`` (generic types, or the dialect's own), against an empty database."""
+def render_body(replay: Replay, scratch: Scratch, generic: bool, rendering: Any = None) -> Any:
+    """Autogenerate's tables from ``replay`` (generic types, or the dialect's own), against an empty database,
+    with the project's rendering settings (a :class:`~.project_types.Rendering`)."""
     from . import capture, render
 
     with connected(replay.url) as conn:
         metadata = capture.schema_metadata(conn, replay.keep, generic=generic)
     with connected(scratch.database(replay.dialect)) as conn:
-        return render.render_tables(metadata, conn)
+        return render.render_tables(metadata, conn, rendering)
 
 
 def replay(project: Project, db: Database, to: str, dialect: str, scratch: Scratch) -> Replay:

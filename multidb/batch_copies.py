@@ -25,7 +25,7 @@ from typing import Any
 from alembic.autogenerate import renderers
 from alembic.operations import ops
 
-from .frozen import _as_table, _variable
+from .frozen import as_table, variable_name
 
 COPY_NOTE = {
     "upgrade": "# {table} as it stands before this revision: --sql (offline) SQL cannot read it from a database",
@@ -86,10 +86,10 @@ def _render(autogen_context: Any, op: BatchWithCopy) -> list[str]:
     head = ") as batch_op:"
     if not lines or not lines[0].endswith(head):  # not rendered as a batch: nothing to copy
         return lines
-    variable = f"{_variable(op.table_name)}_table"
+    variable = f"{variable_name(op.table_name)}_table"
     create = ops.CreateTableOp.from_table(op.copy)
     code = renderers.dispatch(create)(autogen_context, create)
-    definition = _as_table(variable, code, "sa.MetaData()", [_index(ix) for ix in _indexes(op.copy)])
+    definition = as_table(variable, code, "sa.MetaData()", [_index(ix) for ix in _indexes(op.copy)])
     lines[0] = lines[0][: -len(head)] + f", copy_from={variable} if op.get_context().as_sql else None{head}"
     return [COPY_NOTE[op.direction].format(table=op.table_name), definition, *lines]
 

@@ -44,16 +44,17 @@ def render_tables(metadata: Any, names: Sequence[str]) -> str:
             schema=source.schema,
         )
         code = render_python_code(ops.UpgradeOps([ops.CreateTableOp.from_table(copy)]), render_as_batch=False)
-        blocks.append(_as_table(_variable(name), code))
+        blocks.append(as_table(variable_name(name), code))
     return "\n\n".join(blocks) + "\n"
 
 
-def _variable(name: str) -> str:
+def variable_name(name: str) -> str:
+    """A Python identifier for a table's name (``order-items`` -> ``order_items``, ``1x`` -> ``t_1x``)."""
     ident = re.sub(r"\W", "_", name)
     return ident if not ident[0].isdigit() else f"t_{ident}"
 
 
-def _as_table(variable: str, code: str, metadata: str = "metadata", extra: Sequence[str] = ()) -> str:
+def as_table(variable: str, code: str, metadata: str = "metadata", extra: Sequence[str] = ()) -> str:
     """Turn Alembic's ``op.create_table('x', ...)`` rendering into ``x = sa.Table('x', metadata, ...)``.
 
     ``extra`` holds more arguments of the table (index definitions), placed after its constraints.

@@ -5,9 +5,6 @@ for read-only commands: a 2,000-target ``status --all`` grew by a third) and def
 finder on ``sys.meta_path`` that revision files, models and hooks saw too. Each test runs
 ``multidb`` in a process of its own, as the console script does, and looks at the collector and
 ``sys.meta_path`` inside a revision's ``upgrade()``, inside user code the command imports, and at exit.
-
-One thing is left, measured in docs/benchmarks.md: the console script's last exit handler freezes what
-lives until exit, so the interpreter's final collection skips it. User exit handlers run before it.
 """
 
 from __future__ import annotations
@@ -19,33 +16,22 @@ from pathlib import Path
 
 import pytest
 
-# runs the console script's entry point, then prints the collector's state and multidb's finders at exit:
-# from an exit handler registered as user code would (after the command started), and from one registered
-# before it (the console script's own last act, freezing what lives until exit, comes between them)
+# runs the console script's entry point, then prints the collector's state and multidb's finders at exit
 PROBE = textwrap.dedent(
     """
     import atexit, gc, sys
 
-    def state(who):
+    def state():
         finders = [type(f).__name__ for f in sys.meta_path if type(f).__module__.startswith("multidb")]
-        print(f"{who}: GC {gc.isenabled()} {gc.get_freeze_count()} FINDERS {finders}", file=sys.stderr)
+        print(f"GC {gc.isenabled()} {gc.get_freeze_count()} FINDERS {finders}", file=sys.stderr)
 
-    atexit.register(state, "last")
-    register = atexit.register
-
-    def then_user(fn, *args):  # user code registers its handlers once the command has started
-        register(fn, *args)
-        if fn.__module__ == "multidb.cli":
-            register(state, "user")
-        return fn
-
-    atexit.register = then_user
+    atexit.register(state)
     sys.argv[0] = "multidb"
     from multidb.cli import run
     run()
     """
 )
-ORDINARY = "user: GC True 0 FINDERS []"
+ORDINARY = "GC True 0 FINDERS []"
 
 # what a revision (or any user code the command imports) checks about the interpreter it runs in
 CHECK_ORDINARY = textwrap.dedent(
@@ -81,14 +67,9 @@ def downgrade():
 
 
 def probe(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    """``multidb ARGS`` through the console script's entry point; asserts the interpreter is ordinary at exit
-    for user code, and that the freeze (the console script's last act) comes after every user exit handler."""
+    """``multidb ARGS`` through the console script's entry point; asserts the interpreter is ordinary at exit."""
     done = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True, text=True)
-    lines = done.stderr.splitlines()
-    assert ORDINARY in lines, done.stderr
-    [last] = [line for line in lines if line.startswith("last: ")]
-    assert lines.index(ORDINARY) < lines.index(last), done.stderr
-    assert last.startswith("last: GC True ") and not last.startswith("last: GC True 0 "), done.stderr
+    assert ORDINARY in done.stderr.splitlines(), done.stderr
     return done
 
 

@@ -10,22 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 from test_ledger import run, versions
 from test_lint import BASE, NEXT, write_project  # (the same small project)
-
-
-def fill(url: str, rows: int) -> None:
-    engine = sa.create_engine(url, poolclass=NullPool)
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                sa.text("INSERT INTO items (id, name) VALUES (:id, :name)"),
-                [{"id": i, "name": f"n{i}"} for i in range(rows)],
-            )
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("ANALYZE items"))
-    finally:
-        engine.dispose()
-
+from test_lint_rules import fill
 
 INDEX = 'op.create_index("ix_items_name", "items", ["name"])'
 DROP = 'op.drop_index("ix_items_name", "items")'
@@ -116,10 +101,8 @@ def test_plan_on_mariadb_is_rendered_for_the_live_server(tmp_path, mariadb_datab
     url = mariadb_database()
     config = write_project(tmp_path, url, INDEX, DROP)
     assert run(config, "upgrade", "--all", "--to", BASE).exit_code == 0
+    fill(url, 7)
     engine = sa.create_engine(url, poolclass=NullPool)
-    with engine.begin() as conn:  # (ids from 1: MariaDB reads an id 0 as "generate one")
-        conn.execute(sa.text("INSERT INTO items (id, name) VALUES (:i, 'n')"), [{"i": i} for i in range(1, 8)])
-        conn.execute(sa.text("ANALYZE TABLE items"))
     with engine.connect() as conn:
         server = ".".join(str(part) for part in conn.dialect.server_version_info)
     engine.dispose()

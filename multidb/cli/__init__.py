@@ -206,21 +206,4 @@ def main() -> None:
 
 def run() -> None:
     """Console-script entry point."""
-    import atexit
-
-    atexit.register(_skip_the_final_collection)  # registered first, so it runs after every other handler
     main(prog_name="multidb")
-
-
-def _skip_the_final_collection() -> None:
-    """The process is ending: the command is done, its output written, every other exit handler has run.
-
-    The interpreter's last act would be a full collection over everything the command imported
-    (SQLAlchemy, Alembic, the revision files), only to free memory the operating system takes back
-    anyway: about 85 ms of a K = 2 x 100 upgrade (docs/benchmarks.md). Freezing moves those objects
-    out of that collection's sight. The command itself, revision files, hooks and user exit handlers
-    all run with the collector as Python left it; only the console script does this, never library use.
-    """
-    import gc
-
-    gc.freeze()

@@ -104,14 +104,14 @@ def _data_revision(
 ) -> Any:
     from alembic.util import rev_id as new_rev_id
 
-    from ..frozen import _variable, data_body, render_tables
+    from ..frozen import data_body, render_tables, variable_name
 
     metadata = load_metadata(project, db)
     try:
         frozen = render_tables(metadata, list(tables))
     except KeyError as e:
         raise UsageError(f"{db.name}: --tables: {e.args[0]}") from e
-    upgrades, downgrades = data_body([_variable(t) for t in tables])
+    upgrades, downgrades = data_body([variable_name(t) for t in tables])
     with revision_errors(db):
         written = script.generate_revision(
             rev_id or new_rev_id(),

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..frozen import variable_name
 from .capture import Rows, State, autoincrement_column
 from .plan import Squash
 from .project_types import Rendering, RenderItem, use_model_types
@@ -154,7 +155,7 @@ def rows_code(
 
 
 def _bulk_insert(table: Any, columns: list[str], values: list[list[Any]], imports: Imports) -> str:
-    name = _variable(table.name)
+    name = f"{variable_name(table.name)}_table"
     cols = ", ".join(f"sa.column({c!r}, {_generic_type(table.c[c].type)})" for c in columns)
     lines = [f"{INDENT}{name} = sa.table({table.name!r}, {cols})", f"{INDENT}op.bulk_insert("]
     lines.append(f"{INDENT * 2}{name},")
@@ -165,11 +166,6 @@ def _bulk_insert(table: Any, columns: list[str], values: list[list[Any]], import
     lines.append(f"{INDENT * 2}],")
     lines.append(f"{INDENT})")
     return "\n".join(lines)
-
-
-def _variable(name: str) -> str:
-    text = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
-    return f"{text}_table" if text.isidentifier() else "table"
 
 
 def _generic_type(type_: Any) -> str:

@@ -44,6 +44,7 @@ PROGRESS_TABLE = "multidb_data_progress"
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "copy_in_batches",
+    "delete_in_batches",
     "require_columns",
     "update_in_batches",
     "upsert",
@@ -162,6 +163,30 @@ def update_in_batches(
     return _batched(table, column, where, batch_size, online, step, bind, run_batch)
 
 
+def delete_in_batches(
+    table: sa.Table,
+    where: Any = None,
+    *,
+    batch_size: int | None = None,
+    key: str | None = None,
+    online: bool = False,
+    step: str | None = None,
+    bind: Any = None,
+) -> int:
+    """``DELETE FROM table [WHERE where]`` in key ranges of ``batch_size`` rows; returns rows deleted.
+
+    The same batches, checkpoints and key rules as :func:`update_in_batches`: each range is found among
+    the rows ``where`` selects, so a batch deletes at most ``batch_size`` rows, and an online step
+    interrupted between batches continues after the last committed one.
+    """
+    column = _key(table, key)
+
+    def run_batch(low: Any, high: Any) -> Any:
+        return _within(sa.delete(table), column, low, high, where)
+
+    return _batched(table, column, where, batch_size, online, step, bind, run_batch)
+
+
 def copy_in_batches(
     source: sa.Table,
     target: sa.Table,
@@ -191,7 +216,7 @@ def copy_in_batches(
 
 
 def _batched(table, column, where, batch_size, online, step, bind, statement) -> int:
-    """Run ``statement(low, high)`` (an UPDATE or INSERT over a key range) batch by batch."""
+    """Run ``statement(low, high)`` (an UPDATE, DELETE or INSERT over a key range) batch by batch."""
     if _offline():  # --sql: one set-based statement over the whole range is the SQL to hand over
         from alembic import op
 

@@ -95,8 +95,8 @@ RULES = {
             "unbatched-update",
             "warning",
             "one UPDATE or DELETE over a large table locks its rows for the whole statement and bloats the log",
-            "multidb.data.update_in_batches(table, values, where=...) for an UPDATE; a DELETE in key ranges "
-            "(WHERE id > :low AND id <= :high), online=True or a revision of its own",
+            "multidb.data.update_in_batches(table, values, where=...) for an UPDATE, "
+            "multidb.data.delete_in_batches(table, where=...) for a DELETE (online=True in a revision of its own)",
         ),
         Rule(
             "sqlite-batch-rebuild-large",

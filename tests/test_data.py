@@ -315,14 +315,15 @@ class Statements:
     def __exit__(self, *_exc: object) -> None:
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", self)
 
-    def on(self, table: str) -> tuple[list[sa.Select], list[sa.Update]]:
+    def on(self, table: str) -> tuple[list[sa.Select], list[sa.Update | sa.Delete]]:
+        """The SELECTs reading ``table``, and the UPDATEs and DELETEs changing it."""
         selects = [
             s
             for s in self.seen
             if isinstance(s, sa.Select) and table in {getattr(f, "name", None) for f in s.get_final_froms()}
         ]
-        updates = [s for s in self.seen if isinstance(s, sa.Update) and s.table.name == table]
-        return selects, updates
+        changes = [s for s in self.seen if isinstance(s, (sa.Update, sa.Delete)) and s.table.name == table]
+        return selects, changes
 
 
 def literal(statement: Any) -> str:
@@ -343,7 +344,7 @@ def assert_keyset(statements: Statements, table: str, batch_size: int, batches: 
         text = literal(update)
         high = re.search(rf"\b{table}\.id <= (\d+)", text)
         low = re.search(rf"\b{table}\.id > (\d+)", text)
-        assert high, f"UPDATE without an upper key bound: {text}"
+        assert high, f"UPDATE/DELETE without an upper key bound: {text}"
         ranges.append((int(low.group(1)) if low else None, int(high.group(1))))
     assert len(ranges) == batches, [literal(u) for u in updates]
     assert ranges[0][0] is None
@@ -494,6 +495,25 @@ def test_copy_in_batches(tables: sa.Engine) -> None:
         assert conn.execute(sa.select(archive_same).order_by(archive_same.c.id)).all() == [
             (10 * i, f"item-{i}", i % 4) for i in range(1, 26)
         ]
+
+
+def test_delete_in_batches_counts_rows_and_respects_where(tables: sa.Engine) -> None:
+    with tables.begin() as conn, Statements() as seen:
+        deleted = data.delete_in_batches(items, where=items.c.status.is_(None), batch_size=4, bind=conn)
+    assert deleted == 17  # the 25 rows but the 8 'done' ones
+    _, deletes = seen.on("items")
+    assert all(isinstance(d, sa.Delete) for d in deletes)
+    assert_keyset(seen, "items", batch_size=4, batches=5)  # ceil(17 / 4) DELETEs over chained key ranges
+    with tables.connect() as conn:
+        left = conn.execute(sa.select(items.c.id, items.c.status).order_by(items.c.id)).all()
+    assert left == [(10 * i, "done") for i in range(3, 26, 3)]
+    with tables.begin() as conn:
+        assert data.delete_in_batches(items, where=items.c.status.is_(None), bind=conn) == 0
+        assert data.delete_in_batches(items, batch_size=3, bind=conn) == 8  # no where: every row
+        with pytest.raises(ValueError, match="batch_size"):
+            data.delete_in_batches(items, batch_size=0, bind=conn)
+    with tables.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(items)).scalar() == 0
 
 
 def kinds_rows(eng: sa.Engine) -> list[tuple]:
@@ -755,6 +775,58 @@ def test_two_online_steps_in_one_revision_each_row_once(project: Path, cli, data
     assert checkpoint(database) == []
 
 
+PURGE_REV = "da7a00000013"
+PURGE_BODY = """
+    widgets = sa.Table(
+        "widgets", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("counter", sa.Integer)
+    )
+
+
+    def upgrade() -> None:
+        conn = op.get_bind()
+        fail_at = int(os.environ.get("DATA_TEST_INTERRUPT", "0"))
+        seen = []
+
+        def interrupt(_conn, statement, *_args):  # the connection drops after the 2nd batch's DELETE
+            if isinstance(statement, sa.Delete):
+                seen.append(statement)
+                if len(seen) == fail_at:
+                    raise RuntimeError("connection lost")
+
+        sa.event.listen(conn, "after_execute", interrupt)
+        try:
+            data.delete_in_batches(widgets, where=widgets.c.counter == 1, online=True, batch_size=10)
+        finally:
+            sa.event.remove(conn, "after_execute", interrupt)
+
+
+    def downgrade() -> None:
+        pass
+"""
+
+
+def test_online_delete_in_batches_resumes_and_deletes_only_what_where_selects(
+    project: Path, cli, database: str
+) -> None:
+    """An online purge interrupted in its 2nd batch keeps the 1st batch's deletions (committed with
+    their checkpoint), and the rerun deletes the rest: every selected row once, no other row."""
+    env = production(project, database)
+    ok(cli("-p", "production", "upgrade", "catalog", env=env))
+    execute(database, "CREATE TABLE widgets (id INTEGER PRIMARY KEY, counter INTEGER NOT NULL)")
+    execute(database, "INSERT INTO widgets (id, counter) VALUES (:id, :c)", [{"id": i, "c": i % 2} for i in range(1, 61)])
+    write_revision(project, PURGE_REV, PREVIOUS_HEAD, PURGE_BODY, "purge odd widgets online")
+
+    result = cli("-p", "production", "upgrade", "catalog", env={**env, "DATA_TEST_INTERRUPT": "2"})
+    assert result.exit_code == 1 and "connection lost" in result.output, result.output
+    assert version(database) == {PREVIOUS_HEAD}
+    assert dict(fetch(database, "SELECT counter, COUNT(*) FROM widgets GROUP BY counter")) == {0: 30, 1: 20}
+
+    ok(cli("-p", "production", "upgrade", "catalog", env=env))
+    assert version(database) == {PURGE_REV}
+    assert fetch(database, "SELECT id FROM widgets ORDER BY id") == [(i,) for i in range(2, 61, 2)]
+    assert checkpoint(database) == []
+
+
 @pytest.mark.parametrize("database", [SQLITE, POSTGRESQL], indirect=True)
 def test_online_step_with_uuid_keys_resumes(database: str) -> None:
     """Online checkpoints store the last key; a UUID primary key must survive the round trip."""
@@ -812,3 +884,25 @@ def test_batches_in_sql_mode_write_one_plain_update(project: Path, cli) -> None:
     assert result.exit_code == 0, result.output
     sql = (project / "sql" / "catalog.sql").read_text()
     assert "UPDATE holdings SET name=upper(holdings.name);" in sql
+
+
+def test_delete_in_batches_in_sql_mode_writes_one_plain_delete(project: Path, cli) -> None:
+    write_revision(
+        project,
+        PURGE_REV,
+        PREVIOUS_HEAD,
+        """
+    def upgrade() -> None:
+        holdings = sa.table("holdings", sa.column("id"), sa.column("name"))
+        data.delete_in_batches(holdings, where=holdings.c.name.is_(None), key="id", online=True, batch_size=10)
+
+
+    def downgrade() -> None:
+        pass
+""",
+    )
+    result = cli("upgrade", "catalog", "--sql", "--to", f"{PREVIOUS_HEAD}:{PURGE_REV}", "--output-dir", "sql")
+    assert result.exit_code == 0, result.output
+    sql = (project / "sql" / "catalog.sql").read_text()
+    assert "DELETE FROM holdings WHERE holdings.name IS NULL;" in sql
+    assert "holdings.id >" not in sql and "holdings.id <=" not in sql

@@ -326,7 +326,7 @@ def test_without_a_database_an_update_or_delete_without_where_warns_size_unknown
     [found] = findings(result)
     assert (found["rule"], found["severity"]) == ("unbatched-update", "warning")
     assert found["message"].endswith("of every row of items (no WHERE); table size unknown")
-    assert "update_in_batches" in found["fix"]
+    assert "update_in_batches" in found["fix"] and "delete_in_batches" in found["fix"]
 
 
 @pytest.mark.parametrize(
@@ -335,6 +335,7 @@ def test_without_a_database_an_update_or_delete_without_where_warns_size_unknown
         "op.execute(\"UPDATE items SET name = 'x' WHERE name IS NULL\")",
         f"{ITEMS}\n    op.execute(sa.delete(items).where(items.c.id > 5))",
         f"{ITEMS}\n    from multidb import data\n    data.update_in_batches(items, {{'name': 'x'}})",
+        f"{ITEMS}\n    from multidb import data\n    data.delete_in_batches(items, online=True)",
         'op.create_table("tags", sa.Column("id", sa.Integer(), primary_key=True))\n'
         '    op.execute("UPDATE tags SET id = id + 1")',
         "op.execute(\"UPDATE items SET name = 'x'\")  # multidb: allow=unbatched-update 12 rows, ever",

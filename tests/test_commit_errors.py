@@ -14,6 +14,7 @@ the error names the run's commit too, and nothing of the run is applied.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,7 @@ def test_sqlite_deferred_foreign_key_fails_the_runs_commit(tmp_path: Path, last:
     # the autocommit block committed the run up to revision 1; what came after it is rolled back
     assert sqlite_versions(db) == {rev(1)}
     assert sqlite_tables(db) == {"parent", "child", "t1"}
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         assert conn.execute("SELECT count(*) FROM child").fetchone() == (0,)
 
 

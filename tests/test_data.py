@@ -813,7 +813,9 @@ def test_online_delete_in_batches_resumes_and_deletes_only_what_where_selects(
     env = production(project, database)
     ok(cli("-p", "production", "upgrade", "catalog", env=env))
     execute(database, "CREATE TABLE widgets (id INTEGER PRIMARY KEY, counter INTEGER NOT NULL)")
-    execute(database, "INSERT INTO widgets (id, counter) VALUES (:id, :c)", [{"id": i, "c": i % 2} for i in range(1, 61)])
+    execute(
+        database, "INSERT INTO widgets (id, counter) VALUES (:id, :c)", [{"id": i, "c": i % 2} for i in range(1, 61)]
+    )
     write_revision(project, PURGE_REV, PREVIOUS_HEAD, PURGE_BODY, "purge odd widgets online")
 
     result = cli("-p", "production", "upgrade", "catalog", env={**env, "DATA_TEST_INTERRUPT": "2"})

@@ -10,6 +10,7 @@ import sqlite3
 import textwrap
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -128,7 +129,7 @@ def configure(root: Path, entry: str, database: str = "app") -> None:
 
 
 def add_external_table(root: Path) -> None:
-    with sqlite3.connect(root / "var" / "app.db") as conn:
+    with closing(sqlite3.connect(root / "var" / "app.db")) as conn, conn:
         conn.execute("CREATE TABLE external_cache (k TEXT PRIMARY KEY, v TEXT)")
 
 
@@ -137,7 +138,7 @@ def app_head(root: Path) -> str:
 
 
 def rows(path: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         return conn.execute(sql).fetchall()
 
 
@@ -190,7 +191,7 @@ def test_exclude_tables_in_defaults_also_lets_an_unversioned_database_upgrade_an
     # a database made with create_all, beside the foreign table: adopt still finds its revision
     (app / "var" / "app.db").unlink()
     add_external_table(app)
-    with sqlite3.connect(app / "var" / "app.db") as conn:
+    with closing(sqlite3.connect(app / "var" / "app.db")) as conn, conn:
         # as create_all() writes it, a clause per line (SQLAlchemy 2.0.0's SQLite reflection misreads the
         # names of constraints written on one line)
         conn.execute(

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -89,8 +90,9 @@ def test_sqlite_waiters_and_status_wait_for_the_migration_lock_and_name_its_hold
     try:
         wait_for(project / "holding", holder)
         # the precondition: the database file itself cannot be read now
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            sqlite3.connect(project / "var" / "catalog.db", timeout=0).execute("SELECT * FROM locations").fetchall()
+        reader = closing(sqlite3.connect(project / "var" / "catalog.db", timeout=0))
+        with reader as conn, pytest.raises(sqlite3.OperationalError, match="locked"):
+            conn.execute("SELECT * FROM locations").fetchall()
 
         waiter = run_multidb(project, "upgrade", "--all", "--lock-timeout", "1")
         out, err = waiter.communicate(timeout=60)
@@ -216,7 +218,7 @@ def test_atomic_two_entries_in_one_sqlite_file_share_the_lock_and_the_transactio
     result = in_folder("downgrade", "parent", "child", "--to", "base", "--atomic", "--lock-timeout", "2")
     assert result.exit_code == 0, result.output
     assert order(root) == ["child down", "parent down"]
-    with sqlite3.connect(root / "var" / "app.db") as conn:
+    with closing(sqlite3.connect(root / "var" / "app.db")) as conn, conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert not tables & {"parent_t", "child_t"}
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlite3
 import textwrap
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import psycopg2.extensions
@@ -151,13 +152,13 @@ def sqlite_db(tmp_path: Path) -> Path:
 
 
 def sqlite_tables(path: Path) -> set[str]:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     return user_tables(names)
 
 
 def sqlite_versions(path: Path) -> set[str]:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         return {r[0] for r in conn.execute("SELECT version_num FROM alembic_version")}
 
 
@@ -185,7 +186,7 @@ def test_sqlite_failing_first_revision_leaves_nothing(tmp_path, sqlite_db):
     result = upgrade(config)
     assert result.exit_code == 1
     assert sqlite_tables(sqlite_db) == set()
-    with sqlite3.connect(sqlite_db) as conn:  # the version table went with the failed revision
+    with closing(sqlite3.connect(sqlite_db)) as conn, conn:  # the version table went with the failed revision
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'alembic_version'").fetchone() == (0,)
 
 
@@ -222,7 +223,7 @@ def test_sqlite_online_data_step_between_revisions_and_a_failure_after_it(tmp_pa
     assert result.exit_code == 1
     assert sqlite_versions(sqlite_db) == {rev(2)}
     assert sqlite_tables(sqlite_db) == {"t0", "t2", "multidb_data_progress"}
-    with sqlite3.connect(sqlite_db) as conn:
+    with closing(sqlite3.connect(sqlite_db)) as conn, conn:
         assert conn.execute("SELECT n, count(*) FROM t0 GROUP BY n").fetchall() == [(7, 5)]
         assert conn.execute("SELECT count(*) FROM multidb_data_progress").fetchone() == (0,)
 
@@ -232,7 +233,7 @@ def test_sqlite_online_data_step_as_the_last_revision_succeeds(tmp_path, sqlite_
     result = upgrade(config)
     assert result.exit_code == 0, result.output
     assert sqlite_versions(sqlite_db) == {rev(1)}
-    with sqlite3.connect(sqlite_db) as conn:
+    with closing(sqlite3.connect(sqlite_db)) as conn, conn:
         assert conn.execute("SELECT n, count(*) FROM t0 GROUP BY n").fetchall() == [(7, 5)]
 
 

@@ -494,6 +494,7 @@ def stale_submodules() -> list[str]:
     return [
         value.__name__
         for name, module in list(sys.modules.items())
+        if name != "sys"  # sys.monitoring (Python 3.12+) is an attribute of sys that sys.modules never holds
         for attr, value in list(getattr(module, "__dict__", {}).items())
         if isinstance(value, types.ModuleType)
         and value.__name__ == f"{name}.{attr}"

@@ -161,6 +161,11 @@ def test_dropping_a_column_the_models_no_longer_declare_a_constraint_or_in_anoth
     assert found(tmp_path / "schema", PG, 'op.execute("ALTER TABLE archive.items DROP COLUMN legacy")', STILL) == []
 
 
+def test_a_name_in_the_default_schema_is_the_models_table_for_op_calls_too(tmp_path):
+    qualified = 'op.drop_column("items", "legacy", schema="public")'
+    assert same_as_op(tmp_path, PG, qualified, 'op.execute("ALTER TABLE public.items DROP COLUMN legacy")', STILL)
+
+
 @pytest.mark.parametrize(
     "sql",
     [

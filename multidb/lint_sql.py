@@ -120,17 +120,14 @@ def _block_comment_end(sql: str, i: int, nested: bool) -> int:
 
 def _quoted_end(sql: str, i: int, close: str, backslash: bool) -> int:
     """The index after the quote that closes the one at ``i`` (a doubled quote is part of the text)."""
+    stop = re.compile("[" + re.escape(close) + ("\\\\" if backslash else "") + "]")
     j = i + 1
-    while j < len(sql):
-        if backslash and sql[j] == "\\":
-            j += 2
-        elif sql[j] == close:
-            if sql.startswith(close * 2, j):
-                j += 2
-            else:
-                return j + 1
+    while (found := stop.search(sql, j)) is not None:
+        at = found.start()
+        if sql[at] == "\\" or sql.startswith(close * 2, at):  # an escaped character, or a doubled quote
+            j = at + 2
         else:
-            j += 1
+            return at + 1
     return len(sql)
 
 

@@ -7,7 +7,9 @@ asked for it (operations inside ``batch_alter_table`` are seen where the batch e
 rules look further: ``contract-before-expand`` compares drops and renames with the database's models
 (``metadata:``), and ``unbatched-update`` / ``sqlite-batch-rebuild-large`` with the live tables'
 sizes, when a caller (``lint``'s default mode, ``plan``) passes them; only the sizes need a
-connection. See docs/safe-deploys.md for each rule, why it exists and its fix.
+connection. SQL text given to ``op.execute`` is read (multidb.lint_sql) into the records the ``op.*``
+call making the same change produces, so each rule has one implementation for both. See
+docs/safe-deploys.md for each rule, why it exists and its fix.
 """
 
 from __future__ import annotations
@@ -137,12 +139,6 @@ _WATCHED = (
 _DML = ("INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE")
 # the execution option multidb.data's batch helpers put on the one statement they hand over under --sql
 BATCHED = "multidb_batched"
-_FK_SQL = re.compile(
-    r"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?([`\"\w.]+)\s.*\b(?:FOREIGN\s+KEY|REFERENCES)\b", re.I
-)
-_NOT_VALID = re.compile(r"\bNOT\s+VALID\b", re.I)
-_DATA_SQL = re.compile(r"^(UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?([`\"\w.]+)", re.I)
-_WHERE = re.compile(r"\bWHERE\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -190,15 +186,18 @@ class _Known:
     contract: bool  # the revision says phase = "contract"
     sizes: TableSizes | None  # the live database's tables, or None: no database at hand
     large: int  # lint_large_table_rows
+    default_schema: str | None = None  # the schema a name without one is in (public, main, the URL's database)
 
 
 @dataclass
 class _Rebuild:
-    """A table Alembic's batch mode recreates: the table as it was (None if not seen) and as it will be."""
+    """A table recreated: by Alembic's batch mode (``batch``), or by hand (a new table created, the old one
+    dropped, the new one renamed to the old name); the table as it was (None if not seen) and as it will be."""
 
     table: str
     old: Any
     new: Any
+    batch: bool = True
 
 
 def lint_database(
@@ -246,7 +245,7 @@ def lint_revision(
     if failure is not None:
         found.append(finding("not-rendered", 1, failure))
     models = Models(project, db) if db.metadata else None  # imported when a drop or rename asks
-    known = _Known(models, is_contract(rev), sizes, db.lint_large_table_rows)
+    known = _Known(models, is_contract(rev), sizes, db.lint_large_table_rows, _default_schema(db))
     found += _check_ops(db, ops, finding, known)
     line = _missing_downgrade(text)
     if line:
@@ -305,8 +304,31 @@ def _line(path: str) -> int:
     return 1
 
 
+def _default_schema(db: Database) -> str | None:
+    if db.dialect == "postgresql":
+        return db.schema or "public"
+    if db.dialect == "sqlite":
+        return "main"
+    from sqlalchemy.engine import make_url
+
+    return make_url(db.url).database  # MariaDB/MySQL: the database is the schema
+
+
+def _read_sql_text(db: Database, ops: list[_Op]) -> list[_Op]:
+    """``ops`` with each ``op.execute`` of SQL text replaced by the records of its statements: those of the
+    same change made through ``op.*`` where the statement is one lint reads (see multidb.lint_sql)."""
+    from . import lint_sql
+
+    found = []
+    for op in ops:
+        text = _text(op.args[0] if op.args else op.kwargs.get("sql")) if op.name == "execute" else None
+        found += [op] if text is None else lint_sql.records(text, db.dialect, op.line)
+    return found
+
+
 def _check_ops(db: Database, ops: list[_Op], finding: Any, known: _Known) -> list[Finding]:
     found = []
+    ops = _read_sql_text(db, ops)
     created: set[str] = set()
     rebuilds, parts = _rebuilds(ops)
     postgresql = db.dialect == "postgresql"
@@ -322,8 +344,7 @@ def _check_ops(db: Database, ops: list[_Op], finding: Any, known: _Known) -> lis
         if op.name == "create_table":
             if index in rebuilds:
                 found += _rebuilt(db, op, rebuilds[index], created, finding, known)
-            else:
-                created.add(op.args[0].name)
+            created.add(op.args[0].name)
         elif op.name == "create_index" and postgresql:
             index_ = op.args[0]
             table = index_.table.name if index_.table is not None else "?"
@@ -356,23 +377,25 @@ def _check_ops(db: Database, ops: list[_Op], finding: Any, known: _Known) -> lis
         elif op.name in ("drop_table", "drop_column", "rename_table"):
             found += _contracted(op, created, finding, known)
         elif op.name == "execute":
-            found += _executed(db, op, created, finding, known)
+            found += _executed(op, created, finding, known)
     if db.dialect in ("mysql", "mariadb") and ddl is not None and dml is not None:
         found.append(finding("mariadb-ddl-with-dml", dml.line, "a data change in a revision that also changes DDL"))
     return found
 
 
 def _rebuilds(ops: list[_Op]) -> tuple[dict[int, _Rebuild], set[int]]:
-    """Tables batch mode recreates, by the index of the ``create_table`` of the new table, and the
-    indices of the ``drop_table`` and ``rename_table`` that finish each rebuild."""
+    """Tables recreated (by batch mode, or by hand: create, drop the old, rename the new to its name), by
+    the index of the ``create_table`` of the new table, and the indices of the ``drop_table`` and
+    ``rename_table`` that finish each rebuild."""
     from . import alembic_private
 
     found: dict[int, _Rebuild] = {}
     parts: set[int] = set()
     for i, op in enumerate(ops):
-        if op.name != "create_table" or not alembic_private.batch_temp_table(op.args[0].name):
+        if op.name != "create_table":
             continue
         temp = op.args[0]
+        batch = alembic_private.batch_temp_table(temp.name)
         rename = next((j for j in range(i + 1, len(ops)) if _renames(ops[j], temp.name)), None)
         if rename is None:
             continue
@@ -380,10 +403,12 @@ def _rebuilds(ops: list[_Op]) -> tuple[dict[int, _Rebuild], set[int]]:
         drop = next(
             (j for j in range(i + 1, rename) if ops[j].name == "drop_table" and ops[j].args[0].name == target), None
         )
+        if drop is None and not batch:  # a new table given another name: no rebuild
+            continue
         parts.add(rename)
         if drop is not None:
             parts.add(drop)
-        found[i] = _Rebuild(target, ops[drop].args[0] if drop is not None else None, temp)
+        found[i] = _Rebuild(target, ops[drop].args[0] if drop is not None else None, temp, batch)
     return found, parts
 
 
@@ -396,25 +421,28 @@ def _rebuilt(db: Database, op: _Op, rebuild: _Rebuild, created: set[str], findin
     if table in created:
         return []
     found = []
-    if rebuild.old is not None:
-        kept = {c.name for c in rebuild.new.columns}
+    what = "batch rebuild" if rebuild.batch else "rebuild"
+    kept = {c.name for c in rebuild.new.columns}
+    if rebuild.old is not None and rebuild.old.columns:
         lost = [c.name for c in rebuild.old.columns if c.name not in kept]
-        still = [c for c in lost if _declared(known.models, table, rebuild.new.schema, c)]
-        if still:
-            columns = ", ".join(f"{table}.{c}" for c in still)
-            found.append(
-                finding(
-                    "contract-before-expand",
-                    op.line,
-                    f"batch rebuild of {table} leaves out {columns}, which the models still declare",
-                )
+    elif rebuild.old is not None and kept:  # the old table's columns not seen (a drop_table): the models'
+        lost = [c for c in _declared_columns(known, table, rebuild.new.schema) if c not in kept]
+    else:
+        lost = []
+    still = [c for c in lost if _declared(known, table, rebuild.new.schema, c)]
+    if still:
+        columns = ", ".join(f"{table}.{c}" for c in still)
+        found.append(
+            finding(
+                "contract-before-expand",
+                op.line,
+                f"{what} of {table} leaves out {columns}, which the models still declare",
             )
+        )
     if db.dialect == "sqlite" and known.sizes is not None:
         rows = known.sizes.rows(table, rebuild.new.schema, known.large)
         if rows is not None and rows >= known.large:
-            found.append(
-                finding("sqlite-batch-rebuild-large", op.line, f"batch rebuild of {table}, {_size(rows, known)}")
-            )
+            found.append(finding("sqlite-batch-rebuild-large", op.line, f"{what} of {table}, {_size(rows, known)}"))
     return found
 
 
@@ -424,12 +452,27 @@ def _size(rows: int, known: _Known) -> str:
     return f"{count} rows (lint_large_table_rows: {known.large})"
 
 
-def _declared(models: Any, table: str, schema: str | None, column: str | None = None) -> bool:
+def _declared(known: _Known, table: str, schema: str | None, column: str | None = None) -> bool:
     """Whether the models declare ``table`` (and ``column`` in it)."""
-    if models is None:
-        return False
-    found = models.tables.get(f"{schema}.{table}" if schema else table)
+    found = _model_table(known, table, schema)
     return found is not None and (column is None or column in found.c)
+
+
+def _declared_columns(known: _Known, table: str, schema: str | None) -> list[str]:
+    found = _model_table(known, table, schema)
+    return [c.name for c in found.columns] if found is not None else []
+
+
+def _model_table(known: _Known, table: str, schema: str | None) -> Any:
+    """The models' ``table`` (None: not declared, or no models); a table named in the database's default
+    schema is also the models' table of no schema."""
+    if known.models is None:
+        return None
+    tables = known.models.tables
+    found = tables.get(f"{schema}.{table}" if schema else table)
+    if found is None and schema is not None and schema == known.default_schema:
+        found = tables.get(table)
+    return found
 
 
 def _contracted(op: _Op, created: set[str], finding: Any, known: _Known) -> list[Finding]:
@@ -437,18 +480,18 @@ def _contracted(op: _Op, created: set[str], finding: Any, known: _Known) -> list
     schema = op.kwargs.get("schema")
     if op.name == "drop_table":
         table = op.args[0]
-        if table.name not in created and _declared(known.models, table.name, table.schema):
+        if table.name not in created and _declared(known, table.name, table.schema):
             text = f"table {table.name} is dropped, but the models still declare it"
             return [finding("contract-before-expand", op.line, text)]
     elif op.name == "drop_column":
         table, column = op.args[0], op.args[1].name
-        if table not in created and _declared(known.models, table, schema, column):
+        if table not in created and _declared(known, table, schema, column):
             text = f"column {table}.{column} is dropped, but the models still declare it"
             return [finding("contract-before-expand", op.line, text)]
     elif op.name == "rename_table":
         old, new = op.args[0], op.args[1]
         if old not in created:
-            return _renamed(op, f"table {old}", new, _declared(known.models, old, schema), finding, known)
+            return _renamed(op, f"table {old}", new, _declared(known, old, schema), finding, known)
     return []
 
 
@@ -476,24 +519,15 @@ def _foreign_key(op: _Op, created: set[str], finding: Any) -> list[Finding]:
     return [finding("pg-fk-not-valid", op.line, f"foreign key {name} on {table} -> {target} without NOT VALID")]
 
 
-def _executed(db: Database, op: _Op, created: set[str], finding: Any, known: _Known) -> list[Finding]:
-    """``op.execute``: a foreign key in SQL text (PostgreSQL), and UPDATE/DELETE on large tables."""
-    statement = op.args[0] if op.args else op.kwargs.get("sql")
-    text = _text(statement)
-    found = []
-    if db.dialect == "postgresql" and text is not None:
-        flat = " ".join(text.split())
-        match = _FK_SQL.match(flat)
-        if match and not _NOT_VALID.search(flat):
-            table = _name(match.group(1))[1]
-            if table not in created:
-                found.append(finding("pg-fk-not-valid", op.line, f"foreign key on {table} without NOT VALID (SQL)"))
-    change = _data_change(statement, text)
-    if change is not None:
-        verb, schema, table, where = change
-        if table not in created:
-            found += _unbatched(op, verb, schema, table, where, finding, known)
-    return found
+def _executed(op: _Op, created: set[str], finding: Any, known: _Known) -> list[Finding]:
+    """``op.execute`` of an UPDATE or DELETE (SQL text was read into the same records by _read_sql_text)."""
+    change = _data_change(op.args[0] if op.args else op.kwargs.get("sql"))
+    if change is None:
+        return []
+    verb, schema, table, where = change
+    if table in created:
+        return []
+    return _unbatched(op, verb, schema, table, where, finding, known)
 
 
 def _unbatched(
@@ -521,13 +555,7 @@ def _text(statement: Any) -> str | None:
     return None
 
 
-def _name(quoted: str) -> tuple[str | None, str]:
-    """(schema, table) of a possibly qualified, possibly quoted name as SQL text writes it."""
-    schema, _, table = quoted.rpartition(".")
-    return (schema.strip('`"') or None), table.strip('`"')
-
-
-def _data_change(statement: Any, text: str | None) -> tuple[str, str | None, str, bool] | None:
+def _data_change(statement: Any) -> tuple[str, str | None, str, bool] | None:
     """(UPDATE or DELETE, schema, table, has a WHERE) of a statement changing rows, None for anything
     else and for the statements of multidb.data's batch helpers."""
     import sqlalchemy as sa
@@ -538,14 +566,7 @@ def _data_change(statement: Any, text: str | None) -> tuple[str, str | None, str
         table = statement.table
         verb = "UPDATE" if isinstance(statement, sa.Update) else "DELETE"
         return verb, getattr(table, "schema", None), table.name, statement.whereclause is not None
-    if text is None:
-        return None
-    flat = " ".join(text.split())
-    match = _DATA_SQL.match(flat)
-    if not match:
-        return None
-    schema, table = _name(match.group(2))
-    return match.group(1).split()[0].upper(), schema, table, bool(_WHERE.search(flat))
+    return None
 
 
 def _altered(db: Database, op: _Op, created: set[str], finding: Any, known: _Known) -> list[Finding]:
@@ -555,7 +576,7 @@ def _altered(db: Database, op: _Op, created: set[str], finding: Any, known: _Kno
     found = []
     renamed = op.kwargs.get("name")  # the impl's name for alter_column(new_column_name=...)
     if renamed and renamed != column:
-        declared = _declared(known.models, table, op.kwargs.get("schema"), column)
+        declared = _declared(known, table, op.kwargs.get("schema"), column)
         found += _renamed(op, f"column {table}.{column}", renamed, declared, finding, known)
     new, old = op.kwargs.get("type_"), op.kwargs.get("existing_type")
     if new is not None and not _widens(db, old, new):

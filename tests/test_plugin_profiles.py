@@ -67,6 +67,29 @@ def test_a_broken_downgrade_in_the_postgresql_history_is_caught_on_postgresql_on
 
 
 @pytest.mark.postgresql
+def test_lint_reads_the_history_of_the_profile_that_serves_the_dialect(project):
+    # the PostgreSQL history's index without CONCURRENTLY (SQL text), once nothing silences it, fails test_lint on
+    # postgresql; the SQLite history's index (still silenced) is not what is linted for postgresql
+    path = "postgresql_versions/p1000003_index_items_name.py"
+    replace_in(
+        project,
+        path,
+        "    # multidb: allow=pg-index-not-concurrent a fixture: items is created empty two revisions before\n",
+        "",
+    )
+    result = run(project, "--multidb-dialects", "sqlite,postgresql", "-k", "test_lint")
+    result.assert_outcomes(passed=1, failed=1)
+    expect(
+        result,
+        [
+            "*::test_lint[app-sqlite] PASSED*",
+            "*::test_lint[app-postgresql] FAILED*",
+            "*pg-index-not-concurrent in revision p1000003 (postgresql_versions/p1000003_*.py, line 16)*",
+        ],
+    )
+
+
+@pytest.mark.postgresql
 def test_the_ini_option_names_the_profile_when_its_url_does_not_show_the_dialect(project, monkeypatch):
     replace_in(project, CONFIG, "url: postgresql://app@db.internal/app", "url: ${APP_DATABASE_URL}")
     monkeypatch.setenv("APP_DATABASE_URL", "postgresql://app@db.internal/app")

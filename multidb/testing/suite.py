@@ -28,10 +28,10 @@ def test_offline_sql(multidb_case_project: Project, multidb_case: Case, multidb_
     checks.check_offline(multidb_case_project, multidb_case.database, url, on=multidb_case.dialect)
 
 
-def test_lint(multidb_project: Project, multidb_case: Case, multidb_server_urls: dict[str, str]) -> None:
+def test_lint(multidb_case_project: Project, multidb_case: Case, multidb_server_urls: dict[str, str]) -> None:
     """No error-level lint finding for the dialect in the revisions after ``lint_since`` (all without it)."""
     url = offline_url(multidb_case.dialect or "sqlite", multidb_server_urls)
-    checks.check_lint(multidb_project, multidb_case.database, url, on=multidb_case.dialect)
+    checks.check_lint(multidb_case_project, multidb_case.database, url, on=multidb_case.dialect)
 
 
 def test_upgrade(multidb_scratch: Project, multidb_case: Case) -> None:

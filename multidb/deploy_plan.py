@@ -28,6 +28,9 @@ _AEL, _SRE, _SUE = "ACCESS EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE UPDATE EXCL
 TYPE, DEFAULT = "<type change>", "<default>"
 _PG_LOCKS: tuple[tuple[str, str | None, str, tuple[tuple[str, str], ...]], ...] = (
     (r"^COMMENT\s+ON\s+(TABLE|COLUMN)\b", _SUE, "", ()),
+    (r"^CREATE\s+(OR\s+REPLACE\s+)?(CONSTRAINT\s+)?TRIGGER\b", _SRE, "", ()),
+    (r"^DROP\s+TRIGGER\b", _AEL, "", ()),
+    (r"^ALTER\s+TABLE\s+(ONLY\s+)?[\w.\"]+\s+(ENABLE|DISABLE)\s+((ALWAYS|REPLICA)\s+)?TRIGGER\b[^,]*$", _SRE, "", ()),
     (r"^CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\b", _SUE, "scans (writes go on)", ()),
     (r"^CREATE\s+(UNIQUE\s+)?INDEX\b", "SHARE", "scans (writes wait)", ()),
     (r"^CREATE\s+TABLE\b.*\bREFERENCES\b", None, "", (("references", _SRE),)),  # (the new table: no one waits)
@@ -68,6 +71,7 @@ _PG_LOCKS: tuple[tuple[str, str | None, str, tuple[tuple[str, str], ...]], ...] 
 )
 _TABLE = re.compile(
     r"^COMMENT\s+ON\s+(?:TABLE\s+([`\"\w.]+)|COLUMN\s+([`\"\w.]+)\.[`\"\w]+)"
+    r"|^(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?|DROP\s+)TRIGGER\b.*?\bON\s+(?:ONLY\s+)?([`\"\w.]+)"
     r"|\b(?:TABLE(?:\s+IF\s+(?:NOT\s+)?EXISTS)?|ON|INTO|UPDATE|FROM)\s+(?:ONLY\s+)?([`\"\w.]+)",
     re.I,
 )
@@ -220,7 +224,7 @@ def _render(project: Project, db: Database, script: Any, rev: Any, live: Any = N
 
 
 def _table_of(sql: str) -> str | None:
-    match = _TABLE.search(sql)
+    match = _TABLE.search(" ".join(sql.split()))
     if not match:
         return None
     return _bare(next(group for group in match.groups() if group))

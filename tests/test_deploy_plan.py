@@ -96,6 +96,7 @@ def test_upgrade_plan_with_sql_atomic_or_a_target_is_a_usage_error(tmp_path):
         ("ALTER TABLE orders SET (user_catalog_table = true)", "ACCESS EXCLUSIVE", ""),
         ("ALTER TABLE orders ALTER COLUMN total DROP DEFAULT", "ACCESS EXCLUSIVE", ""),
         ("CREATE TABLE lines (id INT, order_id INT REFERENCES orders (id))", None, ""),
+        ("ALTER TABLE orders DISABLE TRIGGER audit", "SHARE ROW EXCLUSIVE", ""),
         ("CREATE INDEX ix_orders_type ON orders (type)", "SHARE", "scans (writes wait)"),
         ("CREATE INDEX CONCURRENTLY ix ON orders (customer_id)", "SHARE UPDATE EXCLUSIVE", "scans (writes go on)"),
         ("UPDATE orders SET type = 'x'", "ROW EXCLUSIVE", ""),

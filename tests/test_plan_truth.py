@@ -78,13 +78,15 @@ ROWS = (
 
 FK = "ALTER TABLE items ADD CONSTRAINT fk_items_owner FOREIGN KEY (owner_id) REFERENCES owners (id)"
 INDEX = "CREATE INDEX ix_items_name ON items (name)"
+TOUCH = "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$"
+TRIGGER = "CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch()"
 
 
 @dataclass(frozen=True)
 class Case:
     name: str
     body: str  # the upgrade's operations (Python, unindented)
-    setup: str = ""  # SQL run after the previous revision and its rows
+    setup: str = ""  # SQL run after the previous revision and its rows (statements separated by ";\n")
     uncertain: bool = False  # plan may answer "may rewrite": the answer depends on what it cannot see
 
 
@@ -269,6 +271,27 @@ op.create_table(
     Case("drop_table", 'op.drop_table("owners")'),
     Case("drop_table of a table with a foreign key", 'op.drop_table("tags")'),
     Case("DROP TABLE ... CASCADE of a referenced table (op.execute)", 'op.execute("DROP TABLE items CASCADE")'),
+    Case(
+        "create_primary_key",
+        'op.create_primary_key("tags_pkey", "tags", ["id"])',
+        setup="ALTER TABLE tags DROP CONSTRAINT tags_pkey",
+    ),
+    Case(
+        "CREATE TRIGGER (op.execute)",
+        'op.execute("CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch()")',
+        setup=TOUCH,
+    ),
+    Case(
+        "DROP TRIGGER (op.execute)",
+        'op.execute("DROP TRIGGER items_touch ON items")',
+        setup=TOUCH + ";\n" + TRIGGER,
+    ),
+    Case(
+        "ALTER TABLE DISABLE TRIGGER (op.execute)",
+        'op.execute("ALTER TABLE items DISABLE TRIGGER items_touch")',
+        setup=TOUCH + ";\n" + TRIGGER,
+    ),
+    Case("ENABLE ROW LEVEL SECURITY (op.execute)", 'op.execute("ALTER TABLE items ENABLE ROW LEVEL SECURITY")'),
     Case("SET STATISTICS (op.execute)", 'op.execute("ALTER TABLE items ALTER COLUMN name SET STATISTICS 500")'),
     Case("SET (fillfactor) (op.execute)", 'op.execute("ALTER TABLE items SET (fillfactor = 70)")'),
     Case("UPDATE (op.execute)", 'op.execute("UPDATE items SET qty = qty + 1")'),
@@ -451,7 +474,7 @@ def test_plan_tells_the_locks_and_rewrites_postgresql_takes(case, tmp_path, pg_d
     engine = sa.create_engine(url, poolclass=NullPool)
     try:
         with engine.begin() as conn:
-            for sql in filter(None, (*ROWS, case.setup)):
+            for sql in filter(None, (*ROWS, *case.setup.split(";\n"))):
                 conn.execute(sa.text(sql))
 
         result = run(config, "plan", "--json")

@@ -17,30 +17,104 @@ from .config import Database, Project
 from .lint import Finding, lint_revision
 from .table_sizes import TableSizes
 
-# PostgreSQL's table-level lock per statement (first match wins), and what the statement does to the rows
-_PG_LOCKS = (
-    (r"^CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\b", "SHARE UPDATE EXCLUSIVE", "scans (writes go on)"),
-    (r"^CREATE\s+(UNIQUE\s+)?INDEX\b", "SHARE", "scans (writes wait)"),
-    (r"^DROP\s+INDEX\s+CONCURRENTLY\b", "SHARE UPDATE EXCLUSIVE", ""),
-    (r"^ALTER\s+TABLE\b.*\bVALIDATE\s+CONSTRAINT\b", "SHARE UPDATE EXCLUSIVE", "scans"),
-    (r"^ALTER\s+TABLE\b.*\bFOREIGN\s+KEY\b.*\bNOT\s+VALID\b", "SHARE ROW EXCLUSIVE", ""),
-    (r"^ALTER\s+TABLE\b.*\bFOREIGN\s+KEY\b", "SHARE ROW EXCLUSIVE", "scans"),
-    (r"^ALTER\s+TABLE\b.*\bALTER\s+(COLUMN\s+)?[\w\"]+\s+(SET\s+DATA\s+)?TYPE\b", "ACCESS EXCLUSIVE", "rewrites"),
+_AEL, _SRE, _SUE = "ACCESS EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE"
+
+# PostgreSQL's table-level lock per statement (first match wins), what the statement does to the rows, and the
+# other existing tables it locks in a mode that blocks writes: ("references", mode) the tables its REFERENCES
+# clauses name, ("foreign keys dropped", mode) the tables at the other end of the foreign keys it drops (read
+# from the live database, or from the plan's earlier statements). An effect TYPE or DEFAULT is decided per
+# statement: a type change or a computed default rewrites the table or not depending on the column's current
+# type or the function's volatility. Checked against pg_locks and relfilenode by tests/test_plan_truth.py.
+TYPE, DEFAULT = "<type change>", "<default>"
+_PG_LOCKS: tuple[tuple[str, str | None, str, tuple[tuple[str, str], ...]], ...] = (
+    (r"^COMMENT\s+ON\s+(TABLE|COLUMN)\b", _SUE, "", ()),
+    (r"^CREATE\s+(OR\s+REPLACE\s+)?(CONSTRAINT\s+)?TRIGGER\b", _SRE, "", ()),
+    (r"^DROP\s+TRIGGER\b", _AEL, "", ()),
+    (r"^ALTER\s+TABLE\s+(ONLY\s+)?[\w.\"]+\s+(ENABLE|DISABLE)\s+((ALWAYS|REPLICA)\s+)?TRIGGER\b[^,]*$", _SRE, "", ()),
+    (r"^CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\b", _SUE, "scans (writes go on)", ()),
+    (r"^CREATE\s+(UNIQUE\s+)?INDEX\b", "SHARE", "scans (writes wait)", ()),
+    (r"^CREATE\s+TABLE\b.*\bREFERENCES\b", None, "", (("references", _SRE),)),  # (the new table: no one waits)
+    (r"^DROP\s+INDEX\s+CONCURRENTLY\b", _SUE, "", ()),
+    (r"^ALTER\s+TABLE\b.*\bVALIDATE\s+CONSTRAINT\b", _SUE, "scans", ()),
+    (
+        r"^ALTER\s+TABLE\b.*\bADD\s+(CONSTRAINT\s+\S+\s+)?FOREIGN\s+KEY\b.*\bNOT\s+VALID\b",
+        _SRE,
+        "",
+        (("references", _SRE),),
+    ),
+    (r"^ALTER\s+TABLE\b.*\bADD\s+(CONSTRAINT\s+\S+\s+)?FOREIGN\s+KEY\b", _SRE, "scans", (("references", _SRE),)),
+    (r"^ALTER\s+TABLE\b.*\bALTER\s+(COLUMN\s+)?[\w\"]+\s+(SET\s+DATA\s+)?TYPE\b", _AEL, TYPE, ()),
     # a column whose value is computed per row: a volatile default, a serial or identity, a stored generated column
     (
-        r"^ALTER\s+TABLE\b.*\bADD\s+(COLUMN\s+)?.*(\bDEFAULT\b.*\b(random|clock_timestamp|timeofday|gen_random_uuid"
-        r"|uuid_generate_v[14]|nextval)\s*\(|\b(SMALL|BIG)?SERIAL\b|\bGENERATED\b.*\b(IDENTITY|STORED)\b)",
-        "ACCESS EXCLUSIVE",
+        r"^ALTER\s+TABLE\b.*\bADD\s+(COLUMN\s+)?.*(\b(SMALL|BIG)?SERIAL\b|\bGENERATED\b.*\b(IDENTITY|STORED)\b)",
+        _AEL,
         "rewrites",
+        (),
     ),
-    (r"^ALTER\s+TABLE\b.*\bSET\s+NOT\s+NULL\b", "ACCESS EXCLUSIVE", "scans"),
-    (r"^ALTER\s+TABLE\b.*\bADD\s+CONSTRAINT\b.*\bNOT\s+VALID\b", "ACCESS EXCLUSIVE", ""),
-    (r"^ALTER\s+TABLE\b.*\bADD\s+CONSTRAINT\b", "ACCESS EXCLUSIVE", "scans"),
-    (r"^(ALTER|DROP|TRUNCATE)\s+TABLE\b", "ACCESS EXCLUSIVE", ""),
-    (r"^DROP\s+INDEX\b", "ACCESS EXCLUSIVE", ""),
-    (r"^(UPDATE|DELETE|INSERT|MERGE)\b", "ROW EXCLUSIVE", ""),
+    (r"^ALTER\s+TABLE\b.*\bADD\s+(COLUMN\s+)?.*\bREFERENCES\b", _AEL, DEFAULT, (("references", _SRE),)),
+    (r"^ALTER\s+TABLE\b.*\bADD\s+(COLUMN\s+)?.*\bDEFAULT\b.*\(", _AEL, DEFAULT, ()),
+    (r"^ALTER\s+TABLE\b.*\bSET\s+NOT\s+NULL\b", _AEL, "scans", ()),
+    (r"^ALTER\s+TABLE\b.*\bADD\s+CONSTRAINT\b.*\bNOT\s+VALID\b", _AEL, "", ()),
+    (r"^ALTER\s+TABLE\b.*\bADD\s+CONSTRAINT\b", _AEL, "scans", ()),
+    # one subcommand that only changes statistics or storage settings
+    (
+        r"^ALTER\s+TABLE\s+(ONLY\s+)?[\w.\"]+\s+(ALTER\s+(COLUMN\s+)?[\w\"]+\s+SET\s+STATISTICS\s+-?\d+"
+        r"|(SET|RESET)\s*\((?![^()]*user_catalog_table)[^()]*\)|CLUSTER\s+ON\s+[\w\"]+|SET\s+WITHOUT\s+CLUSTER)$",
+        _SUE,
+        "",
+        (),
+    ),
+    (r"^(DROP\s+TABLE|ALTER\s+TABLE\b.*\bDROP\s+(COLUMN|CONSTRAINT))\b", _AEL, "", (("foreign keys dropped", _AEL),)),
+    (r"^(ALTER|TRUNCATE)\s+TABLE\b", _AEL, "", ()),
+    (r"^DROP\s+INDEX\b", _AEL, "", ()),
+    (r"^(UPDATE|DELETE|INSERT|MERGE)\b", "ROW EXCLUSIVE", "", ()),
 )
-_TABLE = re.compile(r"\b(?:TABLE(?:\s+IF\s+(?:NOT\s+)?EXISTS)?|ON|INTO|UPDATE|FROM)\s+(?:ONLY\s+)?([`\"\w.]+)", re.I)
+_TABLE = re.compile(
+    r"^COMMENT\s+ON\s+(?:TABLE\s+([`\"\w.]+)|COLUMN\s+([`\"\w.]+)\.[`\"\w]+)"
+    r"|^(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?|DROP\s+)TRIGGER\b.*?\bON\s+(?:ONLY\s+)?([`\"\w.]+)"
+    r"|\b(?:TABLE(?:\s+IF\s+(?:NOT\s+)?EXISTS)?|ON|INTO|UPDATE|FROM)\s+(?:ONLY\s+)?([`\"\w.]+)",
+    re.I,
+)
+_NAME = r'("[^"]+"|[\w]+)(?:\.("[^"]+"|[\w]+))?'
+_REFERENCES = re.compile(r"\bREFERENCES\s+" + _NAME, re.I)
+_INDEX_NAME = re.compile(
+    r"^(?:CREATE\s+(?:UNIQUE\s+)?INDEX|DROP\s+INDEX)\s+(?:CONCURRENTLY\s+)?(?:IF\s+(?:NOT\s+)?EXISTS\s+)?" + _NAME, re.I
+)
+_CONSTRAINT = re.compile(r"\bADD\s+CONSTRAINT\s+" + _NAME + r"\s+FOREIGN\s+KEY\s*\(([^)]*)\)", re.I)
+_DROPPED = re.compile(r"\bDROP\s+(COLUMN|CONSTRAINT)\s+(?:IF\s+EXISTS\s+)?(\"[^\"]+\"|\w+)", re.I)
+_TYPE_CHANGE = re.compile(
+    r"\bALTER\s+(?:COLUMN\s+)?(\"[^\"]+\"|\w+)\s+(?:SET\s+DATA\s+)?TYPE\s+(.+?)(?:\s+COLLATE\s+\S+)?"
+    r"(\s+USING\s+.+?)?(?=,\s*(?:ALTER|ADD|DROP|RENAME|SET|VALIDATE)\b|$)",
+    re.I,
+)
+_QUOTED = r'("[^"]+"|\w+)'
+_ADD_COLUMN = (
+    r"\bADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?!CONSTRAINT\b|FOREIGN\b|UNIQUE\b|PRIMARY\b|CHECK\b|EXCLUDE\b)"
+    + _QUOTED
+)
+_ADDED = re.compile(_ADD_COLUMN, re.I)
+_COLUMN_CHANGE = re.compile(  # a column added, retyped or renamed
+    _ADD_COLUMN
+    + r"|\bALTER\s+(?:COLUMN\s+)?"
+    + _QUOTED
+    + r"\s+(?:SET\s+DATA\s+)?TYPE\b|\bRENAME\s+(?:COLUMN\s+)?(?!TO\b)"
+    + _QUOTED
+    + r"\s+TO\s+"
+    + _QUOTED,
+    re.I,
+)
+_CALL = re.compile(r"(?<!::)(?<![\w.])([a-z_][\w$]*)\s*\(", re.I)
+# known to PostgreSQL's catalogue: without the live database, defaults calling these are known volatile or not
+_VOLATILE = {"random", "clock_timestamp", "timeofday", "gen_random_uuid", "nextval"} | {
+    "uuid_generate_v1",
+    "uuid_generate_v4",
+}
+_NOT_VOLATILE = {"now", "statement_timestamp", "transaction_timestamp", "current_setting", "lower", "upper", "md5"}
+_NOT_CALLS = (  # words before a parenthesis in a DEFAULT clause that are no function calls
+    {"check", "references", "cast", "coalesce", "nullif", "greatest", "least", "row", "array", "as", "in", "not"}
+    | {"varchar", "char", "character", "varying", "numeric", "decimal", "timestamp", "time", "interval", "bit"}
+    | {"foreign", "key", "unique", "primary", "collate", "and", "or"}
+)
 
 
 @dataclass(frozen=True)
@@ -48,9 +122,17 @@ class Statement:
     sql: str
     table: str | None
     lock: str | None  # PostgreSQL's lock level on ``table``; None elsewhere or when it takes none
-    effect: str  # "rewrites", "scans", ... or ""
+    effect: str  # "rewrites", "may rewrite", "scans", ... or ""
     rows: int | None  # the table's row estimate (PostgreSQL, MariaDB) or count (SQLite), read now
     bytes: int | None
+    # PostgreSQL: the other existing tables the statement locks in a mode that blocks writes, in order
+    other_locks: tuple[OtherLock, ...] = ()
+
+
+@dataclass(frozen=True)
+class OtherLock:
+    table: str
+    lock: str
 
 
 @dataclass(frozen=True)
@@ -85,10 +167,11 @@ def plan(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> l
         revisions = []
         sizes = TableSizes(db)  # a SQLite file not created yet: no table, nothing opened
         server = _version(sizes.conn) if db.dialect != "sqlite" else None
+        catalog = Catalog(sizes.conn if db.dialect == "postgresql" else None)
         try:
             for rev in pending:
                 rendered = _render(project, db, script, rev, sizes.conn)
-                statements = [_statement(db, sql, sizes) for sql in rendered]
+                statements = [_statement(db, sql, sizes, catalog) for sql in rendered]
                 findings = lint_revision(project, db, script, rev, sizes)
                 revisions.append(PlannedRevision(rev.revision, relative(rev.path), tuple(statements), tuple(findings)))
         finally:
@@ -141,23 +224,273 @@ def _render(project: Project, db: Database, script: Any, rev: Any, live: Any = N
 
 
 def _table_of(sql: str) -> str | None:
-    match = _TABLE.search(sql)
+    match = _TABLE.search(" ".join(sql.split()))
     if not match:
         return None
-    return match.group(1).strip('`"').split(".")[-1].strip('`"')
+    return _bare(next(group for group in match.groups() if group))
 
 
-def _statement(db: Database, sql: str, sizes: TableSizes) -> Statement:
+def _bare(name: str) -> str:
+    """``"public"."items"`` -> ``items``."""
+    return name.strip('`"').split(".")[-1].strip('`"')
+
+
+def _statement(db: Database, sql: str, sizes: TableSizes, catalog: Catalog) -> Statement:
     table = _table_of(sql)
-    lock, effect = pg_lock(sql) if db.dialect == "postgresql" else (None, "")
+    lock, effect, others = (None, "", ())
+    if db.dialect == "postgresql":
+        table = catalog.index_table(sql) or table
+        lock, effect, others = pg_locks(sql, catalog, table)
+        catalog.saw(sql, table)
     rows, size = sizes.of(table) if table else (None, None)
-    return Statement(sql, table, lock, effect, rows, size)
+    return Statement(sql, table, lock, effect, rows, size, others)
 
 
 def pg_lock(sql: str) -> tuple[str | None, str]:
-    """PostgreSQL's table lock for one statement, and whether it rewrites or scans the table."""
+    """PostgreSQL's table lock for one statement, and whether it rewrites or scans the table (judged from the
+    SQL alone: where that depends on a column's type or a function, "may rewrite")."""
+    lock, effect, _ = pg_locks(sql, Catalog(None), _table_of(sql))
+    return lock, effect
+
+
+def pg_locks(sql: str, catalog: Catalog, table: str | None) -> tuple[str | None, str, tuple[OtherLock, ...]]:
+    """PostgreSQL's lock on ``table`` (the statement's), the effect on its rows, and the other tables it locks."""
     flat = " ".join(sql.split())
-    for pattern, level, what in _PG_LOCKS:
-        if re.search(pattern, flat, re.I):
-            return level, what
-    return None, ""
+    for pattern, level, what, also in _PG_LOCKS:
+        if re.search(pattern, flat, re.I | re.S):
+            if what == TYPE:
+                what = _type_change(flat, catalog, table)
+            elif what == DEFAULT:
+                what = _added_default(flat, catalog)
+            others: list[OtherLock] = []
+            for how, mode in also:
+                found = _references(flat) if how == "references" else catalog.foreign_keys_dropped(flat, table)
+                others += [OtherLock(t, mode) for t in found if t != table and OtherLock(t, mode) not in others]
+            return level, what, tuple(others)
+    return None, "", ()
+
+
+def _references(sql: str) -> list[str]:
+    return [_bare(m.group(2) or m.group(1)) for m in _REFERENCES.finditer(sql)]
+
+
+# a type change that keeps the stored bytes: PostgreSQL changes the catalog only (a relabel, or a length or
+# precision that only grows); anything else between the types below rewrites the table and its indexes
+_ALIASES = {
+    "character varying": "varchar",
+    "int": "integer",
+    "int4": "integer",
+    "int8": "bigint",
+    "int2": "smallint",
+    "decimal": "numeric",
+    "float8": "double precision",
+    "float": "double precision",
+    "float4": "real",
+    "bool": "boolean",
+    "timestamp without time zone": "timestamp",
+    "timestamp with time zone": "timestamptz",
+    "time without time zone": "time",
+    "character": "bpchar",
+    "char": "bpchar",
+}
+_KNOWN_TYPES = {
+    "varchar",
+    "text",
+    "bpchar",
+    "integer",
+    "bigint",
+    "smallint",
+    "numeric",
+    "real",
+    "double precision",
+    "boolean",
+} | {"date", "timestamp", "timestamptz", "time", "uuid", "json", "jsonb", "bytea"}
+
+
+def _type(text: str) -> tuple[str, tuple[int, ...] | None]:
+    """``VARCHAR(100)`` -> ``("varchar", (100,))``; ``character varying`` -> ``("varchar", None)``."""
+    match = re.fullmatch(r"\s*([a-z_ ]+?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*", text.lower())
+    if not match:
+        return text.strip().lower(), None
+    base = _ALIASES.get(match.group(1), match.group(1))
+    args = tuple(int(g) for g in match.group(2, 3) if g is not None)
+    return base, args or None
+
+
+def _keeps_bytes(old: tuple[str, tuple[int, ...] | None], new: tuple[str, tuple[int, ...] | None]) -> bool | None:
+    """Whether PostgreSQL changes the type without a rewrite: True, False, or None when it cannot be told."""
+    if old == new:
+        return True
+    (was, before), (now, after) = old, new
+    if was not in _KNOWN_TYPES or now not in _KNOWN_TYPES:
+        return None
+    if was in ("varchar", "text") and now in ("varchar", "text"):
+        if now == "text" or after is None:
+            return True
+        return was == "varchar" and before is not None and after[0] >= before[0]
+    if was == now == "numeric":
+        if after is None:
+            return True
+        return before is not None and len(before) == len(after) and after[0] >= before[0] and before[1:] == after[1:]
+    if {was, now} == {"timestamp", "timestamptz"}:
+        return None  # no rewrite when the session's TimeZone is UTC (PostgreSQL 12+), a rewrite otherwise
+    return False
+
+
+def _type_change(sql: str, catalog: Catalog, table: str | None) -> str:
+    verdicts = set()
+    for match in _TYPE_CHANGE.finditer(sql):
+        column, new, using = match.group(1).strip('"'), _type(match.group(2)), match.group(3)
+        old = catalog.column_type(table, column)
+        keeps = None if old is None else _keeps_bytes(_type(old), new)
+        if using and keeps:
+            keeps = None  # a USING expression may compute every value, or simplify to the column itself
+        verdicts.add("may rewrite" if keeps is None else "" if keeps else "rewrites")
+    for verdict in ("rewrites", "may rewrite"):
+        if verdict in verdicts:
+            return verdict
+    return ""
+
+
+def _added_default(sql: str, catalog: Catalog) -> str:
+    """A column added with a default: PostgreSQL 11+ stores a non-volatile default once; a volatile one is
+    computed for each row, rewriting the table."""
+    default = re.search(r"\bDEFAULT\b(.*)", sql, re.I | re.S)
+    if not default:
+        return ""
+    verdict = ""
+    expression = re.sub(r"\bREFERENCES\s+\S+\s*(\([^)]*\))?", "", default.group(1), flags=re.I)
+    for name in {m.group(1).lower() for m in _CALL.finditer(expression)} - _NOT_CALLS:
+        volatile = catalog.volatile(name)
+        if volatile:
+            return "rewrites"
+        if volatile is None:
+            verdict = "may rewrite"
+    return verdict
+
+
+class Catalog:
+    """What plan reads from the live PostgreSQL database beyond the statements (which table an index is on, a
+    column's type, the foreign keys a drop removes, a function's volatility), with what the plan's earlier
+    statements changed: for those, the live database is out of date. ``conn`` None: nothing is read."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+        self.indexes: dict[str, str] = {}  # created by an earlier statement: index -> table
+        self.keys: dict[str, list[tuple[str | None, str, str]]] = {}  # table -> (constraint, columns, referenced)
+        self.changed: set[tuple[str, str | None]] = set()  # (table, column or None: all) changed earlier
+        self.functions: set[str] = set()  # functions created or replaced earlier in the plan
+
+    def _read(self, sql: str, **params: Any) -> list[tuple]:
+        import sqlalchemy as sa
+        from sqlalchemy.exc import DBAPIError
+
+        if self.conn is None:
+            return []
+        try:
+            return [tuple(row) for row in self.conn.execute(sa.text(sql), params)]
+        except DBAPIError:
+            return []
+        finally:
+            self.conn.rollback()
+
+    def saw(self, sql: str, table: str | None) -> None:
+        """Remember what a statement of the plan creates or changes, for the statements after it."""
+        flat = " ".join(sql.split())
+        index = _INDEX_NAME.match(flat)
+        if index and flat.upper().startswith("CREATE") and table:
+            self.indexes[_bare(index.group(2) or index.group(1))] = table
+        if table and re.match(r"^CREATE\s+TABLE\b", flat, re.I):
+            self.changed.add((table, None))
+            self.keys.setdefault(table, []).extend((None, "", target) for target in _references(flat))
+        elif table and re.match(r"^ALTER\s+TABLE\b", flat, re.I):
+            renamed = re.search(r"\bRENAME\s+TO\s+" + _NAME, flat, re.I)
+            if renamed:
+                self.changed.add((_bare(renamed.group(2) or renamed.group(1)), None))
+            for match in _COLUMN_CHANGE.finditer(flat):
+                self.changed.update((table, _bare(name)) for name in match.groups() if name)
+            for match in _CONSTRAINT.finditer(flat):
+                target = _REFERENCES.search(flat, match.end())
+                if target:
+                    name = _bare(match.group(2) or match.group(1))
+                    self.keys.setdefault(table, []).append(
+                        (name, match.group(3), _bare(target.group(2) or target.group(1)))
+                    )
+            added = _ADDED.search(flat)
+            if added and not _CONSTRAINT.search(flat):
+                self.keys.setdefault(table, []).extend((None, added.group(1), target) for target in _references(flat))
+        function = re.match(r"^CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+" + _NAME, flat, re.I)
+        if function:
+            self.functions.add(_bare(function.group(2) or function.group(1)).lower())
+
+    def index_table(self, sql: str) -> str | None:
+        """The table of the index a ``DROP INDEX`` drops (the statement does not say)."""
+        flat = " ".join(sql.split())
+        match = _INDEX_NAME.match(flat)
+        if not match or not flat.upper().startswith("DROP"):
+            return None
+        name = _bare(match.group(2) or match.group(1))
+        if name in self.indexes:
+            return self.indexes[name]
+        found = self._read(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+            "WHERE i.indexrelid = to_regclass(:i)",
+            i=".".join(m for m in match.group(1, 2) if m),
+        )
+        return found[0][0] if found else None
+
+    def column_type(self, table: str | None, column: str) -> str | None:
+        if table is None or {(table, None), (table, column)} & self.changed:
+            return None
+        found = self._read(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = to_regclass(:t) AND attname = :c AND attnum > 0 AND NOT attisdropped",
+            t=table,
+            c=column,
+        )
+        return found[0][0] if found else None
+
+    def volatile(self, function: str) -> bool | None:
+        """Whether a function of that name is volatile; None when that cannot be told."""
+        if function in self.functions:
+            return None
+        if self.conn is None:
+            return True if function in _VOLATILE else False if function in _NOT_VOLATILE else None
+        kinds = {
+            row[0] for row in self._read("SELECT DISTINCT provolatile FROM pg_proc WHERE proname = :n", n=function)
+        }
+        if not kinds:
+            return None
+        return True if kinds == {"v"} else False if "v" not in kinds else None
+
+    def foreign_keys_dropped(self, sql: str, table: str | None) -> list[str]:
+        """The tables at the other end of the foreign keys a ``DROP TABLE``, ``DROP COLUMN`` or ``DROP
+        CONSTRAINT`` removes: PostgreSQL drops their triggers there too, under ACCESS EXCLUSIVE."""
+        if table is None:
+            return []
+        earlier = self.keys.get(table, [])
+        dropped = _DROPPED.search(sql) if not re.match(r"^DROP\s+TABLE", sql, re.I) else None
+        if dropped is None:
+            where, params = "conrelid = to_regclass(:t) OR confrelid = to_regclass(:t)", {}
+            found = [ref for _, _, ref in earlier]
+        elif dropped.group(1).upper() == "CONSTRAINT":
+            name = dropped.group(2).strip('"')
+            where, params = "conrelid = to_regclass(:t) AND conname = :n", {"n": name}
+            found = [ref for key, _, ref in earlier if key == name]
+        else:
+            column = dropped.group(2).strip('"')
+            where = (
+                "(conrelid = to_regclass(:t) AND (SELECT attnum FROM pg_attribute WHERE attrelid = to_regclass(:t) "
+                "AND attname = :n) = ANY(conkey)) OR (confrelid = to_regclass(:t) AND (SELECT attnum FROM "
+                "pg_attribute WHERE attrelid = to_regclass(:t) AND attname = :n) = ANY(confkey))"
+            )
+            params = {"n": column}
+            found = [ref for _, columns, ref in earlier if column in [c.strip(' "') for c in columns.split(",")]]
+        rows = self._read(
+            "SELECT DISTINCT c.relname FROM pg_constraint k JOIN pg_class c "
+            "ON c.oid = CASE WHEN k.conrelid = to_regclass(:t) THEN k.confrelid ELSE k.conrelid END "
+            f"WHERE k.contype = 'f' AND ({where})",
+            t=table,
+            **params,
+        )
+        return found + sorted(row[0] for row in rows)

@@ -70,8 +70,9 @@ def plans(items: Sequence[DatabasePlan]) -> str:
 
 def _statement_detail(s) -> str:
     parts = []
-    if s.lock:
-        parts.append(f"lock {s.lock} on {s.table}" + (f", {s.effect}" if s.effect else ""))
+    locks = ([f"{s.lock} on {s.table}"] if s.lock else []) + [f"{o.lock} on {o.table}" for o in s.other_locks]
+    if locks:
+        parts.append(f"lock {' and '.join(locks)}" + (f", {s.effect}" if s.effect else ""))
     if s.rows is not None or s.bytes is not None:
         size = f"~{s.rows} rows" if s.rows is not None else "rows unknown"
         parts.append(size + (f", {s.bytes} bytes" if s.bytes is not None else "") + f" in {s.table}")

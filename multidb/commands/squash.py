@@ -149,7 +149,10 @@ def _build(
     from ..squashing.project_types import rendering
 
     settings = rendering(project, db)
-    old = {d: replay.replay(project, db, planned.revision, d, scratch) for d in dialects}
+    old = {}
+    for dialect in dialects:
+        old[dialect] = replay.replay(project, db, planned.revision, dialect, scratch)
+        _refuse_uncarried(planned, old[dialect])
     source = next((d for d in SOURCE_ORDER if d in dialects), dialects[0])
     generic = replay.render_body(old[source], scratch, generic=True, rendering=settings)
     parts = _parts(planned, dialects, old, source, generic)
@@ -166,6 +169,20 @@ def _build(
         for dialect in parts.per_dialect:
             checks[dialect] = dataclasses.replace(checks[dialect], own_section=True)
     return render.file_text(parts), [checks[d] for d in dialects]
+
+
+def _refuse_uncarried(planned: Squash, old: replay.Replay) -> None:
+    """A usage error (exit 2, before any file changes) when the replay made what the baseline would lose."""
+    from ..errors import printable
+
+    if old.uncarried:
+        raise UsageError(
+            printable(
+                f"cannot squash {planned.database} to {planned.revision}: the replay on {old.dialect} made objects "
+                f"a baseline cannot carry: {', '.join(old.uncarried)} (squash up to a revision before them, or keep "
+                "these revisions)"
+            )
+        )
 
 
 def _parts(

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from assertions import assert_one_clean_error
 from conftest import MARIADB_ADMIN_URL, PG_ADMIN_URL
-from test_squash import folder_contents, run_cli, write_project
+from test_squash import CONFIG, folder_contents, run_cli, write_project
 
 FILES = (
     "o1",
@@ -59,12 +59,7 @@ PG_TOUCH = (
 )
 PG_TRIGGER = "CREATE TRIGGER files_touch BEFORE INSERT ON files FOR EACH ROW EXECUTE FUNCTION files_touch_fn()"
 
-VIEW = "CREATE VIEW v_active AS SELECT id, name FROM files WHERE active = 1"
-
 CASES = [
-    ("sqlite", (VIEW,), "view v_active"),
-    ("postgresql", (VIEW,), "view v_active"),
-    ("mariadb", (VIEW,), "view v_active"),
     ("sqlite", (SQLITE_TRIGGER,), "trigger files_touch on files"),
     ("postgresql", (PG_TOUCH, PG_TRIGGER), "trigger files_touch on files, function files_touch_fn()"),
     (
@@ -193,7 +188,7 @@ SHARED_CONFIG = """databases:
     url: sqlite:///../app.db
     depends_on: [shared]
     autogenerate:
-      exclude_tables: [v_legacy]
+      exclude_tables: [legacy]
     bases:
       - label: app
         path: ../versions
@@ -211,6 +206,7 @@ depends_on = None
 def upgrade():
     op.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name VARCHAR(20))")
     op.execute("CREATE VIEW v_people AS SELECT name FROM people")
+    op.execute("CREATE TRIGGER people_touch AFTER INSERT ON people BEGIN SELECT 1; END")
 
 
 def downgrade():
@@ -219,18 +215,22 @@ def downgrade():
 
 
 def test_what_a_dependency_made_or_the_project_excludes_does_not_stop_the_squash(tmp_path, monkeypatch):
-    """Only what this database's revisions made counts: a view of a database it depends on (sharing the
-    same database, replayed first) and a view the config's exclude_tables leaves out are not refused."""
-    project = write_project(
-        tmp_path, "sqlite:///../app.db", history("CREATE VIEW v_legacy AS SELECT id FROM files WHERE active = 0")
+    """Only what this database's revisions made counts: a view and a trigger of a database it depends on
+    (sharing the same database, replayed first) and a trigger on a table the config's exclude_tables leaves
+    out are neither refused nor carried."""
+    statements = (
+        "CREATE TABLE legacy (id INTEGER PRIMARY KEY)",
+        "CREATE TRIGGER legacy_touch AFTER INSERT ON legacy BEGIN SELECT 1; END",
     )
+    project = write_project(tmp_path, "sqlite:///../app.db", history(*statements))
     (project / "config" / "multidb.yaml").write_text(SHARED_CONFIG)
     (project / "shared_versions").mkdir()
     (project / "shared_versions" / "s1_shared.py").write_text(SHARED_REVISION)
     result = run_cli(project, monkeypatch, "squash", "app", "--to", "o2", "--dialects", "sqlite")
     assert result.exit_code == 0, result.output
-    assert "sqlite: equal" in result.output and "tables 1 equal" in result.output
-    assert (project / "versions" / "o2_squashed_baseline.py").is_file()
+    assert "sqlite: equal" in result.output and "tables 1 equal" in result.output and "views 0 equal" in result.output
+    text = (project / "versions" / "o2_squashed_baseline.py").read_text()
+    assert "people" not in text and "legacy" not in text
 
 
 @pytest.mark.postgresql
@@ -241,3 +241,99 @@ def test_a_version_table_in_a_schema_of_its_own_is_bookkeeping_not_an_object_in_
     result = run_cli(project, monkeypatch, "squash", "app", "--to", "o2", "--dialects", "postgresql")
     assert result.exit_code == 0, result.output
     assert "postgresql: equal" in result.output
+
+
+# --- plain views are carried: each dialect's own CREATE VIEW, compared, dropped first -----------
+
+# v_names reads v_active, yet the database lists it first (made before it, then changed to read it): the
+# baseline must create v_active first all the same. ' :x' must not become a bind parameter of op.execute() (the
+# history escapes it, as sa.text() wants; the baseline writes what the database reports, escaped too).
+ACTIVE = r"CREATE VIEW v_active AS SELECT id, name FROM files WHERE active = 1 AND name <> ' \\:x'"
+VIEWS = rf"""    op.execute("INSERT INTO files (name, active) VALUES ('kept', 1), ('gone', 0), (' \\:x', 1)")
+    if op.get_context().dialect.name == "sqlite":
+        op.execute("{ACTIVE}")
+        op.execute("CREATE VIEW v_names AS SELECT name AS label FROM v_active")
+        op.execute("DROP VIEW v_active")
+        op.execute("{ACTIVE}")
+    else:
+        op.execute("CREATE VIEW v_names AS SELECT name AS label FROM files")
+        op.execute("{ACTIVE}")
+        op.execute("CREATE OR REPLACE VIEW v_names AS SELECT name AS label FROM v_active")"""
+
+
+def view_rows(url: str) -> list[tuple]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text("SELECT label FROM v_names ORDER BY label"))]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgresql
+@pytest.mark.mariadb
+def test_plain_views_are_carried_per_dialect_compared_and_work_after_the_squash(
+    tmp_path, monkeypatch, pg_database, mariadb_database
+):
+    steps = history()
+    steps[1] = ("o2", "o1", "views", VIEWS)
+    project = write_project(tmp_path, "sqlite:///../app.db", steps)
+    result = run_cli(project, monkeypatch, "squash", "app", "--to", "o2", "--dialects", "sqlite,postgresql,mariadb")
+    assert result.exit_code == 0, result.output
+    for dialect in ("sqlite", "postgresql", "mariadb"):
+        assert f"{dialect}: equal" in result.output
+    assert result.output.count("next ids 1 equal, views 2 equal, downgrade to base clean") == 2  # not SQLite's
+    text = (project / "versions" / "o2_squashed_baseline.py").read_text()
+    assert "    _create_tables()\n    _create_views()\n" in text
+    assert "    _drop_views()\n    _drop_tables()\n" in text
+    for dialect in ("mariadb", "postgresql", "sqlite"):
+        assert f'if dialect == "{dialect}":' in text
+    assert "DEFINER=" not in text  # MariaDB's view is made by whoever runs the baseline
+    assert "CREATE VIEW v_names AS SELECT name AS label FROM v_active" in text  # SQLite's own text
+
+    for url in (f"sqlite:///{tmp_path / 'fresh.db'}", pg_database(), mariadb_database()):
+        (project / "config" / "multidb.yaml").write_text(CONFIG.format(url=url))
+        upgraded = run_cli(project, monkeypatch, "upgrade", "app")
+        assert upgraded.exit_code == 0, upgraded.output
+        assert view_rows(url) == [("kept",)]
+        down = run_cli(project, monkeypatch, "downgrade", "app", "--to", "base", "--yes")
+        assert down.exit_code == 0, down.output
+
+
+@pytest.mark.postgresql
+def test_a_baseline_with_views_refuses_a_dialect_it_was_not_verified_on(tmp_path, monkeypatch, pg_database):
+    steps = history()
+    steps[1] = ("o2", "o1", "views", VIEWS)
+    project = write_project(tmp_path, "sqlite:///../app.db", steps)
+    assert run_cli(project, monkeypatch, "squash", "app", "--to", "o2", "--dialects", "sqlite").exit_code == 0
+    (project / "config" / "multidb.yaml").write_text(CONFIG.format(url=pg_database()))
+    upgraded = run_cli(project, monkeypatch, "upgrade", "app")
+    assert upgraded.exit_code == 1, upgraded.output
+    assert "this squashed baseline has the views of sqlite only" in upgraded.output
+    assert "not postgresql's" in upgraded.output
+
+
+def test_the_comparison_reports_a_view_missing_or_defined_otherwise(tmp_path):
+    from multidb.squashing import capture, verify
+
+    def state(*statements: str) -> capture.State:
+        engine = sa.create_engine(f"sqlite:///{tmp_path / f'{uuid.uuid4().hex}.db'}")
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("CREATE TABLE files (id INTEGER PRIMARY KEY, active INTEGER)")
+                for statement in statements:
+                    conn.exec_driver_sql(statement)
+                return capture.read_state(conn, lambda name: True)
+        finally:
+            engine.dispose()
+
+    old = state("CREATE VIEW v_one AS SELECT id FROM files", "CREATE VIEW v_two AS SELECT id FROM files")
+    new = state("CREATE VIEW v_one AS SELECT id FROM files WHERE active = 1")
+    check = verify.compare("sqlite", old, new)
+    assert not check.equal
+    assert check.differences == [
+        "view v_one is 'CREATE VIEW v_one AS SELECT id FROM files' after the old revisions but "
+        "'CREATE VIEW v_one AS SELECT id FROM files WHERE active = 1' after the baseline",
+        "view v_two exists after the old revisions but not after the baseline",
+    ]
+    assert "views 2 differ" in verify.summary(check)[1]

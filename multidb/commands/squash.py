@@ -188,7 +188,8 @@ def _refuse_uncarried(planned: Squash, old: replay.Replay) -> None:
 def _parts(
     planned: Squash, dialects: tuple[str, ...], old: dict[str, replay.Replay], source: str, generic: Tables
 ) -> Baseline:
-    """The baseline with the generic body: rows from the source's replay, PostgreSQL's objects from its own."""
+    """The baseline with the generic body: rows from the source's replay, PostgreSQL's objects from its own,
+    each dialect's views from its own."""
     from ..squashing import capture, render
 
     imports = render.Imports()
@@ -201,6 +202,7 @@ def _parts(
     if pg is not None:
         before, after = render.postgresql_code(pg.state, generic.enum_names, resets)
         drops = render.postgresql_drops(pg.state, generic.enum_names)
+    views = {d: render.view_code(d, old[d].state.views) for d in dialects if old[d].state.views}
     return render.Baseline(
         squash=planned,
         when=datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
@@ -212,6 +214,8 @@ def _parts(
         pg_before=tuple(before),
         pg_after=tuple(after),
         pg_drops=tuple(drops),
+        views={d: creates for d, (creates, _) in views.items()},
+        view_drops={d: drops for d, (_, drops) in views.items()},
     )
 
 

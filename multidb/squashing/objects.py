@@ -1,7 +1,7 @@
 """The objects of a replay that a baseline cannot carry: neither autogenerate nor the comparison sees them.
 
-A baseline is rendered from the replay's tables in the default schema (and, on PostgreSQL, its enums,
-standalone sequences and extensions). Anything else the old revisions made (a view, a trigger, a function,
+A baseline is rendered from the replay's tables and plain views in the default schema (and, on PostgreSQL,
+its enums, standalone sequences and extensions). Anything else the old revisions made (a trigger, a function,
 a MariaDB sequence, a table in another PostgreSQL schema, ...) would be missing from every database made
 from the baseline while the comparison, which reads the same tables, still says equal. :func:`found` lists
 them, so that the squash can refuse instead.
@@ -50,15 +50,12 @@ def _rows(connection: Any, query: str) -> list[tuple[Any, ...]]:
 
 
 def _sqlite(connection: Any, keep: Keep) -> tuple[str, ...]:
-    rows = _rows(connection, "SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('view', 'trigger')")
-    views = sorted(f"view {n}" for kind, n, _ in rows if kind == "view" and keep(n, None))
-    triggers = sorted(f"trigger {n} on {t}" for kind, n, t in rows if kind == "trigger" and keep(t, None))
-    return (*views, *triggers)
+    rows = _rows(connection, "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'")
+    return tuple(sorted(f"trigger {n} on {t}" for n, t in rows if keep(t, None)))
 
 
 def _mysql(connection: Any, keep: Keep) -> tuple[str, ...]:
     here = "= DATABASE()"
-    views = _rows(connection, f"SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA {here}")
     triggers = _rows(
         connection,
         f"SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA {here}",
@@ -72,7 +69,6 @@ def _mysql(connection: Any, keep: Keep) -> tuple[str, ...]:
     )
     events = _rows(connection, f"SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA {here}")
     return (
-        *sorted(f"view {n}" for (n,) in views if keep(n, None)),
         *sorted(f"trigger {n} on {t}" for n, t in triggers if keep(t, None)),
         *sorted(f"{str(kind).lower()} {n}" for kind, n in routines),
         *sorted(f"sequence {n}" for (n,) in sequences if keep(n, None)),
@@ -98,11 +94,10 @@ def _postgresql(connection: Any, keep: Keep) -> tuple[str, ...]:
         "(SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))) ORDER BY 1, 2",
     )
     found = []
-    # in the default schema: views (tables, enums and standalone sequences are the baseline's)
+    # in the default schema: materialized views (tables, views, enums and standalone sequences are the baseline's)
     for schema, name, kind in relations:
-        if schema == default and kind in ("v", "m") and kept(schema, name):
+        if schema == default and kind == "m" and kept(schema, name):
             found.append(f"{_PG_KINDS[kind]} {name}")
-    found.sort(key=lambda text: text.startswith("materialized"))
     # what hangs on a table: (kind, catalog, its name column, its table column, which rows count)
     on_tables = (
         ("rule", "pg_rewrite", "rulename", "ev_class", "x.rulename <> '_RETURN'"),  # _RETURN: a view's own

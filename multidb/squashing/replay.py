@@ -129,7 +129,8 @@ def _migrate(project: Project, db: Database, url: str, to: str, failure: str, ma
         for dep in dependencies(copy, db.name):
             upgrade(copy, (dep,), to="heads")
         with connected(url) as conn:
-            neighbours = set(sa.inspect(conn).get_table_names())
+            inspector = sa.inspect(conn)
+            neighbours = {*inspector.get_table_names(), *inspector.get_view_names()}
             earlier = objects.found(conn, keep_object) if made is not None else ()
         upgrade(copy, (db.name,), to=to)
     except MultiDBError as e:
@@ -175,7 +176,7 @@ def check(project: Project, db: Database, planned: Squash, text: str, old: Repla
 
 
 def _downgrade_leftovers(project: Project, db: Database, url: str, keep: Any) -> tuple[str, ...]:
-    """The baseline's downgrade to base: what it fails with, or the tables and types it leaves."""
+    """The baseline's downgrade to base: what it fails with, or the tables, types and views it leaves."""
     import sqlalchemy as sa
 
     from ..commands import RunOptions, downgrade
@@ -193,9 +194,10 @@ def _downgrade_leftovers(project: Project, db: Database, url: str, keep: Any) ->
     with connected(url) as conn:
         tables = [n for n in sa.inspect(conn).get_table_names() if keep(n)]
         types = list(capture.enums(conn))
+        views = list(capture.views(conn, keep))
     return tuple(
         f"the downgrade to base leaves {kind} {name}"
-        for kind, names in (("table", tables), ("enum", types))
+        for kind, names in (("table", tables), ("enum", types), ("view", views))
         for name in names
     )
 

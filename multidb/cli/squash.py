@@ -32,10 +32,11 @@ def squash_cmd(database: str, to: str, dialects: str | None, dry_run: bool, scra
     The baseline keeps REV's id, so databases at REV or past it have nothing to do, and the revisions
     after REV keep pointing at it. It is rendered by autogenerate from a replay of the old revisions,
     plus what autogenerate does not see (PostgreSQL enums, sequences and extensions, server defaults,
-    reference rows). On each dialect, the old revisions and the baseline run on two throwaway databases
-    (the plugin's servers: MULTIDB_TEST_POSTGRESQL_URL, ...) and are compared; only if every dialect is
-    equal are the old files deleted (git keeps them) and the baseline written. Otherwise nothing changes
-    and the command exits 1 with the differences.
+    reference rows, each dialect's views); a history that made what a baseline cannot carry (a trigger,
+    a function, ...) is refused. On each dialect, the old revisions and the baseline run on two throwaway
+    databases (the plugin's servers: MULTIDB_TEST_POSTGRESQL_URL, ...) and are compared; only if every
+    dialect is equal are the old files deleted (git keeps them) and the baseline written. Otherwise
+    nothing changes and the command exits 1 with the differences.
 
     \b
     Examples:

@@ -149,7 +149,10 @@ def _build(
     from ..squashing.project_types import rendering
 
     settings = rendering(project, db)
-    old = {d: replay.replay(project, db, planned.revision, d, scratch) for d in dialects}
+    old = {}
+    for dialect in dialects:
+        old[dialect] = replay.replay(project, db, planned.revision, dialect, scratch)
+        _refuse_uncarried(planned, old[dialect])
     source = next((d for d in SOURCE_ORDER if d in dialects), dialects[0])
     generic = replay.render_body(old[source], scratch, generic=True, rendering=settings)
     parts = _parts(planned, dialects, old, source, generic)
@@ -168,10 +171,25 @@ def _build(
     return render.file_text(parts), [checks[d] for d in dialects]
 
 
+def _refuse_uncarried(planned: Squash, old: replay.Replay) -> None:
+    """A usage error (exit 2, before any file changes) when the replay made what the baseline would lose."""
+    from ..errors import printable
+
+    if old.uncarried:
+        raise UsageError(
+            printable(
+                f"cannot squash {planned.database} to {planned.revision}: the replay on {old.dialect} made objects "
+                f"a baseline cannot carry: {', '.join(old.uncarried)} (squash up to a revision before them, or keep "
+                "these revisions)"
+            )
+        )
+
+
 def _parts(
     planned: Squash, dialects: tuple[str, ...], old: dict[str, replay.Replay], source: str, generic: Tables
 ) -> Baseline:
-    """The baseline with the generic body: rows from the source's replay, PostgreSQL's objects from its own."""
+    """The baseline with the generic body: rows from the source's replay, PostgreSQL's objects from its own,
+    each dialect's views from its own."""
     from ..squashing import capture, render
 
     imports = render.Imports()
@@ -184,6 +202,7 @@ def _parts(
     if pg is not None:
         before, after = render.postgresql_code(pg.state, generic.enum_names, resets)
         drops = render.postgresql_drops(pg.state, generic.enum_names)
+    views = {d: render.view_code(d, old[d].state.views) for d in dialects if old[d].state.views}
     return render.Baseline(
         squash=planned,
         when=datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
@@ -195,6 +214,8 @@ def _parts(
         pg_before=tuple(before),
         pg_after=tuple(after),
         pg_drops=tuple(drops),
+        views={d: creates for d, (creates, _) in views.items()},
+        view_drops={d: drops for d, (_, drops) in views.items()},
     )
 
 

@@ -2,7 +2,7 @@
 
 :func:`read_state` reads everything the verification compares (the schema as the plugin's parity code
 reflects it, plus what autogenerate does not see: server default texts, PostgreSQL enums, standalone
-sequences and extensions, the rows in the tables, the next value of each autoincrement key).
+sequences and extensions, the rows in the tables, the next value of each autoincrement key, the views).
 :func:`schema_metadata` reflects the tables into a fresh ``MetaData`` for autogenerate to render.
 """
 
@@ -90,6 +90,7 @@ class State:
     extensions: tuple[str, ...] = ()
     rows: dict[str, Rows] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=dict)  # table -> next autoincrement value
+    views: dict[str, str] = field(default_factory=dict)  # name -> its CREATE VIEW, in an order that creates them
 
 
 def read_state(connection: Any, keep: Callable[[str], bool]) -> State:
@@ -116,7 +117,62 @@ def read_state(connection: Any, keep: Callable[[str], bool]) -> State:
         extensions=extensions(connection),
         rows={t.name: rows(connection, t) for t in tables},
         next_ids=next_ids(connection, tables),
+        views=views(connection, keep),
     )
+
+
+def views(connection: Any, keep: Callable[[str], bool]) -> dict[str, str]:
+    """The plain views of the default schema that ``keep`` accepts, each as the ``CREATE VIEW`` statement
+    that makes it again on this dialect, built from what the dialect reports: SQLite's own text, PostgreSQL's
+    ``pg_get_viewdef()`` (with the view's options), MariaDB's ``SHOW CREATE VIEW`` without its ``DEFINER``.
+    A view comes after the views its statement names (else in the order the database lists them)."""
+    import sqlalchemy as sa
+
+    name = connection.dialect.name
+    quote = connection.dialect.identifier_preparer.quote
+    found: dict[str, str] = {}
+    if name == "sqlite":
+        listed = connection.execute(sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY rowid"))
+        found = {view: sql for view, sql in listed if keep(view)}
+    elif name == "postgresql":
+        listed = connection.execute(
+            sa.text(
+                "SELECT c.relname, pg_get_viewdef(c.oid), c.reloptions FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'v' AND n.nspname = current_schema() "
+                "AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass "
+                "AND e.objid = c.oid AND e.deptype = 'e') ORDER BY c.oid"
+            )
+        )
+        for view, definition, options in listed:
+            if keep(view):
+                given = f" WITH ({', '.join(options)})" if options else ""
+                found[view] = f"CREATE VIEW {quote(view)}{given} AS {definition.strip().rstrip(';')}"
+    elif name in ("mysql", "mariadb"):
+        listed = connection.execute(
+            sa.text("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1")
+        )
+        for view in [v for (v,) in listed if keep(v)]:
+            statement = connection.execute(sa.text(f"SHOW CREATE VIEW {quote(view)}")).one()[1]
+            found[view] = _DEFINER.sub("", statement, count=1)
+    return {view: found[view] for view in _creation_order(found)}
+
+
+_DEFINER = re.compile(r"\bDEFINER=(`(?:[^`]|``)*`|[^ @]+)@(`(?:[^`]|``)*`|\S+)\s+")
+
+
+def _creation_order(statements: Mapping[str, str]) -> list[str]:
+    """The views in an order that creates each after those its statement names (a word of its text);
+    the given order otherwise, and for a cycle (a column named like a view, say)."""
+    names = list(statements)
+    needs = {
+        view: {other for other in names if other != view and re.search(rf"(?<![\w$]){re.escape(other)}(?![\w$])", text)}
+        for view, text in statements.items()
+    }
+    ordered: list[str] = []
+    while len(ordered) < len(names):
+        ready = [v for v in names if v not in ordered and needs[v] <= set(ordered)]
+        ordered.append(ready[0] if ready else next(v for v in names if v not in ordered))
+    return ordered
 
 
 def enums(connection: Any) -> dict[str, tuple[str, ...]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -228,6 +229,17 @@ class Baseline:
     pg_before: tuple[str, ...] = ()
     pg_after: tuple[str, ...] = ()
     pg_drops: tuple[str, ...] = ()
+    views: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # dialect -> CREATE VIEW statements
+    view_drops: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # dialect -> DROP VIEW, in order
+
+
+def view_code(dialect: str, views: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A dialect's ``CREATE VIEW`` statements (``views``: name -> statement, in creation order) and the
+    ``DROP VIEW`` statements that undo them, last made first."""
+    from sqlalchemy.engine import make_url
+
+    quote = make_url(f"{dialect}://").get_dialect()().identifier_preparer.quote
+    return tuple(views.values()), tuple(f"DROP VIEW {quote(name)}" for name in reversed(views))
 
 
 def file_text(b: Baseline) -> str:
@@ -295,16 +307,23 @@ def _functions(b: Baseline) -> list[str]:
     if b.pg_before:
         up += [f'{INDENT}if _dialect() == "postgresql":', f"{INDENT * 2}_create_postgresql_objects()"]
     up.append(f"{INDENT}_create_tables()")
+    views = {d: v for d, v in b.views.items() if v}
+    if views:
+        up.append(f"{INDENT}_create_views()")
     if b.rows:
         up.append(f"{INDENT}_insert_reference_rows()")
     if b.pg_after:
         up += [f'{INDENT}if _dialect() == "postgresql":', f"{INDENT * 2}_reset_sequences()"]
-    down = [f"{INDENT}_drop_tables()"]
+    down = [f"{INDENT}_drop_views()"] if views else []
+    down.append(f"{INDENT}_drop_tables()")
     if b.pg_drops:
         down += [f'{INDENT}if _dialect() == "postgresql":', f"{INDENT * 2}_drop_postgresql_objects()"]
     out = ["", "def upgrade() -> None:", *up, "", "", "def downgrade() -> None:", *down, ""]
     out += _section("_create_tables", b.tables.upgrade, {d: t.upgrade for d, t in b.per_dialect.items()})
     out += _section("_drop_tables", b.tables.downgrade, {d: t.downgrade for d, t in b.per_dialect.items()})
+    if views:
+        out += _view_function("_create_views", views, b.dialects)
+        out += _view_function("_drop_views", {d: b.view_drops.get(d, ()) for d in views}, ())
     if b.rows:
         out += ["", "def _insert_reference_rows() -> None:", b.rows, ""]
     if b.pg_before:
@@ -313,7 +332,7 @@ def _functions(b: Baseline) -> list[str]:
         out += _sql_function("_reset_sequences", b.pg_after)
     if b.pg_drops:
         out += _sql_function("_drop_postgresql_objects", b.pg_drops, "extensions stay: other schemas may use them")
-    if b.pg_before or b.pg_after or b.pg_drops or b.per_dialect:  # (only when something asks which dialect)
+    if b.pg_before or b.pg_after or b.pg_drops or b.per_dialect or views:  # (only when something asks which dialect)
         out += [
             "",
             "def _dialect() -> str:",
@@ -335,6 +354,33 @@ def _section(name: str, generic: str, per_dialect: Mapping[str, str]) -> list[st
     for dialect, body in sorted(per_dialect.items()):
         out += ["", f"def {name}_{dialect}() -> None:", body, ""]
     return out
+
+
+def _view_function(name: str, statements: Mapping[str, tuple[str, ...]], verified: tuple[str, ...]) -> list[str]:
+    """``name()`` running each dialect's own statements; with ``verified`` (the dialects the squash was
+    compared on), a dialect that is none of them gets an error rather than a database without the views."""
+    out = ["", f"def {name}() -> None:", f"{INDENT}dialect = _dialect()"]
+    for i, (dialect, lines) in enumerate(sorted(statements.items())):
+        out.append(f'{INDENT}{"el" if i else ""}if dialect == "{dialect}":')
+        out += [f"{INDENT * 2}op.execute({no_binds(s)!r})" for s in lines]
+    others = tuple(d for d in verified if d not in statements)
+    if verified:
+        out.append(f"{INDENT}elif dialect not in {others!r}:" if others else f"{INDENT}else:")
+        message = (
+            f"this squashed baseline has the views of {', '.join(verified)} only (the dialects its squash was "
+            "verified on), not {dialect}'s: write them here, or squash again with that dialect too"
+        )
+        out.append(f"{INDENT * 2}raise NotImplementedError(f{message!r})")
+    return [*out, ""]
+
+
+_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")  # what sa.text() takes for a bind parameter
+
+
+def no_binds(statement: str) -> str:
+    """``statement`` for ``op.execute()``, which makes it a ``sa.text()``: a colon that would start a bind
+    parameter (``'10:30'``, ``'a:b'``) escaped, so that the statement runs as the dialect reported it."""
+    return _BIND.sub(lambda m: "\\:" + m.group(1), statement)
 
 
 def _sql_function(name: str, statements: tuple[str, ...], comment: str | None = None) -> list[str]:

@@ -55,12 +55,14 @@ class Scratch:
 
 @dataclass
 class Replay:
-    """The old history replayed to REV on one dialect: where, which tables count, and what it left."""
+    """The old history replayed to REV on one dialect: where, which tables count, and what it left;
+    ``uncarried``: what the history made that a baseline cannot carry (see :mod:`.objects`)."""
 
     dialect: str
     url: str
     keep: Any
     state: Any
+    uncarried: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -93,29 +95,43 @@ def replay(project: Project, db: Database, to: str, dialect: str, scratch: Scrat
     """The old history up to ``to`` on a new throwaway database of ``dialect``, and what it holds."""
     url = scratch.database(dialect)
     failure = f"replaying the revisions up to {to} on {dialect} fails"
+    made: list[str] = []
     try:
-        keep = _migrate(project, db, url, to, failure)
+        keep = _migrate(project, db, url, to, failure, made)
     except MultiDBError as e:
         raise MultiDBError(f"{e.lines()[0]}; nothing was changed") from e
-    return Replay(dialect, url, keep, _state(url, keep))
+    return Replay(dialect, url, keep, _state(url, keep), tuple(made))
 
 
-def _migrate(project: Project, db: Database, url: str, to: str, failure: str) -> Any:
+def _migrate(project: Project, db: Database, url: str, to: str, failure: str, made: list[str] | None = None) -> Any:
     """Upgrade ``db`` (its same-database dependencies first, to heads) on ``url``; the filter of the tables
-    the squash is about: not multidb's bookkeeping, not a dependency's, not excluded by the config."""
+    the squash is about: not multidb's bookkeeping, not a dependency's, not excluded by the config.
+    ``made`` gets the objects :func:`.objects.found` reports that ``db``'s revisions made (not a dependency)."""
     import sqlalchemy as sa
 
     from ..commands import upgrade
     from ..customize import table_filter
     from ..environment import bookkeeping_names
     from ..testing.dialects import dependencies, retarget
+    from . import objects
 
     copy = retarget(project, db.name, url)
+    bookkeeping = bookkeeping_names(db.version_table)
+    wanted = table_filter(project, db)
+    neighbours: set[str] = set()
+
+    def keep_object(name: str, schema: str | None) -> bool:
+        if schema is None:
+            return name not in bookkeeping | neighbours and wanted(name, None)
+        return not (schema == db.version_table_schema and name in bookkeeping) and wanted(name, schema)
+
     try:
         for dep in dependencies(copy, db.name):
             upgrade(copy, (dep,), to="heads")
         with connected(url) as conn:
-            neighbours = set(sa.inspect(conn).get_table_names())
+            inspector = sa.inspect(conn)
+            neighbours = {*inspector.get_table_names(), *inspector.get_view_names()}
+            earlier = objects.found(conn, keep_object) if made is not None else ()
         upgrade(copy, (db.name,), to=to)
     except MultiDBError as e:
         raise MultiDBError(f"{db.name}: {failure}: {e.lines()[0]}") from e
@@ -123,8 +139,10 @@ def _migrate(project: Project, db: Database, url: str, to: str, failure: str) ->
         from .. import engines
 
         engines.close_shared()
-    skip = bookkeeping_names(db.version_table) | neighbours
-    wanted = table_filter(project, db)
+    if made is not None:
+        with connected(url) as conn:
+            made.extend(o for o in objects.found(conn, keep_object) if o not in earlier)
+    skip = bookkeeping | neighbours
     return lambda name: name not in skip and wanted(name, None)
 
 
@@ -158,7 +176,7 @@ def check(project: Project, db: Database, planned: Squash, text: str, old: Repla
 
 
 def _downgrade_leftovers(project: Project, db: Database, url: str, keep: Any) -> tuple[str, ...]:
-    """The baseline's downgrade to base: what it fails with, or the tables and types it leaves."""
+    """The baseline's downgrade to base: what it fails with, or the tables, types and views it leaves."""
     import sqlalchemy as sa
 
     from ..commands import RunOptions, downgrade
@@ -176,9 +194,10 @@ def _downgrade_leftovers(project: Project, db: Database, url: str, keep: Any) ->
     with connected(url) as conn:
         tables = [n for n in sa.inspect(conn).get_table_names() if keep(n)]
         types = list(capture.enums(conn))
+        views = list(capture.views(conn, keep))
     return tuple(
         f"the downgrade to base leaves {kind} {name}"
-        for kind, names in (("table", tables), ("enum", types))
+        for kind, names in (("table", tables), ("enum", types), ("view", views))
         for name in names
     )
 

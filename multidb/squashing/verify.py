@@ -18,6 +18,7 @@ CATEGORIES = (
     "extensions",
     "rows",
     "next ids",
+    "views",
 )
 SIDES = parity.Sides("after the old revisions", "after the baseline")
 
@@ -58,6 +59,7 @@ def compare(dialect: str, old: State, new: State) -> DialectCheck:
     found["extensions"] = _mapping("extension", dict.fromkeys(old.extensions), dict.fromkeys(new.extensions))
     found["rows"] = _rows(old, new)
     found["next ids"] = _mapping("next id of", old.next_ids, new.next_ids)
+    found["views"] = _mapping("view", old.views, new.views)
     counts = _counts(old)
     return DialectCheck(dialect, tuple(Category(n, counts[n], tuple(found[n])) for n in CATEGORIES))
 
@@ -113,6 +115,7 @@ def _counts(state: State) -> dict[str, int]:
         "extensions": len(state.extensions),
         "rows": sum(len(r.rows) for r in state.rows.values()),
         "next ids": len(state.next_ids),
+        "views": len(state.views),
     }
 
 

@@ -341,3 +341,24 @@ def test_the_comparison_reports_a_view_missing_or_defined_otherwise(tmp_path):
         "view v_two exists after the old revisions but not after the baseline",
     ]
     assert "views 2 differ" in verify.summary(check)[1]
+
+
+# --- a fleet by schema: the replay runs its revisions as a tenant's, the baseline serves every tenant -------------
+
+
+@pytest.mark.postgresql
+def test_a_fleet_by_schema_is_squashed_with_its_tables_not_into_an_empty_baseline(tmp_path, monkeypatch):
+    """A fleet's revisions run with the tenant's schema on the search path. The replay used to run them in a
+    tenant schema and read ``public``: the baseline came out with no table (or the tables were refused as
+    objects in another schema). It must hold the tables and verify equal."""
+    url = "postgresql://postgres@127.0.0.1:5432/never_connected"  # squash replays on throwaway databases only
+    project = write_project(tmp_path, url, history("INSERT INTO files (name) VALUES ('seed')"))
+    config = project / "config" / "multidb.yaml"
+    fleet = "    fleet: {by: schema, names: [acme, globex]}\n    bases:"
+    config.write_text(config.read_text().replace("    bases:", fleet, 1))
+    result = run_cli(project, monkeypatch, "squash", "app", "--to", "o2", "--dialects", "postgresql")
+    assert result.exit_code == 0, result.output
+    assert "postgresql: equal" in result.output and "tables 1 equal" in result.output, result.output
+    text = (project / "versions" / "o2_squashed_baseline.py").read_text()
+    assert '"files"' in text and "schema=" not in text, text
+    assert "acme" not in text and "seed" in text, text

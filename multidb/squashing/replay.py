@@ -112,10 +112,10 @@ def _migrate(project: Project, db: Database, url: str, to: str, failure: str, ma
     from ..commands import upgrade
     from ..customize import table_filter
     from ..environment import bookkeeping_names
-    from ..testing.dialects import dependencies, retarget
+    from ..testing.dialects import dependencies
     from . import objects
 
-    copy = retarget(project, db.name, url)
+    copy = _on_scratch(project, db.name, url)
     bookkeeping = bookkeeping_names(db.version_table)
     wanted = table_filter(project, db)
     neighbours: set[str] = set()
@@ -144,6 +144,24 @@ def _migrate(project: Project, db: Database, url: str, to: str, failure: str, ma
             made.extend(o for o in objects.found(conn, keep_object) if o not in earlier)
     skip = bookkeeping | neighbours
     return lambda name: name not in skip and wanted(name, None)
+
+
+def _on_scratch(project: Project, name: str, url: str) -> Project:
+    """``project`` with database ``name`` (and its same-database dependencies) at ``url``, each in that
+    database's default schema: a fleet by schema runs its revisions with the tenant's schema on the search
+    path, so they make the same tables there as in a tenant's, and the baseline, read from the default
+    schema, serves every tenant (a tenant's schema would put its name into the baseline, or hide the tables
+    from what the squash reads)."""
+    from ..testing.dialects import retarget
+
+    copy = retarget(project, name, url)
+    databases = {}
+    for other, target in copy.databases.items():
+        original = project.databases[other]
+        if original.fleet is not None and original.fleet.by == "schema":
+            target = dataclasses.replace(target, schema=None, version_table_schema=original.version_table_schema)
+        databases[other] = target
+    return dataclasses.replace(copy, databases=databases)
 
 
 def _state(url: str, keep: Any) -> Any:
@@ -180,11 +198,10 @@ def _downgrade_leftovers(project: Project, db: Database, url: str, keep: Any) ->
     import sqlalchemy as sa
 
     from ..commands import RunOptions, downgrade
-    from ..testing.dialects import retarget
     from . import capture
 
     try:
-        downgrade(retarget(project, db.name, url), (db.name,), to="base", options=RunOptions(confirmed=True))
+        downgrade(_on_scratch(project, db.name, url), (db.name,), to="base", options=RunOptions(confirmed=True))
     except MultiDBError as e:
         return (f"the downgrade to base fails: {e.lines()[0]}",)
     finally:

@@ -337,6 +337,12 @@ def _keeps_bytes(old: tuple[str, tuple[int, ...] | None], new: tuple[str, tuple[
     return False
 
 
+def pg_keeps_rows(old: str, new: str) -> bool | None:
+    """Whether PostgreSQL changes a column from type ``old`` to ``new`` (as DDL writes them, ``VARCHAR(50)``)
+    without rewriting the table: True, False, or None when that cannot be told (lint uses it too)."""
+    return _keeps_bytes(_type(old), _type(new))
+
+
 def _type_change(sql: str, catalog: Catalog, table: str | None) -> str:
     verdicts = set()
     for match in _TYPE_CHANGE.finditer(sql):

@@ -589,14 +589,20 @@ def _altered(db: Database, op: _Op, created: set[str], finding: Any, known: _Kno
 
 
 def _widens(db: Database, old: Any, new: Any) -> bool:
-    """A longer VARCHAR (or VARCHAR to unlimited) on PostgreSQL changes only the catalog."""
-    import sqlalchemy as sa
-
+    """A change PostgreSQL makes in the catalog only (a longer VARCHAR, VARCHAR to TEXT, more NUMERIC
+    precision): the same rule as ``plan``'s (:func:`multidb.deploy_plan.pg_keeps_rows`)."""
     if db.dialect != "postgresql" or old is None:
         return False
-    if type(old) is not type(new) or not isinstance(new, sa.String):
+    from sqlalchemy.dialects import postgresql
+
+    from .deploy_plan import pg_keeps_rows
+
+    dialect = postgresql.dialect()
+    try:
+        before, after = old.compile(dialect=dialect), new.compile(dialect=dialect)
+    except Exception:  # a type PostgreSQL cannot render: say nothing is known
         return False
-    return new.length is None or (old.length is not None and new.length >= old.length)
+    return pg_keeps_rows(before, after) is True
 
 
 def _kind(op: _Op) -> str | None:

@@ -211,3 +211,31 @@ def test_since_with_all_revisions_or_an_unknown_since_is_a_one_line_usage_error(
     unknown = lint(config, "--since", "nosuch")
     assert unknown.exit_code == 2
     assert_one_clean_error(unknown, "main", "unknown revision 'nosuch'", nothing_else=True)
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "warns"),
+    [
+        ("sa.Text()", "sa.String(50)", False),  # varchar -> text: catalog only
+        ("sa.String(80)", "sa.Text()", True),  # text -> varchar(n): every value is checked
+        ("sa.Numeric(12, 2)", "sa.Numeric(10, 2)", False),  # more precision, same scale
+        ("sa.Numeric(12, 4)", "sa.Numeric(10, 2)", True),  # another scale rewrites
+        ("sa.BigInteger()", "sa.Integer()", True),
+        ("sa.DateTime(timezone=True)", "sa.DateTime()", True),  # depends on the session's time zone: warn
+    ],
+)
+def test_type_change_rewrites_agrees_with_plan_on_what_postgresql_rewrites(tmp_path, new, old, warns):
+    """lint and plan read PostgreSQL's rule from one place: a change plan says keeps the rows is no warning."""
+    from multidb.deploy_plan import pg_keeps_rows
+
+    change = f'op.alter_column("items", "name", type_={new}, existing_type={old})'
+    config = write_project(tmp_path, PG, change, f'op.alter_column("items", "name", type_={old})')
+    rules = [f["rule"] for f in findings(lint(config, "--all-revisions", "--json"))]
+    assert ("type-change-rewrites" in rules) is warns, rules
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+
+    def ddl(expr: str) -> str:
+        return eval(expr, {"sa": sa}).compile(dialect=postgresql.dialect())
+
+    assert (pg_keeps_rows(ddl(old), ddl(new)) is not True) is warns

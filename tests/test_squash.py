@@ -653,3 +653,26 @@ def test_a_column_whose_type_at_the_squashed_revision_is_not_the_models_keeps_th
     text = (project / "versions" / "t2_squashed_baseline.py").read_text()
     assert "sa.Column('tag', sa.String(length=10), nullable=True)" in text
     assert "squash_types_older" not in text
+
+
+@pytest.mark.postgresql
+def test_a_colon_in_postgresql_objects_of_the_baseline_is_not_a_bind_parameter(tmp_path, monkeypatch):
+    """The baseline's PostgreSQL statements go through op.execute(), i.e. sa.text(): ' :night' in an enum label
+    must stay text, as in the baseline's views and rows (it failed with 'A value is required for bind
+    parameter' before)."""
+    history = [
+        (
+            "c1",
+            None,
+            "an enum no column uses, with a colon in a label",
+            """    op.create_table("shifts", sa.Column("id", sa.Integer(), primary_key=True))
+    if op.get_context().dialect.name == "postgresql":
+        op.execute(r"CREATE TYPE shift_kind AS ENUM ('day', ' \\:night')")""",
+        ),
+        ("c2", "c1", "a column", """    op.add_column("shifts", sa.Column("note", sa.Text()))"""),
+        ("c3", "c2", "after", """    op.add_column("shifts", sa.Column("more", sa.Text()))"""),
+    ]
+    project = write_project(tmp_path, "sqlite:///../app.db", history)
+    result = run_cli(project, monkeypatch, "squash", "app", "--to", "c2", "--dialects", "postgresql")
+    assert result.exit_code == 0, result.output
+    assert "postgresql: equal" in result.output and "enums 1 equal" in result.output, result.output

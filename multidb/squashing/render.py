@@ -387,5 +387,5 @@ def _sql_function(name: str, statements: tuple[str, ...], comment: str | None = 
     out = ["", f"def {name}() -> None:"]
     if comment:
         out.append(f"{INDENT}# {comment}")
-    out += [f"{INDENT}op.execute({s!r})" for s in statements]
+    out += [f"{INDENT}op.execute({no_binds(s)!r})" for s in statements]
     return [*out, ""]

@@ -70,7 +70,8 @@ def plans(items: Sequence[DatabasePlan]) -> str:
 
 def _statement_detail(s) -> str:
     parts = []
-    locks = ([f"{s.lock} on {s.table}"] if s.lock else []) + [f"{o.lock} on {o.table}" for o in s.other_locks]
+    table = s.table or "its table (not found in the database)"  # e.g. DROP INDEX of an index it lacks
+    locks = ([f"{s.lock} on {table}"] if s.lock else []) + [f"{o.lock} on {o.table}" for o in s.other_locks]
     if locks:
         parts.append(f"lock {' and '.join(locks)}" + (f", {s.effect}" if s.effect else ""))
     if s.rows is not None or s.bytes is not None:

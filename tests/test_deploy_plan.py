@@ -127,3 +127,16 @@ def test_plan_on_mariadb_is_rendered_for_the_live_server(tmp_path, mariadb_datab
     assert (statement["table"], statement["lock"]) == ("items", None)  # (locks are shown for PostgreSQL)
     assert 1 <= statement["rows"] <= 20  # InnoDB's estimate
     assert versions(url) == {BASE}
+
+
+def test_a_lock_on_a_table_plan_cannot_name_says_so_instead_of_none():
+    """DROP INDEX of an index the live database does not have: PostgreSQL locks its table, which plan cannot
+    name; the text said 'on None'."""
+    from multidb import render
+    from multidb.deploy_plan import DatabasePlan, PlannedRevision, Statement
+
+    statement = Statement("DROP INDEX ix_gone", None, "ACCESS EXCLUSIVE", "", None, None)
+    plan = DatabasePlan("catalog", "postgresql", (), (PlannedRevision("r1", "r1.py", (statement,), ()),), "15.2")
+    text = render.plans([plan])
+    assert "None" not in text, text
+    assert "lock ACCESS EXCLUSIVE on its table (not found in the database)" in text, text

@@ -259,19 +259,36 @@ class _Savepoints:
     def applied(self, **_: Any) -> None:
         """A revision is recorded (inside its savepoint): keep it, and start the next one's."""
         if self.savepoint.is_active:  # else an autocommit block committed the transaction it was in
+            self._end_inner(self.savepoint, commit=True)
             self.savepoint.commit()
         self.savepoint = self.connection.begin_nested()
+
+    def _end_inner(self, savepoint: Any, commit: bool) -> None:
+        """End the savepoints the revision opened inside its own and left open, innermost first.
+
+        An ORM ``Session(bind=op.get_bind())`` that is never committed or closed (real histories' data
+        steps do this) opens a savepoint of its own inside the revision's and keeps it. Ending the
+        revision's savepoint ends those on the database too, but SQLAlchemy would warn ("nested
+        transaction already deassociated from connection"): so they end first, kept with the revision
+        when it is recorded, rolled back with it when it fails.
+        """
+        inner = self.connection.get_nested_transaction()
+        while inner is not None and inner is not savepoint and inner.is_active:
+            (inner.commit if commit else inner.rollback)()
+            inner = self.connection.get_nested_transaction()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         savepoint, self.savepoint = self.savepoint, None
         if not savepoint.is_active:
             return  # an autocommit block committed what came before; Alembic rolls back the rest
         if exc_type is None:
+            self._end_inner(savepoint, commit=True)
             savepoint.commit()
             return  # Alembic commits the run's transaction
         if not _sqlite_in_transaction(self.connection):
             return  # SQLite rolled the whole transaction back itself (disk full, I/O error, interrupt)
         try:
+            self._end_inner(savepoint, commit=False)
             savepoint.rollback()  # the failed revision only
             transaction = self.connection.get_transaction()
             if transaction is not None and transaction.is_active:
@@ -325,8 +342,15 @@ class _Commits:
 
         event.remove(self.connection, "commit", self._commit)
         event.remove(self.connection, "begin", self._begin)
-        if isinstance(exc, DBAPIError) and self.committing is not None:
+        if isinstance(exc, DBAPIError) and self.committing is not None and not self._from_a_revision(exc):
             raise self.error(exc, self.committing) from exc
+
+    def _from_a_revision(self, exc: BaseException) -> bool:
+        """Whether a revision's own code raised ``exc``: then the commit seen before it was SQLite's
+        keeping the revisions before the failed one (:class:`_Savepoints`), not the one that failed."""
+        from .runner import revision_file
+
+        return revision_file(self.db, exc) is not None
 
     def error(self, exc: Any, info: Any) -> MigrationError:
         from .runner import relative

@@ -87,14 +87,24 @@ def plan(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> l
         server = _version(sizes.conn) if db.dialect != "sqlite" else None
         try:
             for rev in pending:
-                rendered = _render(project, db, script, rev, sizes.conn)
-                statements = [_statement(db, sql, sizes) for sql in rendered]
+                statements = [_statement(db, sql, sizes) for sql in _render_or_none(project, db, script, rev, sizes)]
                 findings = lint_revision(project, db, script, rev, sizes)
                 revisions.append(PlannedRevision(rev.revision, relative(rev.path), tuple(statements), tuple(findings)))
         finally:
             sizes.close()
         found.append(DatabasePlan(db.name, db.dialect, heads, tuple(revisions), server))
     return found
+
+
+def _render_or_none(project: Project, db: Database, script: Any, rev: Any, sizes: TableSizes) -> list[str]:
+    """The revision's statements; none when it does not render offline (it reads the database, say): its
+    lint finding ``not-rendered`` says why, and the plan goes on with the revisions after it."""
+    from .errors import MigrationError
+
+    try:
+        return _render(project, db, script, rev, sizes.conn)
+    except MigrationError:
+        return []
 
 
 def _version(live: Any) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 EXIT_OK = 0
@@ -139,6 +140,26 @@ def sqlite_batch_hint(exc: BaseException) -> str | None:
     return (
         f'SQLite cannot make this change in place: use batch mode, with op.batch_alter_table("{_table_of(exc)}") '
         "as batch_op: (revision --autogenerate writes that on SQLite unless the config says batch: never)"
+    )
+
+
+# what a revision's read of the database raises offline, where Alembic's stand-in connection (SQLAlchemy's
+# MockConnection) runs nothing and returns nothing: inspect(op.get_bind()), an ORM Session on it, a
+# result read off op.get_bind().execute(...)
+_RESULT_METHODS = (
+    "fetch(all|one|many)|scalars?|scalar_one(_or_none)?|first|one(_or_none)?|all|mappings|tuples|keys|rowcount"
+)
+_OFFLINE_READ = re.compile(rf"MockConnection|'NoneType' object has no attribute '({_RESULT_METHODS})'$")
+
+
+def offline_read_hint(exc: BaseException) -> str | None:
+    """What to do when a revision rendered offline (``--sql``) read the database (None: another error)."""
+    if not _OFFLINE_READ.search(str(exc)):
+        return None
+    return (
+        "the revision reads the database (op.get_bind() as a live connection: inspect(), a SELECT, an ORM "
+        "Session), which --sql cannot do: there is no database, so skip the reads when "
+        "context.is_offline_mode() (from alembic import context), or run the migration online"
     )
 
 

@@ -114,7 +114,8 @@ RULES = {
             "not-rendered",
             "warning",
             "the revision could not be rendered offline, so it was not checked",
-            "make the revision render with 'multidb upgrade DB --sql' (e.g. copy_from= for SQLite batches)",
+            "make the revision render with 'multidb upgrade DB --sql' (e.g. copy_from= for SQLite batches; "
+            "reads of the database skipped when context.is_offline_mode())",
         ),
     )
 }

@@ -8,15 +8,21 @@ do, written again by hand in a few lines, and what multidb did wrong with it.
   run, and the revisions before it stay applied (mlflow's downgrades to base on SQLite).
 * A revision that opens an ORM ``Session`` on ``op.get_bind()`` and never closes it (optuna's data
   steps) runs on SQLite without SQLAlchemy warning about the savepoint multidb keeps per revision.
+* A revision that reads the database (``inspect(op.get_bind())``, a ``SELECT`` through the bind, an ORM
+  query: both histories' data steps) cannot be rendered offline. ``upgrade --sql`` says that, and what
+  to do, instead of Alembic's stand-in connection's ``AttributeError``; ``plan`` shows the other pending
+  revisions and marks that one ``not-rendered``, instead of failing as a whole.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import pytest
 import sqlalchemy as sa
-from assertions import one_error_line
+from assertions import assert_one_clean_error, one_error_line
+from test_ledger import run
 from test_transactions import CREATE, rev, sqlite_tables, sqlite_versions, upgrade, write_project
 
 DB_ERROR = 'op.execute("INSERT INTO no_such_table (id) VALUES (1)")'
@@ -25,6 +31,11 @@ OPEN_SESSION = """from sqlalchemy import orm
     session = orm.Session(bind=op.get_bind())  # never committed nor closed
     session.execute(sa.text("INSERT INTO t0 (id) VALUES ({i})"))
     op.create_table("t{i}", sa.Column("id", sa.Integer(), primary_key=True))"""
+READS = {
+    "inspect": 'assert sa.inspect(op.get_bind()).has_table("t0")',
+    "select": 'op.get_bind().execute(sa.text("SELECT id FROM t0")).fetchall()',
+    "orm": 'from sqlalchemy import orm\n\n    orm.Session(bind=op.get_bind()).execute(sa.text("SELECT 1")).all()',
+}
 OPEN_SESSION_THEN_FAIL = OPEN_SESSION + '\n    raise RuntimeError("boom")'
 
 
@@ -62,3 +73,34 @@ def test_sqlite_revision_leaving_a_session_open_runs_without_warnings(tmp_path, 
     assert sqlite_tables(db) == {f"t{i}" for i in range(applied)}
     with sa.create_engine(f"sqlite:///{db}").connect() as conn:  # the session's rows were kept with their revision
         assert conn.execute(sa.text("SELECT id FROM t0 ORDER BY id")).scalars().all() == rows
+
+
+@pytest.mark.parametrize("read", sorted(READS))
+def test_offline_sql_of_a_revision_that_reads_the_database_says_so(tmp_path, monkeypatch, read):
+    monkeypatch.chdir(tmp_path)  # (where sql/ would be written)
+    config = write_project(tmp_path, "postgresql://nohost/never", [CREATE, READS[read] + "\n    " + CREATE])
+    result = upgrade(config, "--sql")
+    assert result.exit_code == 1, result.output
+    line = assert_one_clean_error(result, f"{rev(1)}_step.py, line", "reads the database", "--sql cannot")
+    assert "is_offline_mode()" in line, line  # what to do about it
+    assert not (tmp_path / "sql").exists()  # nothing written
+
+
+def test_plan_shows_every_pending_revision_when_one_reads_the_database(tmp_path):
+    db = tmp_path / "main.db"
+    config = write_project(tmp_path, f"sqlite:///{db}", [CREATE, READS["inspect"] + "\n    " + CREATE, CREATE])
+    assert upgrade(config, "--to", rev(0)).exit_code == 0
+    result = run(config, "plan", "--all", "--json")
+    assert result.exit_code == 0, result.output
+    [plan] = json.loads(result.stdout)
+    assert [r["revision"] for r in plan["revisions"]] == [rev(1), rev(2)]
+    reads, after = plan["revisions"]
+    assert reads["statements"] == []  # not known offline ...
+    [finding] = [f for f in reads["findings"] if f["rule"] == "not-rendered"]  # ... and said so
+    assert "reads the database" in finding["message"], finding
+    assert [s["sql"].split("(")[0].strip() for s in after["statements"]] == ["CREATE TABLE t2"]
+    text = run(config, "plan", "--all")
+    assert text.exit_code == 0, text.output
+    assert "lint: warning not-rendered (line 1): main: AssertionError" not in text.stdout  # (the read did not run)
+    assert "lint: warning not-rendered (line 1): main: NoInspectionAvailable" in text.stdout, text.stdout
+    assert sqlite_versions(db) == {rev(0)}  # nothing ran

@@ -104,3 +104,21 @@ def test_plan_shows_every_pending_revision_when_one_reads_the_database(tmp_path)
     assert "lint: warning not-rendered (line 1): main: AssertionError" not in text.stdout  # (the read did not run)
     assert "lint: warning not-rendered (line 1): main: NoInspectionAvailable" in text.stdout, text.stdout
     assert sqlite_versions(db) == {rev(0)}  # nothing ran
+
+
+def test_import_carries_over_target_metadata_named_through_a_dotted_import(tmp_path):
+    from multidb.importing.envscan import target_metadata
+
+    env = tmp_path / "env.py"
+    for text, expected in {  # (optuna's env.py names its models' metadata the first way)
+        "import app.storage.models\ntarget_metadata = app.storage.models.BaseModel.metadata\n": {
+            None: "app.storage.models:BaseModel.metadata"
+        },
+        "import app\nimport app.models\ntarget_metadata = app.models.Base.metadata\n": {
+            None: "app.models:Base.metadata"
+        },
+        "import app.models\ntarget_metadata = app.models\n": {},  # a module is no metadata attribute
+        "import app.models\ntarget_metadata = other.models.Base.metadata\n": {},
+    }.items():
+        env.write_text(text)
+        assert target_metadata(env) == expected, text

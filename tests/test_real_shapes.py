@@ -122,3 +122,31 @@ def test_import_carries_over_target_metadata_named_through_a_dotted_import(tmp_p
     }.items():
         env.write_text(text)
         assert target_metadata(env) == expected, text
+
+
+def test_import_of_an_ini_inside_migrations_writes_the_config_where_commands_find_it(tmp_path, monkeypatch):
+    # buildbot's shape: the ini, env.py and versions/ all in migrations/, script_location = %(here)s/
+    from test_import import run as run_cli
+
+    project = tmp_path / "shop"
+    versions = project / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (project / "migrations" / "alembic.ini").write_text(
+        "[alembic]\nscript_location = %(here)s/\nversion_locations = %(here)s/versions\n"
+        "sqlalchemy.url = driver://user:pass@localhost/dbname\n"
+    )
+    (project / "migrations" / "env.py").write_text("from alembic import context\n")
+    (versions / "0001_first.py").write_text(
+        "import sqlalchemy as sa\nfrom alembic import op\n\nrevision = '0001'\ndown_revision = None\n"
+        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n"
+        "    op.create_table('items', sa.Column('id', sa.Integer(), primary_key=True))\n\n\n"
+        "def downgrade():\n    op.drop_table('items')\n"
+    )
+    monkeypatch.chdir(project)
+    result = run_cli("import")
+    assert result.exit_code == 0, result.output
+    assert (project / "config" / "multidb.yaml").is_file(), result.output  # found from the project's folder
+    assert not (project / "migrations" / "config").exists()
+    upgraded = run_cli("upgrade", "--all", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}"})
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "shop " in upgraded.output and "upgraded (1 revision)" in upgraded.output, upgraded.output

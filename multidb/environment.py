@@ -11,6 +11,7 @@ import importlib
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import Database, Project
@@ -42,20 +43,43 @@ def import_metadata(project: Project, spec: str, where: str) -> MetaData:
     """The ``MetaData`` (or a model base's) that ``package.module:attr`` names; ``where`` is its config key."""
     from sqlalchemy import MetaData
 
-    module_name, _, attr = spec.partition(":")
-    ensure_python_path(project)
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as e:  # an import error in user code: report it, don't crash
-        raise _problem(project, where, f"cannot import '{module_name}': {type(e).__name__}: {e}") from e
-    for part in [p for p in attr.split(".") if p]:
-        if not hasattr(obj, part):
-            raise _problem(project, where, f"'{module_name}' has no attribute '{attr}'")
-        obj = getattr(obj, part)
+    obj = lookup(project, spec, where)
     metadata = getattr(obj, "metadata", obj)
     if not isinstance(metadata, MetaData):
         raise _problem(project, where, f"'{spec}' is not a SQLAlchemy MetaData (or a model base)")
     return metadata
+
+
+def lookup(project: Project, reference: str, where: str) -> Any:
+    """What ``package.module:attr.path`` names (with the config's ``python_path``); a config error names ``where``.
+
+    A part of the path that is a submodule its package does not import itself is imported, as
+    ``from package import module`` would (``buildbot.db:model.Model.metadata``).
+    """
+    module_name, _, attr = reference.partition(":")
+    ensure_python_path(project)
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in [p for p in attr.split(".") if p]:
+            if not hasattr(obj, part) and isinstance(obj, ModuleType):
+                _import_submodule(f"{obj.__name__}.{part}")
+            if not hasattr(obj, part):
+                raise _problem(project, where, f"'{module_name}' has no attribute '{attr}'")
+            obj = getattr(obj, part)
+    except ConfigError:
+        raise
+    except Exception as e:  # an import error in user code: report it, don't crash
+        raise _problem(project, where, f"cannot import '{module_name}': {type(e).__name__}: {e}") from e
+    return obj
+
+
+def _import_submodule(name: str) -> None:
+    """Import ``name`` if it is a module; a module that does not exist is no error (a missing attribute)."""
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:  # the submodule exists, and an import inside it failed: that is the error
+            raise
 
 
 class Models:

@@ -150,3 +150,32 @@ def test_import_of_an_ini_inside_migrations_writes_the_config_where_commands_fin
     upgraded = run_cli("upgrade", "--all", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}"})
     assert upgraded.exit_code == 0, upgraded.output
     assert "shop " in upgraded.output and "upgraded (1 revision)" in upgraded.output, upgraded.output
+
+
+def test_metadata_and_hooks_may_name_a_submodule_the_package_does_not_import(tmp_path):
+    # buildbot's env.py: from buildbot.db import model; target_metadata = model.Model.metadata, which
+    # import writes as buildbot.db:model.Model.metadata (its package does not import the submodule)
+    db = tmp_path / "main.db"
+    config = write_project(tmp_path, f"sqlite:///{db}", [CREATE])
+    package = tmp_path / "shop"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(
+        "import sqlalchemy as sa\n\nmetadata = sa.MetaData()\n"
+        "sa.Table('t0', metadata, sa.Column('id', sa.Integer(), primary_key=True))\n"
+        "sa.Table('hooked', metadata, sa.Column('id', sa.Integer(), primary_key=True))\n"
+    )
+    (package / "hooks.py").write_text(
+        "def mark(connection, context):\n    context.execute('CREATE TABLE hooked (id INTEGER NOT NULL PRIMARY KEY)')\n"
+    )
+    text = config.read_text()
+    config.write_text(
+        "python_path: ['..']\n"
+        + text
+        + "    metadata: shop:models.metadata\n    hooks:\n      after_migrate: shop:hooks.mark\n"
+    )
+    result = upgrade(config)
+    assert result.exit_code == 0, result.output
+    assert sqlite_tables(db) == {"t0", "hooked"}
+    checked = run(config, "check", "--all")
+    assert checked.exit_code == 0, checked.output  # the models were found, and match

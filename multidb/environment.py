@@ -105,6 +105,15 @@ class Models:
         return getattr(self._loaded, name)
 
 
+def load_models(metadata: Any) -> None:
+    """Import the models now, when ``metadata`` is the lazy :class:`Models`: before an online upgrade or
+    downgrade changes anything, so that a models path that does not import is a config error that changed
+    nothing, rather than one raised by the first revision that needs the models, after those before it
+    committed (a history whose first revision does nothing, as buildbot's)."""
+    if isinstance(metadata, Models):
+        metadata.naming_convention  # noqa: B018 (the first attribute read imports them)
+
+
 def target_metadata(project: Project, db: Database) -> dict[str, Any]:
     """``configure()``'s ``target_metadata`` for a run of ``db``: its models when the config names them."""
     return {"target_metadata": Models(project, db)} if db.metadata else {}

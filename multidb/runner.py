@@ -313,6 +313,8 @@ def run(
         **(env_args or {}),
     ) as env:
         configure_args = {**environment.target_metadata(project, db), **(configure_args or {})}
+        if connection is not None and action in ("upgrade", "downgrade"):
+            environment.load_models(configure_args.get("target_metadata"))
         recorder = ledger.Recorder(db, script)  # checksums of applied revisions, beside the version table
         configure_args["on_version_apply"] = environment.then(recorder.applied, configure_args.get("on_version_apply"))
         journal = None

@@ -21,7 +21,7 @@ import warnings
 
 import pytest
 import sqlalchemy as sa
-from assertions import assert_one_clean_error, one_error_line
+from assertions import assert_one_clean_error, one_error_line, user_tables
 from test_ledger import run
 from test_transactions import CREATE, rev, sqlite_tables, sqlite_versions, upgrade, write_project
 
@@ -179,3 +179,20 @@ def test_metadata_and_hooks_may_name_a_submodule_the_package_does_not_import(tmp
     assert sqlite_tables(db) == {"t0", "hooked"}
     checked = run(config, "check", "--all")
     assert checked.exit_code == 0, checked.output  # the models were found, and match
+
+
+def test_models_that_cannot_be_imported_stop_an_upgrade_before_its_first_revision(tmp_path):
+    # buildbot's first revision does nothing, so the models were first needed by its second one: the
+    # config error came after the first revision had committed
+    db = tmp_path / "main.db"
+    config = write_project(tmp_path, f"sqlite:///{db}", ['op.execute("SELECT 1")', CREATE])
+    config.write_text(config.read_text() + "    metadata: no_such_models:metadata\n")
+    result = upgrade(config)
+    assert result.exit_code == 2, result.output
+    assert "databases.main.metadata: cannot import 'no_such_models'" in one_error_line(result.stderr)
+    with sa.create_engine(f"sqlite:///{db}").connect() as conn:  # nothing changed: no revision recorded
+        names = sa.inspect(conn).get_table_names()
+        stamped = (
+            conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() if "alembic_version" in names else []
+        )
+    assert stamped == [] and user_tables(names) == set()

@@ -196,3 +196,20 @@ def test_models_that_cannot_be_imported_stop_an_upgrade_before_its_first_revisio
             conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() if "alembic_version" in names else []
         )
     assert stamped == [] and user_tables(names) == set()
+
+
+@pytest.mark.mariadb
+def test_mariadb_failure_names_the_failed_statement_apart_from_those_that_ran(tmp_path, mariadb_database):
+    # optuna's v2.4.0.a on MariaDB: 6 statements ran, the 7th failed; the message said "sent before the
+    # failure (7)" while 'status' said 6 had run: one undoing them by hand would look for a 7th change
+    body = CREATE + '\n    op.execute("ALTER TABLE no_such_table ADD COLUMN x INT")'
+    config = write_project(tmp_path, mariadb_database(), [CREATE, body])
+    result = upgrade(config)
+    assert result.exit_code == 1, result.output
+    line = one_error_line(result.stderr)
+    assert "doesn't exist" in line, line
+    assert (
+        "ran before the failure (1): statement 1: CREATE TABLE t1; statement 2 failed: ALTER TABLE no_such_table"
+        in line
+    )
+    assert "(2)" not in line, line

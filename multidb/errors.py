@@ -163,6 +163,23 @@ def offline_read_hint(exc: BaseException) -> str | None:
     )
 
 
+def percent_hint(exc: BaseException) -> str | None:
+    """What to do when psycopg2 took a literal ``%`` of a raw statement for a parameter marker (None: another error).
+
+    ``op.get_bind().exec_driver_sql("... '%I' ...")`` hands the text to the driver as written; psycopg2 then
+    reads ``%I`` as a marker and fails on the empty parameters SQLAlchemy passes. asyncpg, whose URL multidb
+    migrates through psycopg2, never reads ``%`` (prefect's revisions are written for it).
+    """
+    if not isinstance(exc, (TypeError, ValueError, IndexError)) or not re.search(
+        r"is not a sequence|unsupported format character|not enough arguments for format string", str(exc)
+    ):
+        return None
+    return (
+        "psycopg2 reads a % in a raw statement (exec_driver_sql) as a parameter marker: write %% for a literal %, "
+        "or run the statement with op.execute(sa.text(...)) (an asyncpg URL is migrated through psycopg2)"
+    )
+
+
 def _table_of(exc: BaseException) -> str:
     """The table of the failed ``ALTER TABLE`` statement, or of the ``op.*`` operation that raised."""
     import re

@@ -357,6 +357,8 @@ def migration_errors(db: Database, journal: StatementJournal | None = None, offl
         hint = errors.sqlite_batch_hint(e) if db.dialect == "sqlite" else None
         if offline:
             hint = errors.offline_read_hint(e) or hint
+        elif db.dialect == "postgresql":
+            hint = errors.percent_hint(e)
         reason = f"{reason}; {hint}" if hint else reason
         if journal is not None:
             reason = f"{reason}; {first_line(journal.note(), *db.secrets)}"

@@ -213,3 +213,17 @@ def test_mariadb_failure_names_the_failed_statement_apart_from_those_that_ran(tm
         in line
     )
     assert "(2)" not in line, line
+
+
+@pytest.mark.postgresql
+def test_a_literal_percent_in_a_raw_statement_on_postgresql_says_what_to_do(tmp_path, pg_database):
+    # prefect's c8d5f2a71b3e, written for asyncpg: exec_driver_sql("SELECT format('%I.%I', ...) ..."); multidb
+    # migrates an asyncpg URL through psycopg2, which reads the % as a parameter marker
+    body = "op.get_bind().exec_driver_sql(\"SELECT format('%I', 'x')\")\n    " + CREATE
+    url = pg_database().replace("postgresql://", "postgresql+asyncpg://")
+    config = write_project(tmp_path, url, [CREATE, body])
+    result = upgrade(config)
+    assert result.exit_code == 1, result.output
+    line = one_error_line(result.stderr)
+    assert f"{rev(1)}_step.py, line" in line, line
+    assert "psycopg2 reads a % in a raw statement" in line and "%%" in line, line

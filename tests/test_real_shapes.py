@@ -25,6 +25,8 @@ from assertions import assert_one_clean_error, one_error_line, user_tables
 from test_ledger import run
 from test_transactions import CREATE, rev, sqlite_tables, sqlite_versions, upgrade, write_project
 
+pytest_plugins = ["pytester"]
+
 DB_ERROR = 'op.execute("INSERT INTO no_such_table (id) VALUES (1)")'
 OPEN_SESSION = """from sqlalchemy import orm
 
@@ -227,3 +229,20 @@ def test_a_literal_percent_in_a_raw_statement_on_postgresql_says_what_to_do(tmp_
     line = one_error_line(result.stderr)
     assert f"{rev(1)}_step.py, line" in line, line
     assert "psycopg2 reads a % in a raw statement" in line and "%%" in line, line
+
+
+def test_plugin_runs_on_an_imported_config_whose_url_variables_are_not_set(pytester, monkeypatch):
+    # 'multidb import' writes url: "${DATABASE_URL}"; moving-to-multidb.md then says to run the plugin's
+    # checks as they are, and the plugin replaces every URL with a throwaway database anyway
+    from test_plugin import QUIET, expect, revision, write
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    write(
+        pytester,
+        "config/multidb.yaml",
+        'databases:\n  app:\n    url: "${DATABASE_URL}"\n    bases: [{label: app, path: ../versions}]\n',
+    )
+    write(pytester, "versions/a1_first.py", revision("a1", None, CREATE.format(i=0), 'op.drop_table("t0")'))
+    result = pytester.runpytest("--multidb-config", "config/multidb.yaml", *QUIET, "-v", "-k", "upgrade or stairway")
+    expect(result, ["*test_upgrade[app-sqlite] PASSED*", "*test_stairway[app-sqlite] PASSED*"])
+    assert result.ret == 0

@@ -103,8 +103,8 @@ def test_plan_shows_every_pending_revision_when_one_reads_the_database(tmp_path)
     assert [s["sql"].split("(")[0].strip() for s in after["statements"]] == ["CREATE TABLE t2"]
     text = run(config, "plan", "--all")
     assert text.exit_code == 0, text.output
-    assert "lint: warning not-rendered (line 1): main: AssertionError" not in text.stdout  # (the read did not run)
-    assert "lint: warning not-rendered (line 1): main: NoInspectionAvailable" in text.stdout, text.stdout
+    assert "lint: warning not-rendered (line 12): main: AssertionError" not in text.stdout  # (the read did not run)
+    assert "lint: warning not-rendered (line 12): main: NoInspectionAvailable" in text.stdout, text.stdout
     assert sqlite_versions(db) == {rev(0)}  # nothing ran
 
 
@@ -246,3 +246,11 @@ def test_plugin_runs_on_an_imported_config_whose_url_variables_are_not_set(pytes
     result = pytester.runpytest("--multidb-config", "config/multidb.yaml", *QUIET, "-v", "-k", "upgrade or stairway")
     expect(result, ["*test_upgrade[app-sqlite] PASSED*", "*test_stairway[app-sqlite] PASSED*"])
     assert result.ret == 0
+
+
+def test_lint_points_a_revision_that_does_not_render_at_the_line_that_failed(tmp_path):
+    config = write_project(tmp_path, "postgresql://nohost/never", [CREATE, READS["inspect"] + "\n    " + CREATE])
+    result = run(config, "lint", "--all", "--all-revisions", "--json")
+    [item] = json.loads(result.stdout)
+    [finding] = [f for f in item["findings"] if f["rule"] == "not-rendered"]
+    assert finding["revision"] == rev(1) and finding["line"] == 12, finding  # the inspect() call, not line 1

@@ -254,3 +254,25 @@ def test_lint_points_a_revision_that_does_not_render_at_the_line_that_failed(tmp
     [item] = json.loads(result.stdout)
     [finding] = [f for f in item["findings"] if f["rule"] == "not-rendered"]
     assert finding["revision"] == rev(1) and finding["line"] == 12, finding  # the inspect() call, not line 1
+
+
+def test_validate_says_when_applied_revisions_have_no_checksum_and_accept_records_them(tmp_path):
+    # a database optuna made (create_all and a stamp, or plain Alembic) and left at head: no upgrade ever
+    # moves it, so no ledger is made, and validate said "ok: every applied revision matches its file"
+    db = tmp_path / "main.db"
+    config = write_project(tmp_path, f"sqlite:///{db}", [CREATE, CREATE])
+    assert upgrade(config).exit_code == 0
+    with sa.create_engine(f"sqlite:///{db}").begin() as conn:
+        conn.execute(sa.text("DROP TABLE alembic_version_ledger"))  # as if plain Alembic had migrated it
+
+    result = run(config, "validate", "--all")
+    assert result.exit_code == 0, result.output
+    assert "every applied revision matches" not in result.stdout, result.stdout
+    assert "2 applied revision(s) have no checksum" in result.stdout and "--accept" in result.stdout, result.stdout
+
+    assert run(config, "validate", "--all", "--accept").exit_code == 0
+    assert "main: ok: every applied revision matches its file" in run(config, "validate", "--all").stdout
+    path = tmp_path / "versions" / f"{rev(0)}_step.py"
+    path.write_text(path.read_text() + "\n# edited\n")
+    edited = run(config, "validate", "--all")
+    assert f"revision {rev(0)}" in edited.stdout and "edited" in edited.stdout, edited.stdout  # now it can tell

@@ -170,9 +170,14 @@ def percent_hint(exc: BaseException) -> str | None:
     reads ``%I`` as a marker and fails on the empty parameters SQLAlchemy passes. asyncpg, whose URL multidb
     migrates through psycopg2, never reads ``%`` (prefect's revisions are written for it).
     """
+    import traceback
+
     if not isinstance(exc, (TypeError, ValueError, IndexError)) or not re.search(
         r"is not a sequence|unsupported format character|not enough arguments for format string", str(exc)
     ):
+        return None
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames or "sqlalchemy" not in frames[-1].filename:  # raised by the revision's own % formatting
         return None
     return (
         "psycopg2 reads a % in a raw statement (exec_driver_sql) as a parameter marker: write %% for a literal %, "

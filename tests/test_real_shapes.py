@@ -230,6 +230,10 @@ def test_a_literal_percent_in_a_raw_statement_on_postgresql_says_what_to_do(tmp_
     assert f"{rev(1)}_step.py, line" in line, line
     assert "psycopg2 reads a % in a raw statement" in line and "%%" in line, line
 
+    own = 'print("%q" % 1)\n    ' + CREATE  # the revision's own % formatting: not the driver's business
+    line = one_error_line(upgrade(write_project(tmp_path / "own", pg_database(), [CREATE, own])).stderr)
+    assert "unsupported format character" in line and "psycopg2" not in line, line
+
 
 def test_plugin_runs_on_an_imported_config_whose_url_variables_are_not_set(pytester, monkeypatch):
     # 'multidb import' writes url: "${DATABASE_URL}"; moving-to-multidb.md then says to run the plugin's

@@ -12,7 +12,6 @@ config error naming its key path.
 from __future__ import annotations
 
 import fnmatch
-import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -28,18 +27,9 @@ if TYPE_CHECKING:
 
 def resolve(project: Project, reference: str, where: str) -> Callable[..., Any]:
     """Import ``package.module:attr`` (with the config's ``python_path``); a config error names ``where``."""
-    from .environment import ensure_python_path
+    from .environment import lookup
 
-    module_name, _, attr = reference.partition(":")
-    ensure_python_path(project)
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as e:  # user code: report it in one line
-        raise _problem(project, where, f"cannot import '{module_name}': {type(e).__name__}: {e}") from e
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise _problem(project, where, f"'{module_name}' has no attribute '{attr}'")
-        obj = getattr(obj, part)
+    obj = lookup(project, reference, where)
     if not callable(obj):
         raise _problem(project, where, f"'{reference}' is not a function")
     return obj

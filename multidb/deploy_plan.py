@@ -170,7 +170,7 @@ def plan(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> l
         catalog = Catalog(sizes.conn if db.dialect == "postgresql" else None)
         try:
             for rev in pending:
-                rendered = _render(project, db, script, rev, sizes.conn)
+                rendered = _render_or_none(project, db, script, rev, sizes)
                 statements = [_statement(db, sql, sizes, catalog) for sql in rendered]
                 findings = lint_revision(project, db, script, rev, sizes)
                 revisions.append(PlannedRevision(rev.revision, relative(rev.path), tuple(statements), tuple(findings)))
@@ -178,6 +178,17 @@ def plan(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> l
             sizes.close()
         found.append(DatabasePlan(db.name, db.dialect, heads, tuple(revisions), server))
     return found
+
+
+def _render_or_none(project: Project, db: Database, script: Any, rev: Any, sizes: TableSizes) -> list[str]:
+    """The revision's statements; none when it does not render offline (it reads the database, say): its
+    lint finding ``not-rendered`` says why, and the plan goes on with the revisions after it."""
+    from .errors import MigrationError
+
+    try:
+        return _render(project, db, script, rev, sizes.conn)
+    except MigrationError:
+        return []
 
 
 def _version(live: Any) -> str | None:

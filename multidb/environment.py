@@ -11,6 +11,7 @@ import importlib
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import Database, Project
@@ -42,20 +43,43 @@ def import_metadata(project: Project, spec: str, where: str) -> MetaData:
     """The ``MetaData`` (or a model base's) that ``package.module:attr`` names; ``where`` is its config key."""
     from sqlalchemy import MetaData
 
-    module_name, _, attr = spec.partition(":")
-    ensure_python_path(project)
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as e:  # an import error in user code: report it, don't crash
-        raise _problem(project, where, f"cannot import '{module_name}': {type(e).__name__}: {e}") from e
-    for part in [p for p in attr.split(".") if p]:
-        if not hasattr(obj, part):
-            raise _problem(project, where, f"'{module_name}' has no attribute '{attr}'")
-        obj = getattr(obj, part)
+    obj = lookup(project, spec, where)
     metadata = getattr(obj, "metadata", obj)
     if not isinstance(metadata, MetaData):
         raise _problem(project, where, f"'{spec}' is not a SQLAlchemy MetaData (or a model base)")
     return metadata
+
+
+def lookup(project: Project, reference: str, where: str) -> Any:
+    """What ``package.module:attr.path`` names (with the config's ``python_path``); a config error names ``where``.
+
+    A part of the path that is a submodule its package does not import itself is imported, as
+    ``from package import module`` would (``buildbot.db:model.Model.metadata``).
+    """
+    module_name, _, attr = reference.partition(":")
+    ensure_python_path(project)
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in [p for p in attr.split(".") if p]:
+            if not hasattr(obj, part) and isinstance(obj, ModuleType):
+                _import_submodule(f"{obj.__name__}.{part}")
+            if not hasattr(obj, part):
+                raise _problem(project, where, f"'{module_name}' has no attribute '{attr}'")
+            obj = getattr(obj, part)
+    except ConfigError:
+        raise
+    except Exception as e:  # an import error in user code: report it, don't crash
+        raise _problem(project, where, f"cannot import '{module_name}': {type(e).__name__}: {e}") from e
+    return obj
+
+
+def _import_submodule(name: str) -> None:
+    """Import ``name`` if it is a module; a module that does not exist is no error (a missing attribute)."""
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:  # the submodule exists, and an import inside it failed: that is the error
+            raise
 
 
 class Models:
@@ -79,6 +103,15 @@ class Models:
         if self._loaded is None:
             self._loaded = load_metadata(self._project, self._db)
         return getattr(self._loaded, name)
+
+
+def load_models(metadata: Any) -> None:
+    """Import the models now, when ``metadata`` is the lazy :class:`Models`: before an online upgrade or
+    downgrade changes anything, so that a models path that does not import is a config error that changed
+    nothing, rather than one raised by the first revision that needs the models, after those before it
+    committed (a history whose first revision does nothing, as buildbot's)."""
+    if isinstance(metadata, Models):
+        metadata.naming_convention  # noqa: B018 (the first attribute read imports them)
 
 
 def target_metadata(project: Project, db: Database) -> dict[str, Any]:
@@ -259,19 +292,36 @@ class _Savepoints:
     def applied(self, **_: Any) -> None:
         """A revision is recorded (inside its savepoint): keep it, and start the next one's."""
         if self.savepoint.is_active:  # else an autocommit block committed the transaction it was in
+            self._end_inner(self.savepoint, commit=True)
             self.savepoint.commit()
         self.savepoint = self.connection.begin_nested()
+
+    def _end_inner(self, savepoint: Any, commit: bool) -> None:
+        """End the savepoints the revision opened inside its own and left open, innermost first.
+
+        An ORM ``Session(bind=op.get_bind())`` that is never committed or closed (real histories' data
+        steps do this) opens a savepoint of its own inside the revision's and keeps it. Ending the
+        revision's savepoint ends those on the database too, but SQLAlchemy would warn ("nested
+        transaction already deassociated from connection"): so they end first, kept with the revision
+        when it is recorded, rolled back with it when it fails.
+        """
+        inner = self.connection.get_nested_transaction()
+        while inner is not None and inner is not savepoint and inner.is_active:
+            (inner.commit if commit else inner.rollback)()
+            inner = self.connection.get_nested_transaction()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         savepoint, self.savepoint = self.savepoint, None
         if not savepoint.is_active:
             return  # an autocommit block committed what came before; Alembic rolls back the rest
         if exc_type is None:
+            self._end_inner(savepoint, commit=True)
             savepoint.commit()
             return  # Alembic commits the run's transaction
         if not _sqlite_in_transaction(self.connection):
             return  # SQLite rolled the whole transaction back itself (disk full, I/O error, interrupt)
         try:
+            self._end_inner(savepoint, commit=False)
             savepoint.rollback()  # the failed revision only
             transaction = self.connection.get_transaction()
             if transaction is not None and transaction.is_active:
@@ -325,8 +375,15 @@ class _Commits:
 
         event.remove(self.connection, "commit", self._commit)
         event.remove(self.connection, "begin", self._begin)
-        if isinstance(exc, DBAPIError) and self.committing is not None:
+        if isinstance(exc, DBAPIError) and self.committing is not None and not self._from_a_revision(exc):
             raise self.error(exc, self.committing) from exc
+
+    def _from_a_revision(self, exc: BaseException) -> bool:
+        """Whether a revision's own code raised ``exc``: then the commit seen before it was SQLite's
+        keeping the revisions before the failed one (:class:`_Savepoints`), not the one that failed."""
+        from .runner import revision_file
+
+        return revision_file(self.db, exc) is not None
 
     def error(self, exc: Any, info: Any) -> MigrationError:
         from .runner import relative

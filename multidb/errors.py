@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 EXIT_OK = 0
@@ -139,6 +140,48 @@ def sqlite_batch_hint(exc: BaseException) -> str | None:
     return (
         f'SQLite cannot make this change in place: use batch mode, with op.batch_alter_table("{_table_of(exc)}") '
         "as batch_op: (revision --autogenerate writes that on SQLite unless the config says batch: never)"
+    )
+
+
+# what a revision's read of the database raises offline, where Alembic's stand-in connection (SQLAlchemy's
+# MockConnection) runs nothing and returns nothing: inspect(op.get_bind()), an ORM Session on it, a
+# result read off op.get_bind().execute(...)
+_RESULT_METHODS = (
+    "fetch(all|one|many)|scalars?|scalar_one(_or_none)?|first|one(_or_none)?|all|mappings|tuples|keys|rowcount"
+)
+_OFFLINE_READ = re.compile(rf"MockConnection|'NoneType' object has no attribute '({_RESULT_METHODS})'$")
+
+
+def offline_read_hint(exc: BaseException) -> str | None:
+    """What to do when a revision rendered offline (``--sql``) read the database (None: another error)."""
+    if not _OFFLINE_READ.search(str(exc)):
+        return None
+    return (
+        "the revision reads the database (op.get_bind() as a live connection: inspect(), a SELECT, an ORM "
+        "Session), which --sql cannot do: there is no database, so skip the reads when "
+        "context.is_offline_mode() (from alembic import context), or run the migration online"
+    )
+
+
+def percent_hint(exc: BaseException) -> str | None:
+    """What to do when psycopg2 took a literal ``%`` of a raw statement for a parameter marker (None: another error).
+
+    ``op.get_bind().exec_driver_sql("... '%I' ...")`` hands the text to the driver as written; psycopg2 then
+    reads ``%I`` as a marker and fails on the empty parameters SQLAlchemy passes. asyncpg, whose URL multidb
+    migrates through psycopg2, never reads ``%`` (prefect's revisions are written for it).
+    """
+    import traceback
+
+    if not isinstance(exc, (TypeError, ValueError, IndexError)) or not re.search(
+        r"is not a sequence|unsupported format character|not enough arguments for format string", str(exc)
+    ):
+        return None
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames or "sqlalchemy" not in frames[-1].filename:  # raised by the revision's own % formatting
+        return None
+    return (
+        "psycopg2 reads a % in a raw statement (exec_driver_sql) as a parameter marker: write %% for a literal %, "
+        "or run the statement with op.execute(sa.text(...)) (an asyncpg URL is migrated through psycopg2)"
     )
 
 

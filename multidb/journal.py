@@ -105,34 +105,49 @@ class StatementJournal:
     def __init__(self, connection: Any, version_table: str):
         self.connection = connection
         self.version_table = version_table.lower()
-        self.statements: list[str] = []
+        self.statements: list[str] = []  # sent, described
+        self.completed = 0  # how many of them returned (the one after them, if any, is the one that failed)
 
     def __enter__(self) -> StatementJournal:
         from sqlalchemy import event
 
         event.listen(self.connection, "before_cursor_execute", self._record)
+        event.listen(self.connection, "after_cursor_execute", self._returned)
         return self
 
     def __exit__(self, *_exc: object) -> None:
         from sqlalchemy import event
 
         event.remove(self.connection, "before_cursor_execute", self._record)
+        event.remove(self.connection, "after_cursor_execute", self._returned)
 
     def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if changes(statement, self.version_table):
             self.statements.append(describe(statement))
 
+    def _returned(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if changes(statement, self.version_table):
+            self.completed = len(self.statements)
+
     def applied(self, **_: Any) -> None:
         """An ``on_version_apply`` hook: a finished revision starts a fresh record."""
         self.statements.clear()
+        self.completed = 0
 
     def note(self) -> str:
-        """The sentence added to a failure on such a dialect."""
-        if not self.statements:
-            return "no statement of it had run, so the database is at the previous revision"
-        first = max(len(self.statements) - SHOWN, 0)
-        shown = [f"statement {n}: {kind}" for n, kind in enumerate(self.statements[first:], start=first + 1)]
+        """The sentence added to a failure on such a dialect: the statements that ran, then the one that failed."""
+        ran = self.statements[: self.completed]
+        failed = (
+            f"statement {len(ran) + 1} failed: {self.statements[len(ran)]}" if len(self.statements) > len(ran) else ""
+        )
+        if not ran:
+            before = f" ({failed})" if failed else ""
+            return f"no statement of it had run{before}, so the database is at the previous revision"
+        first = max(len(ran) - SHOWN, 0)
+        shown = [f"statement {n}: {kind}" for n, kind in enumerate(ran[first:], start=first + 1)]
         return (
             "MariaDB/MySQL cannot roll back DDL, so the database may be partly migrated; statements of this "
-            f"revision sent before the failure ({len(self.statements)}): " + " | ".join(shown)
+            f"revision that ran before the failure ({len(ran)}): "
+            + " | ".join(shown)
+            + (f"; {failed}" if failed else "")
         )

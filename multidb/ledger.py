@@ -200,6 +200,32 @@ def changed(db: Database, script: ScriptDirectory, connection: Connection) -> li
         return compare(db, script, heads, rows)
 
 
+def unrecorded(db: Database, script: ScriptDirectory, connection: Connection) -> list[str]:
+    """The applied revisions the ledger has no row for: applied before the database had a ledger (by plain
+    Alembic, or by the application itself), and not moved since; read on ``connection`` (left without a
+    transaction)."""
+    from .runner import database_errors, read_heads, unknown_heads
+
+    with database_errors(db):
+        heads = read_heads(db, connection)
+        rows = read_rows(db, connection)
+        connection.rollback()
+    known = tuple(h for h in heads if h not in unknown_heads(script, heads))
+    return [revision for revision in applied_revisions(script, known) if revision not in rows]
+
+
+def adopt(db: Database, script: ScriptDirectory, connection: Connection, revisions: list[str]) -> None:
+    """``validate --accept``: record ``revisions`` as ``adopted`` (their files as they are now), making the
+    ledger first if the database has none, as the next version move would."""
+    import sqlalchemy as sa
+
+    recorder = Recorder(db, script)
+    if not sa.inspect(connection).has_table(recorder.table.name, schema=recorder.table.schema):
+        recorder._create(connection.execute)
+    recorder._add_missing(connection, revisions, "adopted")
+    connection.commit()
+
+
 class EditedRevisions(DatabaseError):
     """``upgrade`` would run past a revision edited or deleted after it was applied (exit 1)."""
 

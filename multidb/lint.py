@@ -116,7 +116,8 @@ RULES = {
             "not-rendered",
             "warning",
             "the revision could not be rendered offline, so it was not checked",
-            "make the revision render with 'multidb upgrade DB --sql' (e.g. copy_from= for SQLite batches)",
+            "make the revision render with 'multidb upgrade DB --sql' (e.g. copy_from= for SQLite batches; "
+            "reads of the database skipped when context.is_offline_mode())",
         ),
     )
 }
@@ -243,7 +244,7 @@ def lint_revision(
     found = []
     ops, failure = _record(project, db, script, rev)
     if failure is not None:
-        found.append(finding("not-rendered", 1, failure))
+        found.append(finding("not-rendered", _failed_line(failure, path), failure.lines()[0]))
     models = Models(project, db) if db.metadata else None  # imported when a drop or rename asks
     known = _Known(models, is_contract(rev), sizes, db.lint_large_table_rows, _default_schema(db))
     found += _check_ops(db, ops, finding, known)
@@ -253,7 +254,9 @@ def lint_revision(
     return [f for f in found if f.rule not in silenced]
 
 
-def _record(project: Project, db: Database, script: ScriptDirectory, rev: Script) -> tuple[list[_Op], str | None]:
+def _record(
+    project: Project, db: Database, script: ScriptDirectory, rev: Script
+) -> tuple[list[_Op], MultiDBError | None]:
     """Run the revision offline, recording each operation and its line; (ops, why it could not render)."""
     from . import alembic_private
     from .runner import run
@@ -269,8 +272,15 @@ def _record(project: Project, db: Database, script: ScriptDirectory, rev: Script
     try:
         run(project, db, steps, buffer=io.StringIO(), starting_rev=parents or None, destination_rev=rev.revision)
     except MultiDBError as e:
-        return ops, e.lines()[0]
+        return ops, e
     return ops, None
+
+
+def _failed_line(failure: MultiDBError, path: str) -> int:
+    """The line of the revision's own file where rendering it failed (1 when the error names none there)."""
+    where = getattr(failure, "revision_file", None) or ""
+    file, _, line = where.rpartition(", line ")
+    return int(line) if file == path and line.isdigit() else 1
 
 
 def _parents(rev: Script) -> list[str]:

@@ -98,6 +98,12 @@ def validations(items: Sequence[Validation]) -> str:
     for v in items:
         if v.error:
             lines.append(f"{v.name}: error: {v.error}")
+        elif v.unrecorded and not v.changed:
+            lines.append(
+                f"{v.name}: {len(v.unrecorded)} applied revision(s) have no checksum (applied before multidb kept "
+                "a ledger), so an edit to them cannot be seen; the next upgrade, downgrade or stamp records them, "
+                f"or 'multidb validate {v.name} --accept' now"
+            )
         elif not v.changed:
             lines.append(f"{v.name}: ok: every applied revision matches its file")
         else:

@@ -313,6 +313,8 @@ def run(
         **(env_args or {}),
     ) as env:
         configure_args = {**environment.target_metadata(project, db), **(configure_args or {})}
+        if connection is not None and action in ("upgrade", "downgrade"):
+            environment.load_models(configure_args.get("target_metadata"))
         recorder = ledger.Recorder(db, script)  # checksums of applied revisions, beside the version table
         configure_args["on_version_apply"] = environment.then(recorder.applied, configure_args.get("on_version_apply"))
         journal = None
@@ -320,7 +322,7 @@ def run(
             journal = StatementJournal(connection, db.version_table)
             hook = configure_args.get("on_version_apply")
             configure_args["on_version_apply"] = environment.then(journal.applied, hook)
-        with migration_errors(db, journal), customize.running(run_context):
+        with migration_errors(db, journal, offline=connection is None), customize.running(run_context):
             if connection is not None:
                 with journal or nullcontext():
                     environment.run_online(env, db, connection, (hooks, run_context), **configure_args)
@@ -331,10 +333,11 @@ def run(
 
 
 @contextmanager
-def migration_errors(db: Database, journal: StatementJournal | None = None) -> Iterator[None]:
+def migration_errors(db: Database, journal: StatementJournal | None = None, offline: bool = False) -> Iterator[None]:
     """Errors while revisions run name the revision file; errors in the target stay usage errors.
 
-    On a dialect whose DDL cannot roll back, the message says which statements had run.
+    On a dialect whose DDL cannot roll back, the message says which statements had run. Offline, a
+    revision that read the database is told so (it got Alembic's stand-in connection).
     """
     try:
         yield
@@ -352,6 +355,10 @@ def migration_errors(db: Database, journal: StatementJournal | None = None) -> I
             raise
         reason = _reason(db, e)
         hint = errors.sqlite_batch_hint(e) if db.dialect == "sqlite" else None
+        if offline:
+            hint = errors.offline_read_hint(e) or hint
+        elif db.dialect == "postgresql":
+            hint = errors.percent_hint(e)
         reason = f"{reason}; {hint}" if hint else reason
         if journal is not None:
             reason = f"{reason}; {first_line(journal.note(), *db.secrets)}"

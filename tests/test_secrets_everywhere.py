@@ -737,5 +737,5 @@ def test_mariadb_failing_statement_does_not_echo_its_literals(cli, project, mari
     result = cli("upgrade", "catalog", "-p", "production", *extra, env=env)
 
     assert result.exit_code == 1, result.output
-    assert "statement 3: CREATE USER (literals hidden)" in result.stderr, result.stderr
+    assert "statement 3 failed: CREATE USER (literals hidden)" in result.stderr, result.stderr
     assert USER_PASSWORD not in result.output

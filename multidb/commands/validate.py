@@ -25,6 +25,7 @@ class Validation:
     accepted: bool = False  # --accept recorded the files as they are now
     error: str | None = None
     squashed: tuple[ledger.Changed, ...] = ()  # replaced by a baseline (multidb squash): information only
+    unrecorded: tuple[str, ...] = ()  # applied before the database had a ledger: no checksum to compare yet
 
 
 def ledger_findings(project: Project, db: Database) -> list[ledger.Changed]:
@@ -67,17 +68,30 @@ def validate(
             everything = ledger_findings(project, db)
             found = ledger.problems(everything)
             squashed = tuple(c for c in everything if c not in found)
-            if accept and everything:
-                _accept(project, db)
-            results.append(Validation(db.name, tuple(found), accept and bool(everything), squashed=squashed))
+            missing = _unrecorded(project, db)
+            accepted = accept and bool(everything or missing)
+            if accepted:
+                _accept(project, db, missing)
+            unrecorded = () if accepted else tuple(missing)
+            results.append(Validation(db.name, tuple(found), accepted, squashed=squashed, unrecorded=unrecorded))
         except DatabaseError as e:
             results.append(Validation(db.name, error=e.message))
     return results
 
 
-def _accept(project: Project, db: Database) -> None:
+def _unrecorded(project: Project, db: Database) -> list[str]:
+    """The applied revisions of ``db`` its ledger has no row for (none for a SQLite file not made yet)."""
+    if not engines.exists(db):
+        return []
+    with engines.reading(db) as conn:
+        return ledger.unrecorded(db, load_history(project, db), conn)
+
+
+def _accept(project: Project, db: Database, unrecorded: list[str]) -> None:
     from ..runner import database_errors
 
     script = load_history(project, db)
     with locked([db]), engines.connect(db) as conn, database_errors(db):
         ledger.accept(db, script, conn, ledger.changed(db, script, conn))
+        if unrecorded:
+            ledger.adopt(db, script, conn, unrecorded)

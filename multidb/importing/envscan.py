@@ -107,6 +107,8 @@ def target_metadata(env: Path) -> dict[str | None, str]:
             imported.update({a.asname or a.name: (node.module, a.name) for a in node.names})
         elif isinstance(node, ast.Import):
             imported.update({a.asname: (a.name, "") for a in node.names if a.asname})
+            # ``import app.storage.models``: the dotted name itself is usable (``app.storage.models.Base``)
+            imported.update({a.name: (a.name, "") for a in node.names if not a.asname})
         elif isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "target_metadata" for t in node.targets
         ):
@@ -129,8 +131,14 @@ def _path(node: object, imported: dict[str, tuple[str, str]]) -> str | None:
     while isinstance(node, ast.Attribute):
         attrs.insert(0, node.attr)
         node = node.value
-    if not isinstance(node, ast.Name) or node.id not in imported:
+    if not isinstance(node, ast.Name):
         return None
-    module, first = imported[node.id]
-    parts = [p for p in (first, *attrs) if p]
+    # the longest imported name the expression starts with: ``app.storage.models`` of ``import
+    # app.storage.models`` in ``app.storage.models.Base.metadata``, else the plain name
+    names = [node.id, *attrs]
+    used = next((n for n in range(len(names), 0, -1) if ".".join(names[:n]) in imported), 0)
+    if not used:
+        return None
+    module, first = imported[".".join(names[:used])]
+    parts = [p for p in (first, *names[used:]) if p]
     return f"{module}:{'.'.join(parts)}" if parts else None

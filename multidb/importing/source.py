@@ -47,11 +47,14 @@ class SourceProject:
     post_write_hooks: tuple[str, ...]
     flask: bool
     engines: tuple[str, ...] = ()  # lockstep: the engine names of upgrade_<engine>(), "" for Flask's default
+    # the ini was found in the migrations/ folder of the folder named (as Flask-Migrate keeps it, but also
+    # a plain Alembic ini with script_location = %(here)s there): that folder is the project
+    in_migrations: bool = False
 
     @property
     def root(self) -> Path:
-        """The project's folder: the ini's, or the one above ``migrations/`` for Flask-Migrate."""
-        return self.ini.parent.parent if self.flask else self.ini.parent
+        """The project's folder: the ini's, or the one above ``migrations/`` (Flask-Migrate, or found there)."""
+        return self.ini.parent.parent if self.flask or self.in_migrations else self.ini.parent
 
 
 def find_ini(path: Path) -> Path:
@@ -84,6 +87,7 @@ def read_project(path: Path) -> SourceProject:
     ini = find_ini(path)
     parser = read_ini(ini)
     flask = ini.parent.name == "migrations" and (ini.parent / "env.py").is_file() and _mentions_flask(ini.parent)
+    nested = flask or ini == path / "migrations" / "alembic.ini"
     sections = [s for s in parser.sections() if not _NOT_DATABASES.match(s) and parser.has_option(s, "script_location")]
     if not sections:
         if not flask:
@@ -100,18 +104,20 @@ def read_project(path: Path) -> SourceProject:
         names = {s: _plain(_location(parser, ini, s).name if s == "alembic" else s) for s in own}
         dbs = tuple(_database(parser, ini, s, names[s], f"{_var(names[s])}_DATABASE_URL", s) for s in own)
         envs = tuple(dict.fromkeys(db.script_location / "env.py" for db in dbs))
-        return SourceProject(ini, "sections", dbs, envs, file_template, hooks, flask)
+        return SourceProject(ini, "sections", dbs, envs, file_template, hooks, flask, in_migrations=nested)
     location = _location(parser, ini, main)
     engines = lockstep_engines(parser, main, location)
-    name = _plain(main) if main != "alembic" else _single_name(ini, flask)
+    name = _plain(main) if main != "alembic" else _single_name(ini, nested)
     if engines is None:
         db = _database(parser, ini, main, name, "DATABASE_URL", main)
-        return SourceProject(ini, "single", (db,), (location / "env.py",), file_template, hooks, flask)
+        return SourceProject(
+            ini, "single", (db,), (location / "env.py",), file_template, hooks, flask, in_migrations=nested
+        )
     dbs = tuple(
         _database(parser, ini, main, engine or "default", f"{_var(engine or 'default')}_DATABASE_URL", engine or main)
         for engine in engines
     )
-    return SourceProject(ini, "lockstep", dbs, (location / "env.py",), file_template, hooks, flask, engines)
+    return SourceProject(ini, "lockstep", dbs, (location / "env.py",), file_template, hooks, flask, engines, nested)
 
 
 def _database_sections(parser: configparser.ConfigParser, ini: Path, sections: list[str]) -> list[str]:
@@ -132,8 +138,8 @@ def _mentions_flask(folder: Path) -> bool:
         return False
 
 
-def _single_name(ini: Path, flask: bool) -> str:
-    folder = ini.parent.parent if flask else ini.parent
+def _single_name(ini: Path, nested: bool) -> str:
+    folder = ini.parent.parent if nested else ini.parent
     name = re.sub(r"[^A-Za-z0-9_]+", "_", folder.resolve().name).strip("_")
     return name or "main"
 

@@ -15,6 +15,7 @@ import dataclasses
 import importlib
 import itertools
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -246,16 +247,15 @@ class MigrationSuite(pytest.Module):
         return suite
 
     def collect(self) -> Any:
-        from ..config import load_config
         from ..errors import MultiDBError
         from .plan import offline_dialects, plan
 
         settings = self.config.stash[SETTINGS]
         assert settings is not None
         try:
-            project = load_config(settings.config, settings.profile)
+            project = load_for_tests(settings.config, settings.profile)
             others = {
-                p: load_config(settings.config, p)
+                p: load_for_tests(settings.config, p)
                 for p in dict.fromkeys(settings.dialect_profiles.values())
                 if p != project.profile
             }
@@ -326,6 +326,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 # --- fixtures -----------------------------------------------------------------------------------
 
 
+_UNSET_URL = re.compile(r"environment variable (\w+) is not set$")
+_STAND_IN_URL = "sqlite://"  # never connected to: every test runs on a throwaway database of its own
+
+
+def load_for_tests(path: Path, profile: str | None) -> Project:
+    """The config as the tests use it: a ``${VAR}`` of a database's ``url`` may be unset.
+
+    Every test replaces each URL with a throwaway database's, so the URLs of the config (``multidb
+    import`` writes ``url: "${DATABASE_URL}"``) are never used; such a variable stands for an unused
+    SQLite URL here. Any other problem (a variable unset elsewhere, too) is reported as it is.
+    """
+    from ..config import load_config
+    from ..errors import ConfigError
+
+    try:
+        return load_config(path, profile)
+    except ConfigError as e:
+        unset = [_UNSET_URL.search(p.problem) if p.key_path.endswith(".url") else None for p in e.problems]
+        if not all(unset):
+            raise
+        stand_ins = {match.group(1): _STAND_IN_URL for match in unset if match}
+        return load_config(path, profile, {**os.environ, **stand_ins})
+
+
 def _require(config: pytest.Config) -> Settings:
     settings = config.stash.get(SETTINGS, None)
     if settings is None:
@@ -336,15 +360,12 @@ def _require(config: pytest.Config) -> Settings:
 @pytest.fixture
 def multidb_project(request: pytest.FixtureRequest) -> Project:
     """The loaded config (its profile from ``--multidb-profile``). Override to load it differently."""
-    from ..config import load_config
-
     settings = _require(request.config)
-    return load_config(settings.config, settings.profile)
+    return load_for_tests(settings.config, settings.profile)
 
 
 def _profile_project(config: pytest.Config, default: Project, profile: str | None) -> Project:
     """``default`` (``multidb_project``), or the project of another profile that serves a dialect."""
-    from ..config import load_config
     from ..errors import MultiDBError
 
     if profile is None or profile == default.profile:
@@ -352,7 +373,7 @@ def _profile_project(config: pytest.Config, default: Project, profile: str | Non
     loaded = config.stash.setdefault(PROJECTS, {})
     if profile not in loaded:
         try:
-            loaded[profile] = load_config(default.path, profile)
+            loaded[profile] = load_for_tests(default.path, profile)
         except MultiDBError as e:
             pytest.fail(f"multidb: cannot load profile '{profile}': " + " ".join(e.lines()), pytrace=False)
     return loaded[profile]

@@ -221,8 +221,8 @@ def adopt(db: Database, script: ScriptDirectory, connection: Connection, revisio
 
     recorder = Recorder(db, script)
     if not sa.inspect(connection).has_table(recorder.table.name, schema=recorder.table.schema):
-        recorder._create(connection.execute)
-    recorder._add_missing(connection, revisions, "adopted")
+        recorder.create(connection.execute)
+    recorder.add_missing(connection, revisions, "adopted")
     connection.commit()
 
 
@@ -261,25 +261,25 @@ class Recorder:
         self.started = True
         connection = ctx.connection
         if ctx.as_sql:  # offline: the SQL file makes the ledger itself (nothing to read)
-            self._create(ctx.execute)
+            self.create(ctx.execute)
             return
         if not sa.inspect(connection).has_table(self.table.name, schema=self.table.schema):
-            self._create(connection.execute)
+            self.create(connection.execute)
         if step.is_stamp:  # what the database held before the stamp (the stamp's own rows say "stamped")
             held = (set(heads) - set(step.destination_revision_ids)) | set(step.source_revision_ids)
             before = applied_revisions(self.script, tuple(sorted(held)))
         else:  # after a downgrade, or but for this upgrade
             this = set(step.up_revision_ids) if step.is_upgrade else set()
             before = [r for r in applied_revisions(self.script, heads) if r not in this]
-        have = self._add_missing(connection, before, "adopted")
+        have = self.add_missing(connection, before, "adopted")
         take_squashed(self.db, self.script, connection, dict.fromkeys(have))
 
-    def _create(self, execute: Any) -> None:
+    def create(self, execute: Any) -> None:
         from sqlalchemy.schema import CreateTable
 
         execute(CreateTable(self.table, if_not_exists=True))
 
-    def _add_missing(self, connection: Connection, revisions: list[str], source: str) -> set[str]:
+    def add_missing(self, connection: Connection, revisions: list[str], source: str) -> set[str]:
         """Rows for those of ``revisions`` the ledger lacks; returns the revisions it held before."""
         import sqlalchemy as sa
 
@@ -340,7 +340,7 @@ class Recorder:
         if applied:
             stale = stale.where(self.table.c.revision.not_in(applied))
         connection.execute(stale)
-        self._add_missing(connection, applied, "stamped")
+        self.add_missing(connection, applied, "stamped")
 
 
 def take_squashed(db: Database, script: ScriptDirectory, connection: Connection, rows: dict[str, Any]) -> None:

@@ -439,10 +439,10 @@ def _check_raw(raw: dict, problems: schema.Problems) -> None:
     for key in ("default_profile", "revision_template"):
         if key in raw and not isinstance(raw[key], str):
             problems.append((key, f"expected a string, got {schema.type_name(raw[key])}"))
-    if "python_path" in raw and not schema._is_str_list(raw["python_path"]):
+    if "python_path" in raw and not schema.is_str_list(raw["python_path"]):
         problems.append(("python_path", "expected a list of folder paths"))
     hooks = raw.get("post_write_hooks")
-    if hooks is not None and not (schema._is_str_list(hooks) and all(map(schema.is_command, hooks))):
+    if hooks is not None and not (schema.is_str_list(hooks) and all(map(schema.is_command, hooks))):
         problems.append(("post_write_hooks", "expected a list of commands, like ['ruff format']"))
     profiles = raw.get("profiles")
     if profiles is not None and schema.check_mapping(profiles, "profiles", problems):

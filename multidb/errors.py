@@ -187,8 +187,6 @@ def percent_hint(exc: BaseException) -> str | None:
 
 def _table_of(exc: BaseException) -> str:
     """The table of the failed ``ALTER TABLE`` statement, or of the ``op.*`` operation that raised."""
-    import re
-
     found = re.search(r'ALTER\s+TABLE\s+"?([^\s"(]+)', str(getattr(exc, "statement", None) or ""), re.IGNORECASE)
     if found:
         return found.group(1)

@@ -217,11 +217,8 @@ def unrecorded(db: Database, script: ScriptDirectory, connection: Connection) ->
 def adopt(db: Database, script: ScriptDirectory, connection: Connection, revisions: list[str]) -> None:
     """``validate --accept``: record ``revisions`` as ``adopted`` (their files as they are now), making the
     ledger first if the database has none, as the next version move would."""
-    import sqlalchemy as sa
-
     recorder = Recorder(db, script)
-    if not sa.inspect(connection).has_table(recorder.table.name, schema=recorder.table.schema):
-        recorder.create(connection.execute)
+    recorder.ensure_table(connection)
     recorder.add_missing(connection, revisions, "adopted")
     connection.commit()
 
@@ -256,15 +253,13 @@ class Recorder:
     def _first(self, ctx: Any, step: Any, heads: tuple[str, ...]) -> None:
         """The run's first version move: make the ledger (in that move's transaction), and online record
         the revisions applied before it existed as ``adopted`` (the files' content now: no false alarms)."""
-        import sqlalchemy as sa
 
         self.started = True
         connection = ctx.connection
         if ctx.as_sql:  # offline: the SQL file makes the ledger itself (nothing to read)
             self.create(ctx.execute)
             return
-        if not sa.inspect(connection).has_table(self.table.name, schema=self.table.schema):
-            self.create(connection.execute)
+        self.ensure_table(connection)
         if step.is_stamp:  # what the database held before the stamp (the stamp's own rows say "stamped")
             held = (set(heads) - set(step.destination_revision_ids)) | set(step.source_revision_ids)
             before = applied_revisions(self.script, tuple(sorted(held)))
@@ -278,6 +273,14 @@ class Recorder:
         from sqlalchemy.schema import CreateTable
 
         execute(CreateTable(self.table, if_not_exists=True))
+
+    def ensure_table(self, connection: Connection) -> None:
+        """Make the ledger on ``connection`` unless it is there (asked first: on MariaDB/MySQL even
+        ``CREATE TABLE IF NOT EXISTS`` commits the open transaction)."""
+        import sqlalchemy as sa
+
+        if not sa.inspect(connection).has_table(self.table.name, schema=self.table.schema):
+            self.create(connection.execute)
 
     def add_missing(self, connection: Connection, revisions: list[str], source: str) -> set[str]:
         """Rows for those of ``revisions`` the ledger lacks; returns the revisions it held before."""

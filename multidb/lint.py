@@ -172,7 +172,10 @@ class LintResult:
 
 
 @dataclass
-class _Op:
+class Op:
+    """One operation a revision calls (Alembic's impl method name and arguments) and its line; lint_sql makes
+    the same records from SQL text."""
+
     name: str
     args: tuple
     kwargs: dict
@@ -256,12 +259,12 @@ def lint_revision(
 
 def _record(
     project: Project, db: Database, script: ScriptDirectory, rev: Script
-) -> tuple[list[_Op], MultiDBError | None]:
+) -> tuple[list[Op], MultiDBError | None]:
     """Run the revision offline, recording each operation and its line; (ops, why it could not render)."""
     from . import alembic_private
     from .runner import run
 
-    ops: list[_Op] = []
+    ops: list[Op] = []
     parents = [p for p in _parents(rev)]
 
     def steps(_heads: Any, context: Any) -> list:
@@ -290,13 +293,13 @@ def _parents(rev: Script) -> list[str]:
     return [down] if isinstance(down, str) else list(down)
 
 
-def _watch(impl: Any, path: str, ops: list[_Op]) -> None:
+def _watch(impl: Any, path: str, ops: list[Op]) -> None:
     """Record each watched call on ``impl`` (this context's own object) before it renders its SQL."""
     target = str(Path(path).resolve())
 
     def wrap(name: str, original: Any) -> Any:
         def recording(*args: Any, **kwargs: Any) -> Any:
-            ops.append(_Op(name, args, kwargs, _line(target)))
+            ops.append(Op(name, args, kwargs, _line(target)))
             return original(*args, **kwargs)
 
         return recording
@@ -324,7 +327,7 @@ def _default_schema(db: Database) -> str | None:
     return make_url(db.url).database  # MariaDB/MySQL: the database is the schema
 
 
-def _read_sql_text(db: Database, ops: list[_Op]) -> list[_Op]:
+def _read_sql_text(db: Database, ops: list[Op]) -> list[Op]:
     """``ops`` with each ``op.execute`` of SQL text replaced by the records of its statements: those of the
     same change made through ``op.*`` where the statement is one lint reads (see multidb.lint_sql)."""
     from . import lint_sql
@@ -336,7 +339,7 @@ def _read_sql_text(db: Database, ops: list[_Op]) -> list[_Op]:
     return found
 
 
-def _check_ops(db: Database, ops: list[_Op], finding: Any, known: _Known) -> list[Finding]:
+def _check_ops(db: Database, ops: list[Op], finding: Any, known: _Known) -> list[Finding]:
     found = []
     ops = _read_sql_text(db, ops)
     created: set[str] = set()
@@ -393,7 +396,7 @@ def _check_ops(db: Database, ops: list[_Op], finding: Any, known: _Known) -> lis
     return found
 
 
-def _rebuilds(ops: list[_Op]) -> tuple[dict[int, _Rebuild], set[int]]:
+def _rebuilds(ops: list[Op]) -> tuple[dict[int, _Rebuild], set[int]]:
     """Tables recreated (by batch mode, or by hand: create, drop the old, rename the new to its name), by
     the index of the ``create_table`` of the new table, and the indices of the ``drop_table`` and
     ``rename_table`` that finish each rebuild."""
@@ -422,11 +425,11 @@ def _rebuilds(ops: list[_Op]) -> tuple[dict[int, _Rebuild], set[int]]:
     return found, parts
 
 
-def _renames(op: _Op, name: str) -> bool:
+def _renames(op: Op, name: str) -> bool:
     return op.name == "rename_table" and len(op.args) >= 2 and op.args[0] == name
 
 
-def _rebuilt(db: Database, op: _Op, rebuild: _Rebuild, created: set[str], finding: Any, known: _Known) -> list:
+def _rebuilt(db: Database, op: Op, rebuild: _Rebuild, created: set[str], finding: Any, known: _Known) -> list:
     table = rebuild.table
     if table in created:
         return []
@@ -485,7 +488,7 @@ def _model_table(known: _Known, table: str, schema: str | None) -> Any:
     return found
 
 
-def _contracted(op: _Op, created: set[str], finding: Any, known: _Known) -> list[Finding]:
+def _contracted(op: Op, created: set[str], finding: Any, known: _Known) -> list[Finding]:
     """``drop_table``, ``drop_column`` and ``rename_table``: against the models, and renames in any case."""
     schema = op.kwargs.get("schema")
     if op.name == "drop_table":
@@ -505,7 +508,7 @@ def _contracted(op: _Op, created: set[str], finding: Any, known: _Known) -> list
     return []
 
 
-def _renamed(op: _Op, what: str, new: str, declared: bool, finding: Any, known: _Known) -> list[Finding]:
+def _renamed(op: Op, what: str, new: str, declared: bool, finding: Any, known: _Known) -> list[Finding]:
     if declared:
         return [
             finding("contract-before-expand", op.line, f"{what} is renamed to {new}, but the models still declare it")
@@ -515,7 +518,7 @@ def _renamed(op: _Op, what: str, new: str, declared: bool, finding: Any, known: 
     return []
 
 
-def _foreign_key(op: _Op, created: set[str], finding: Any) -> list[Finding]:
+def _foreign_key(op: Op, created: set[str], finding: Any) -> list[Finding]:
     import sqlalchemy as sa
 
     constraint = op.args[0]
@@ -529,7 +532,7 @@ def _foreign_key(op: _Op, created: set[str], finding: Any) -> list[Finding]:
     return [finding("pg-fk-not-valid", op.line, f"foreign key {name} on {table} -> {target} without NOT VALID")]
 
 
-def _executed(op: _Op, created: set[str], finding: Any, known: _Known) -> list[Finding]:
+def _executed(op: Op, created: set[str], finding: Any, known: _Known) -> list[Finding]:
     """``op.execute`` of an UPDATE or DELETE (SQL text was read into the same records by _read_sql_text)."""
     change = _data_change(op.args[0] if op.args else op.kwargs.get("sql"))
     if change is None:
@@ -541,7 +544,7 @@ def _executed(op: _Op, created: set[str], finding: Any, known: _Known) -> list[F
 
 
 def _unbatched(
-    op: _Op, verb: str, schema: str | None, table: str, where: bool, finding: Any, known: _Known
+    op: Op, verb: str, schema: str | None, table: str, where: bool, finding: Any, known: _Known
 ) -> list[Finding]:
     rows = known.sizes.rows(table, schema, known.large) if known.sizes is not None else None
     if rows is not None:
@@ -579,7 +582,7 @@ def _data_change(statement: Any) -> tuple[str, str | None, str, bool] | None:
     return None
 
 
-def _altered(db: Database, op: _Op, created: set[str], finding: Any, known: _Known) -> list[Finding]:
+def _altered(db: Database, op: Op, created: set[str], finding: Any, known: _Known) -> list[Finding]:
     table, column = op.args[0], op.args[1]
     if table in created:
         return []
@@ -615,7 +618,7 @@ def _widens(db: Database, old: Any, new: Any) -> bool:
     return pg_keeps_rows(before, after) is True
 
 
-def _kind(op: _Op) -> str | None:
+def _kind(op: Op) -> str | None:
     if op.name == "bulk_insert":
         return "dml"
     if op.name != "execute":

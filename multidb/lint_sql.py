@@ -37,7 +37,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.operations.schemaobj import SchemaObjects
 
-from .lint import _Op
+from .lint import Op
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def statements(sql: str, dialect: str) -> list[list[Token]]:
     return [s for s in found if s]
 
 
-def records(sql: str, dialect: str, line: int) -> list[_Op]:
+def records(sql: str, dialect: str, line: int) -> list[Op]:
     """The records of the statements of ``sql`` (at ``line`` of the revision): for each statement, those of
     the change it makes, or (not read) one ``execute`` of its own text."""
     found = []
@@ -153,9 +153,9 @@ def records(sql: str, dialect: str, line: int) -> list[_Op]:
         except (_NotRead, sa.exc.ArgumentError):  # (ArgumentError: say, a foreign key of 2 columns to 1)
             read = []
         if read:
-            found += [_Op(name, args, kwargs, line) for name, args, kwargs in read]
+            found += [Op(name, args, kwargs, line) for name, args, kwargs in read]
         else:
-            found.append(_Op("execute", (sql[statement[0].start : statement[-1].end],), {}, line))
+            found.append(Op("execute", (sql[statement[0].start : statement[-1].end],), {}, line))
     return found
 
 

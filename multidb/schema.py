@@ -24,7 +24,7 @@ def _is_opt_str(v: Any) -> bool:
     return v is None or isinstance(v, str)
 
 
-def _is_str_list(v: Any) -> bool:
+def is_str_list(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(i, str) for i in v)
 
 
@@ -74,7 +74,7 @@ DATABASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "version_table": (_is_str, "a table name"),
     "version_table_schema": (_is_opt_str, "a schema name"),
     "batch": (_one_of(BATCH_MODES), "one of " + ", ".join(BATCH_MODES)),
-    "depends_on": (_is_str_list, "a list of database names"),
+    "depends_on": (is_str_list, "a list of database names"),
     "connect_timeout": (_is_pos_number, "a number of seconds greater than 0"),
     "transaction": (_one_of(TRANSACTION_MODES), "one of " + ", ".join(TRANSACTION_MODES)),
     "migration_lock_timeout": (lambda v: parse_duration(v) is not None, DURATION),
@@ -85,7 +85,7 @@ DATABASE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "autogenerate": (lambda v: v is None or isinstance(v, dict), "a mapping: {exclude_tables, include_object, ...}"),
     "hooks": (lambda v: v is None or isinstance(v, dict), "a mapping: {on_connect, before_migrate, ...}"),
     "lint_since": (_is_opt_str, "a revision id"),
-    "lint_allow": (_is_str_list, "a list of lint rule ids (see 'multidb lint --help')"),
+    "lint_allow": (is_str_list, "a list of lint rule ids (see 'multidb lint --help')"),
     "lint_large_table_rows": (
         lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
         "a whole number of rows >= 1",
@@ -109,7 +109,7 @@ def _is_bool_or_ref(v: Any) -> bool:
 
 
 AUTOGENERATE_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "exclude_tables": (lambda v: v is None or _is_str_list(v), "a list of table names or globs like 'tmp_*'"),
+    "exclude_tables": (lambda v: v is None or is_str_list(v), "a list of table names or globs like 'tmp_*'"),
     "include_object": (_is_opt_ref, REFERENCE),
     "include_name": (_is_opt_ref, REFERENCE),
     "include_schemas": (lambda v: v is None or isinstance(v, bool), "true or false"),
@@ -258,7 +258,7 @@ def _check_fleet(fleet: dict, where: str, problems: Problems) -> None:
     sources = [k for k in ("names", "query", "command") if fleet.get(k) is not None]
     if len(sources) != 1:
         problems.append((where, "give exactly one of 'names', 'query' or 'command'"))
-    if "names" in fleet and not _is_str_list(fleet["names"]):
+    if "names" in fleet and not is_str_list(fleet["names"]):
         problems.append((f"{where}.names", "expected a list of strings"))
     for key in ("query", "command", "query_url"):
         if fleet.get(key) is not None and not isinstance(fleet[key], str):

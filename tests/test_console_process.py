@@ -149,3 +149,39 @@ def test_library_use_leaves_the_interpreter_alone(project: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "0", "0"]
+
+
+def test_what_user_code_leaves_open_is_still_finalized_at_exit(project: Path) -> None:
+    """Nothing skips the interpreter's own end: a file the models module opened and never closed is still
+    flushed, and an object's ``__del__`` and a ``weakref.finalize`` still run at exit. (A ``gc.freeze()`` as
+    the console script's last exit handler, tried for speed, lost the file's buffered writes.)"""
+    subprocess.run([sys.executable, "-m", "multidb", "upgrade", "--all"], cwd=project, check=True, capture_output=True)
+    out = project / "left_open.txt"
+    models = project / "example_app" / "catalog.py"
+    models.write_text(
+        models.read_text()
+        + textwrap.dedent(
+            f"""
+
+            import os as _os
+            import weakref as _weakref
+
+            _LEFT_OPEN = open({str(out)!r} + ".buffered", "a")
+            _LEFT_OPEN.write("buffered;")
+            _FD = _os.open({str(out)!r}, _os.O_WRONLY | _os.O_APPEND | _os.O_CREAT)
+
+
+            class _Goodbye:
+                def __del__(self, write=_os.write, fd=_FD):
+                    write(fd, b"del;")
+
+
+            _GOODBYE = _Goodbye()
+            _weakref.finalize(_Goodbye, _os.write, _FD, b"finalize;")
+            """
+        )
+    )
+    done = subprocess.run([sys.executable, "-m", "multidb", "check", "--all"], cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (project / "left_open.txt.buffered").read_text() == "buffered;"
+    assert sorted(out.read_text().split(";")) == ["", "del", "finalize"], out.read_text()

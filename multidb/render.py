@@ -92,6 +92,9 @@ def lint_results(items: Sequence[LintResult]) -> str:
     return "\n".join(lines)
 
 
+_RECORDED = "applied revision(s) without a checksum recorded as they are now (applied before multidb kept a ledger)"
+
+
 def validations(items: Sequence[Validation]) -> str:
     """``validate``: one line per database, then one per revision edited or deleted since it was applied."""
     lines = []
@@ -104,12 +107,17 @@ def validations(items: Sequence[Validation]) -> str:
                 "a ledger), so an edit to them cannot be seen; the next upgrade, downgrade or stamp records them, "
                 f"or 'multidb validate {v.name} --accept' now"
             )
-        elif not v.changed:
-            lines.append(f"{v.name}: ok: every applied revision matches its file")
-        else:
+        elif v.changed:
             what = "accepted (the ledger now holds the files as they are)" if v.accepted else "changed since applied"
             lines.append(f"{v.name}: {len(v.changed)} revision(s) {what}:")
             lines += [f"  {c.describe().split(': ', 1)[1]}" for c in v.changed]
+        elif v.accepted:
+            what = f"{len(v.recorded)} {_RECORDED}" if v.recorded else "the ledger now holds the files as they are"
+            lines.append(f"{v.name}: accepted: {what}")
+        else:
+            lines.append(f"{v.name}: ok: every applied revision matches its file")
+        if v.recorded and v.changed:
+            lines.append(f"  {len(v.recorded)} {_RECORDED}")
         lines += [f"  info: {c.describe().split(': ', 1)[1]}" for c in v.squashed]
         if v.squashed and v.accepted:
             lines.append("  info: the ledger now holds the baseline instead of the revisions it replaced")

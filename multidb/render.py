@@ -34,21 +34,22 @@ def databases(infos: Sequence[DatabaseInfo]) -> str:
 
 def statuses(items: Sequence[Status], targets: bool = True) -> str:
     """One row per database; fleet targets one row each, or (``targets=False``) a summary per fleet."""
-    rows = []
+    rows, notes = [], []
     fleets: dict[str, list[Status]] = {}
     for s in items:
         if "/" in s.name and not targets:
             fleets.setdefault(s.name.split("/", 1)[0], []).append(s)
-        elif s.state == "error":
-            rows.append([s.name, "?", "?", "?", f"error: {s.error}"])
-        elif s.state in ("interrupted", "squashed away"):
-            rows.append([s.name, revs(s.current), revs(s.heads), _pending(s), f"{s.state}: {s.error}"])
+            continue
+        if s.state == "error":
+            rows.append([s.name, "?", "?", "?", s.state])
         else:
             rows.append([s.name, revs(s.current), revs(s.heads), _pending(s), s.state])
+        if s.error:  # error, interrupted, squashed away: the long message goes under the table, its state in it
+            notes.append(f"{s.name}: {s.state}: {s.error}")
     text = table(["DATABASE", "CURRENT", "HEADS", "PENDING", "STATE"], rows) if rows else ""
     summaries = [fleet_summary(name, group) for name, group in fleets.items()]
     edited = [f"{line} (see 'multidb validate')" for s in items for line in s.edited]
-    return "\n".join(part for part in [text, *summaries, *edited] if part)
+    return "\n".join(part for part in [text, *notes, *summaries, *edited] if part)
 
 
 def plans(items: Sequence[DatabasePlan]) -> str:

@@ -17,9 +17,14 @@ def set_quiet(flag: bool) -> None:
     _quiet = flag
 
 
+def quiet() -> bool:
+    """``--quiet`` or ``MULTIDB_QUIET``: no progress bars, no confirmation lines (``graph``'s ``wrote ...``)."""
+    return _quiet or bool(os.environ.get("MULTIDB_QUIET"))
+
+
 def wanted(stream: TextIO) -> bool:
     """Whether a progress bar belongs on ``stream``: a terminal, no ``--quiet``, no ``MULTIDB_QUIET``."""
-    return stream.isatty() and not _quiet and not os.environ.get("MULTIDB_QUIET")
+    return stream.isatty() and not quiet()
 
 
 class BarReporter:

@@ -34,21 +34,22 @@ def databases(infos: Sequence[DatabaseInfo]) -> str:
 
 def statuses(items: Sequence[Status], targets: bool = True) -> str:
     """One row per database; fleet targets one row each, or (``targets=False``) a summary per fleet."""
-    rows = []
+    rows, notes = [], []
     fleets: dict[str, list[Status]] = {}
     for s in items:
         if "/" in s.name and not targets:
             fleets.setdefault(s.name.split("/", 1)[0], []).append(s)
-        elif s.state == "error":
-            rows.append([s.name, "?", "?", "?", f"error: {s.error}"])
-        elif s.state in ("interrupted", "squashed away"):
-            rows.append([s.name, revs(s.current), revs(s.heads), _pending(s), f"{s.state}: {s.error}"])
+            continue
+        if s.state == "error":
+            rows.append([s.name, "?", "?", "?", s.state])
         else:
             rows.append([s.name, revs(s.current), revs(s.heads), _pending(s), s.state])
+        if s.error:  # error, interrupted, squashed away: the long message goes under the table, its state in it
+            notes.append(f"{s.name}: {s.state}: {s.error}")
     text = table(["DATABASE", "CURRENT", "HEADS", "PENDING", "STATE"], rows) if rows else ""
     summaries = [fleet_summary(name, group) for name, group in fleets.items()]
     edited = [f"{line} (see 'multidb validate')" for s in items for line in s.edited]
-    return "\n".join(part for part in [text, *summaries, *edited] if part)
+    return "\n".join(part for part in [text, *notes, *summaries, *edited] if part)
 
 
 def plans(items: Sequence[DatabasePlan]) -> str:
@@ -92,6 +93,9 @@ def lint_results(items: Sequence[LintResult]) -> str:
     return "\n".join(lines)
 
 
+_RECORDED = "applied revision(s) without a checksum recorded as they are now (applied before multidb kept a ledger)"
+
+
 def validations(items: Sequence[Validation]) -> str:
     """``validate``: one line per database, then one per revision edited or deleted since it was applied."""
     lines = []
@@ -104,12 +108,17 @@ def validations(items: Sequence[Validation]) -> str:
                 "a ledger), so an edit to them cannot be seen; the next upgrade, downgrade or stamp records them, "
                 f"or 'multidb validate {v.name} --accept' now"
             )
-        elif not v.changed:
-            lines.append(f"{v.name}: ok: every applied revision matches its file")
-        else:
+        elif v.changed:
             what = "accepted (the ledger now holds the files as they are)" if v.accepted else "changed since applied"
             lines.append(f"{v.name}: {len(v.changed)} revision(s) {what}:")
             lines += [f"  {c.describe().split(': ', 1)[1]}" for c in v.changed]
+        elif v.accepted:
+            what = f"{len(v.recorded)} {_RECORDED}" if v.recorded else "the ledger now holds the files as they are"
+            lines.append(f"{v.name}: accepted: {what}")
+        else:
+            lines.append(f"{v.name}: ok: every applied revision matches its file")
+        if v.recorded and v.changed:
+            lines.append(f"  {len(v.recorded)} {_RECORDED}")
         lines += [f"  info: {c.describe().split(': ', 1)[1]}" for c in v.squashed]
         if v.squashed and v.accepted:
             lines.append("  info: the ledger now holds the baseline instead of the revisions it replaced")

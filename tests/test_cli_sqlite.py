@@ -221,6 +221,19 @@ def test_status_check_exits_0_at_head_and_1_when_behind(cli, project):
     assert cli("status").exit_code == 0
 
 
+def test_status_keeps_the_table_narrow_and_says_an_error_under_it(cli, project):
+    assert cli("upgrade", "--all").exit_code == 0
+    db_file(project, "monitor").write_bytes(b"this is not a database file" * 100)
+    result = cli("status")
+    assert result.exit_code == 1
+    header, catalog_row, monitor_row, note = result.stdout.splitlines()
+    assert monitor_row.split() == ["monitor", "?", "?", "?", "error"]
+    assert header.index("STATE") == catalog_row.index("at head") == monitor_row.index("error")
+    assert len(catalog_row) <= len(header) + len("at head")  # no column padded out to the message's width
+    assert note.startswith("monitor: error: ") and "file is not a database" in note, note
+    assert status_json(cli)["monitor"]["error"] == note.removeprefix("monitor: error: ")
+
+
 def test_status_of_a_new_project_is_empty_and_creates_no_file(cli, project):
     result = cli("status", "--check", "--json")
     assert result.exit_code == 1

@@ -340,3 +340,23 @@ def test_a_database_file_that_does_not_exist_is_not_created(project, cli):
     assert not (project / "var" / "catalog.db").exists()
     with pytest.raises(sqlite3.OperationalError):  # (the folder is not there either)
         sqlite3.connect(f"file:{project / 'var' / 'catalog.db'}?mode=ro", uri=True).execute("select 1")
+
+
+def test_graph_says_what_it_wrote_unless_quiet_or_json(project, cli):
+    result = cli("graph", "--all", "--html", "graph.html", "--svg", "graph.svg")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "wrote graph of 2 databases to graph.html",
+        "wrote graph of 2 databases to graph.svg",
+    ]
+    assert result.stderr == ""
+    one = cli("graph", "catalog", "--svg", "catalog.svg")
+    assert one.stdout == "wrote graph of 1 database to catalog.svg\n"
+    for quiet in (["-q"], ["--quiet"]):
+        result = cli(*quiet, "graph", "--all", "--html", "graph.html")
+        assert result.exit_code == 0 and result.output == ""
+        assert cli("graph", "--all", "--html", "graph.html", *quiet).output == ""
+    assert cli("graph", "--all", "--html", "graph.html", env={"MULTIDB_QUIET": "1"}).output == ""
+    both = cli("graph", "--all", "--html", "graph.html", "--json")
+    assert [g["name"] for g in json.loads(both.stdout)] == ["catalog", "monitor"]  # the JSON only
+    assert both.stderr == ""

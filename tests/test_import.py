@@ -591,3 +591,55 @@ def test_the_env_py_scan_names_the_setting_for_each_customization(tmp_path: Path
     assert "compare_type" not in found
     env.write_text("target_metadata = None\n")  # the default env.py: nothing to carry over
     assert scan(env) == []
+
+
+# --- script_location as a package resource (``mypkg:migrations``) -----------------------------------------------
+
+
+def _as_package_resource(root: Path, ini_settings: str) -> None:
+    """The single fixture with its history moved into the ``notes_app`` package, the ini naming it as a resource."""
+    shutil.move(root / "migrations", root / "notes_app" / "migrations")
+    text = (root / "alembic.ini").read_text().replace("script_location = migrations\n", ini_settings)
+    (root / "alembic.ini").write_text(text)
+
+
+def test_a_package_resource_script_location_is_resolved_through_prepend_sys_path(copy, tmp_path: Path) -> None:
+    root = copy("single")
+    # Alembic's template: prepend_sys_path = . makes the project's packages importable
+    _as_package_resource(root, "script_location = notes_app:migrations\n")
+    result = run("import")
+    assert result.exit_code == 0, result.output
+    config = (root / "config" / "multidb.yaml").read_text()
+    assert '{label: "single", path: "../notes_app/migrations/versions"}' in config
+    assert 'metadata: "notes_app.models:Base.metadata"' in config  # env.py was found in the package's folder
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'notes.db'}"}
+    upgraded = run("upgrade", "--all", env=env)
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "upgraded (3 revisions)" in upgraded.output
+
+
+def test_a_package_resource_is_found_on_the_python_path(copy, tmp_path: Path, monkeypatch) -> None:
+    root = copy("single")
+    # an installed package: outside the project, importable through sys.path only
+    library = tmp_path / "site"
+    library.mkdir()
+    (library / "notes_lib").mkdir()
+    (library / "notes_lib" / "__init__.py").write_text("")
+    shutil.move(root / "migrations", library / "notes_lib" / "migrations")
+    text = (root / "alembic.ini").read_text().replace("prepend_sys_path = .\npath_separator = os\n", "")
+    location = "script_location = notes_lib:migrations\nversion_locations = notes_lib:migrations/versions\n"
+    (root / "alembic.ini").write_text(text.replace("script_location = migrations\n", location))
+    monkeypatch.syspath_prepend(str(library))
+    result = run("import")
+    assert result.exit_code == 0, result.output
+    config = (root / "config" / "multidb.yaml").read_text()
+    assert '{label: "single", path: "../../site/notes_lib/migrations/versions"}' in config
+
+
+def test_a_package_resource_whose_package_is_missing_is_one_error(copy) -> None:
+    root = copy("single")
+    _as_package_resource(root, "script_location = no_such_package_here:migrations\n")
+    result = run("import")
+    assert result.exit_code == 2
+    assert_one_clean_error(result, "alembic.ini", "package 'no_such_package_here' not found", "prepend_sys_path")
+    assert not (root / "config").exists()

@@ -79,6 +79,14 @@ def ledger_rows(url: str) -> dict[str, tuple[str, str]]:
         engine.dispose()
 
 
+def drop_ledger(url: str) -> None:
+    """As a database migrated before multidb kept a ledger (or by plain Alembic) has none."""
+    engine = sa.create_engine(url, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE {LEDGER}"))
+    engine.dispose()
+
+
 def versions(url: str) -> set[str]:
     engine = sa.create_engine(url, poolclass=NullPool)
     try:
@@ -180,6 +188,29 @@ def test_validate_accept_takes_the_files_as_they_are(tmp_path):
     assert run(config, "upgrade", "--all").exit_code == 0
 
 
+def test_validate_accept_says_accepted_never_ok_for_what_it_just_recorded(tmp_path):
+    config, url = sqlite_at_second_then_edited(tmp_path, 0)
+    data = json.loads(run(config, "validate", "main", "--json").stdout)[0]
+    assert data["state"] == "changed" and not data["accepted"]
+    [item] = json.loads(run(config, "validate", "main", "--accept", "--json").stdout)
+    assert item["state"] == "accepted" and item["accepted"] and [c["revision"] for c in item["changed"]] == [REVS[0]]
+    again = json.loads(run(config, "validate", "main", "--accept", "--json").stdout)[0]
+    assert again["state"] == "ok" and not again["accepted"]  # nothing left to accept
+
+    # a database migrated before multidb kept a ledger: --accept records the applied revisions it has no row for
+    drop_ledger(url)
+    assert json.loads(run(config, "validate", "main", "--json").stdout)[0]["state"] == "unrecorded"
+    accepted = run(config, "validate", "main", "--accept")
+    assert accepted.exit_code == 0, accepted.output
+    assert "ok" not in accepted.stdout, accepted.stdout
+    recorded = "main: accepted: 2 applied revision(s) without a checksum recorded as they are now"
+    assert accepted.stdout.startswith(recorded), accepted.stdout
+    drop_ledger(url)
+    [item] = json.loads(run(config, "validate", "main", "--accept", "--json").stdout)
+    assert item["state"] == "accepted" and item["recorded"] == REVS[:2] and item["unrecorded"] == []
+    assert run(config, "validate", "main").stdout == "main: ok: every applied revision matches its file\n"
+
+
 def test_line_endings_do_not_count_as_an_edit(tmp_path):
     url = f"sqlite:///{tmp_path / 'main.db'}"
     config = write_project(tmp_path, url)
@@ -193,10 +224,7 @@ def test_line_endings_do_not_count_as_an_edit(tmp_path):
 def test_a_database_from_before_the_ledger_adopts_its_revisions_without_false_alarms(tmp_path, url):
     config = write_project(tmp_path, url)
     assert run(config, "upgrade", "main", "--to", REVS[1]).exit_code == 0
-    engine = sa.create_engine(url, poolclass=NullPool)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP TABLE {LEDGER}"))  # as multidb left it before it kept a ledger
-    engine.dispose()
+    drop_ledger(url)  # as multidb left it before it kept a ledger
     edited = tmp_path / "versions" / f"{REVS[0]}_step.py"
     edited.write_text(edited.read_text() + "\n# edited before the ledger existed: cannot be known\n")
 

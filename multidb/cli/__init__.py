@@ -152,7 +152,7 @@ def project_options(f: Callable) -> Callable:
             expose_value=False,
             callback=_quiet,
             is_eager=True,
-            help="No progress bars (also: MULTIDB_QUIET=1).",
+            help="No progress bars or confirmation lines (also: MULTIDB_QUIET=1).",
         ),
     ]
     for option in reversed(options):

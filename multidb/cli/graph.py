@@ -41,13 +41,26 @@ def graph_cmd(databases, all_, html_file, svg_file, jobs, as_json) -> None:
     project = load_project()
     graphs = graph(project, *read_targets(databases, all_), jobs=jobs)
     title = f"multidb graph: {project.path.name}" + (f" ({project.profile})" if project.profile else "")
+    written = []
     if html_file:
-        _write(Path(html_file), drawing.html_page(graphs, title))
+        written.append(_write(Path(html_file), drawing.html_page(graphs, title)))
     if svg_file:
-        _write(Path(svg_file), drawing.svg_document(graphs))
+        written.append(_write(Path(svg_file), drawing.svg_document(graphs)))
     if as_json:
-        emit(graphs, True, str)
+        emit(graphs, True, str)  # stdout is the JSON only
+    else:
+        _say_written(written, len(graphs))
     _warn_unknown(graphs)
+
+
+def _say_written(paths: list[Path], count: int) -> None:
+    """One line per file written (none under -q/--quiet or MULTIDB_QUIET)."""
+    from ..progress import quiet
+
+    databases = f"{count} database{'s' if count != 1 else ''}"
+    if not quiet():
+        for path in paths:
+            emit(path, False, lambda p: f"wrote graph of {databases} to {p}")
 
 
 def _warn_unknown(graphs: list) -> None:
@@ -67,7 +80,7 @@ def _warn_unknown(graphs: list) -> None:
             click.echo(scrub(f"multidb: warning: {line}", secrets), err=True)
 
 
-def _write(path: Path, document: str) -> None:
+def _write(path: Path, document: str) -> Path:
     import html
 
     from ..errors import MultiDBError
@@ -78,3 +91,4 @@ def _write(path: Path, document: str) -> None:
         path.write_text(scrub(document, [*secrets, *(html.escape(s) for s in secrets if s)]), encoding="utf-8")
     except OSError as e:
         raise MultiDBError(f"cannot write {path}: {e.strerror or e}") from e
+    return path

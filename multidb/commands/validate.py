@@ -26,6 +26,9 @@ class Validation:
     error: str | None = None
     squashed: tuple[ledger.Changed, ...] = ()  # replaced by a baseline (multidb squash): information only
     unrecorded: tuple[str, ...] = ()  # applied before the database had a ledger: no checksum to compare yet
+    recorded: tuple[str, ...] = ()  # --accept: the unrecorded revisions it gave a checksum
+    # "ok", "changed" (edited or deleted), "unrecorded", "accepted" (by --accept, just now) or "error"
+    state: str = "ok"
 
 
 def ledger_findings(project: Project, db: Database) -> list[ledger.Changed]:
@@ -72,10 +75,20 @@ def validate(
             accepted = accept and bool(everything or missing)
             if accepted:
                 _accept(project, db, missing)
-            unrecorded = () if accepted else tuple(missing)
-            results.append(Validation(db.name, tuple(found), accepted, squashed=squashed, unrecorded=unrecorded))
+            state = "accepted" if accepted else "changed" if found else "unrecorded" if missing else "ok"
+            results.append(
+                Validation(
+                    db.name,
+                    tuple(found),
+                    accepted,
+                    squashed=squashed,
+                    unrecorded=() if accepted else tuple(missing),
+                    recorded=tuple(missing) if accepted else (),
+                    state=state,
+                )
+            )
         except DatabaseError as e:
-            results.append(Validation(db.name, error=e.message))
+            results.append(Validation(db.name, error=e.message, state="error"))
     return results
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import configparser
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,10 +155,40 @@ def _var(name: str) -> str:
 
 
 def _location(parser: configparser.ConfigParser, ini: Path, section: str) -> Path:
-    raw = parser.get(section, "script_location")
+    return _folder(parser, ini, section, "script_location", parser.get(section, "script_location"))
+
+
+def _folder(parser: configparser.ConfigParser, ini: Path, section: str, key: str, raw: str) -> Path:
+    """A folder of the ini (relative to the ini's folder), or Alembic's package resource ``mypkg:migrations``."""
     if ":" in raw and not Path(raw).exists() and not re.match(r"^[A-Za-z]:[\\/]", raw):
-        raise UsageError(f"{ini}: [{section}] script_location '{raw}' is a package resource; give it as a folder")
+        package, *parts = raw.split(":")
+        found = _package_folder(parser, ini, section, package.strip())
+        if found is None:
+            raise UsageError(
+                f"{ini}: [{section}] {key} '{raw}': package '{package.strip()}' not found (looked on "
+                "prepend_sys_path, in the ini's folder and on the Python path)"
+            )
+        return found.joinpath(*parts).resolve()
     return (ini.parent / raw).resolve()
+
+
+def _package_folder(parser: configparser.ConfigParser, ini: Path, section: str, package: str) -> Path | None:
+    """The folder of an importable package, searched as Alembic's ``package:path`` finds it: on the ini's
+    ``prepend_sys_path`` (relative to the ini's folder, where ``alembic`` runs), the ini's folder, then the
+    Python path. Nothing is imported, and a package already imported is not taken from ``sys.modules``."""
+    from importlib.machinery import PathFinder
+
+    raw = parser.get(section, "prepend_sys_path", fallback="")
+    separator = _separator(parser, section)
+    prepended = raw.split(separator) if separator else re.split(r", *| +|:", raw)
+    search = [str((ini.parent / p.strip()).resolve()) for p in prepended if p.strip()]
+    search += [str(ini.parent.resolve()), *sys.path]
+    for name in package.split("."):
+        spec = PathFinder.find_spec(name, search) if name else None
+        search = list(spec.submodule_search_locations or []) if spec else []
+        if not search:
+            return None  # not found, or a module rather than a package
+    return Path(search[0])
 
 
 def _database(parser, ini: Path, section: str, name: str, variable: str, url_section: str) -> SourceDatabase:
@@ -166,7 +197,7 @@ def _database(parser, ini: Path, section: str, name: str, variable: str, url_sec
     if raw:
         separator = _separator(parser, section)
         parts = raw.split(separator) if separator else re.split(r"[\s,]+", raw)
-        versions = tuple((ini.parent / p.strip()).resolve() for p in parts if p.strip())
+        versions = tuple(_folder(parser, ini, section, "version_locations", p.strip()) for p in parts if p.strip())
     else:
         versions = (location / "versions",)
     has_url = (

@@ -13,16 +13,19 @@ so the lint rules read both the same way:
 - ``RENAME TABLE a TO b [, c TO d]`` (MariaDB/MySQL): ``rename_table`` each
 - ``ALTER TABLE [IF EXISTS] [ONLY] table`` with one or more actions (comma-separated):
   ``ADD [COLUMN] [IF NOT EXISTS] c type ...`` (``add_column``: ``NOT NULL``/``PRIMARY KEY``, ``DEFAULT``,
-  ``REFERENCES``, serial/identity/generated/auto-increment columns), ``ADD [CONSTRAINT name] FOREIGN KEY
-  ... REFERENCES ... [NOT VALID]`` (``add_constraint``), ``DROP [COLUMN] [IF EXISTS] c`` (``drop_column``),
-  ``RENAME [COLUMN] a TO b`` and ``CHANGE [COLUMN] a b ...`` (``alter_column(name=)``), ``RENAME [TO|AS] b``
-  (``rename_table``), ``ALTER [COLUMN] c [SET DATA] TYPE t`` (``alter_column(type_=)``) and ``ALTER [COLUMN]
-  c SET NOT NULL`` (``alter_column(nullable=False)``)
-- ``UPDATE [ONLY] table ...`` and ``DELETE FROM [ONLY] table ...``: ``sa.update`` / ``sa.delete`` of the
-  table, with a ``WHERE`` when the statement has one outside parentheses
+  ``REFERENCES``, serial/identity/generated/auto-increment columns) and MariaDB/MySQL's ``ADD [COLUMN] (c1
+  type ..., c2 type ...)`` (an ``add_column`` each), ``ADD [CONSTRAINT name] FOREIGN KEY ... REFERENCES ...
+  [NOT VALID]`` (``add_constraint``), ``DROP [COLUMN] [IF EXISTS] c`` (``drop_column``), ``RENAME [COLUMN]
+  a TO b`` and ``CHANGE [COLUMN] a b type ...`` (``alter_column(name=)``, the type as ``existing_type``),
+  ``MODIFY [COLUMN] c type ...`` and ``CHANGE [COLUMN] c c type ...`` (``alter_column(type_=, nullable=)``),
+  ``RENAME [TO|AS] b`` (``rename_table``), ``ALTER [COLUMN] c [SET DATA] TYPE t`` (``alter_column(type_=)``)
+  and ``ALTER [COLUMN] c SET NOT NULL`` (``alter_column(nullable=False)``)
+- ``[WITH [RECURSIVE] name AS (...) [, ...]] UPDATE [ONLY] table ...`` and ``[WITH ...] DELETE FROM [ONLY]
+  table ...``: ``sa.update`` / ``sa.delete`` of the table, with a ``WHERE`` when the statement has one
+  outside parentheses
 
-Anything else (another statement, another action, a ``WITH ...`` query, MariaDB's ``MODIFY``) is left as
-the text of its statement: no rule guesses from it. On PostgreSQL a name written without quotes is
+Anything else (another statement, another action, a ``WITH ...`` query that is no UPDATE or DELETE) is left
+as the text of its statement: no rule guesses from it. On PostgreSQL a name written without quotes is
 folded to lower case, as the server does.
 """
 
@@ -357,6 +360,9 @@ class _Reader:
             if self.words("TABLE"):
                 return self.alter_table()
             return []
+        if self.words("WITH"):
+            self.ctes()
+            return self.statement() if self.next_is("UPDATE", "DELETE") else []
         if self.words("UPDATE"):
             self.one_of("LOW_PRIORITY")
             self.one_of("IGNORE")
@@ -369,6 +375,22 @@ class _Reader:
                 self.one_of("ONLY")
                 return self.data_change(sa.delete)
         return []
+
+    def ctes(self) -> None:
+        """Takes the common table expressions after WITH: ``[RECURSIVE] name [(columns)] AS [[NOT]
+        MATERIALIZED] (query) [, ...]`` (what they read does not change which table the statement changes)."""
+        self.one_of("RECURSIVE")
+        while True:
+            self.name()
+            if self.at_paren():
+                self.group()
+            if not self.words("AS"):
+                raise _NotRead
+            self.one_of("NOT")
+            self.one_of("MATERIALIZED")
+            self.group()
+            if not self.symbol(","):
+                return
 
     def table_columns(self) -> list[sa.Column]:
         """The columns of CREATE TABLE's list (none when it copies another table's with LIKE)."""
@@ -426,6 +448,8 @@ class _Reader:
             if not self.one_of("COLUMN") and self.next_is(*_NOT_A_COLUMN):
                 return self.add_constraint(schema, table)
             self.words("IF", "NOT", "EXISTS")
+            if self.at_paren():  # MariaDB/MySQL's ADD (c1 ..., c2 ...): an add_column each
+                return [_Reader(self.sql, item, self.dialect).add_column(schema, table) for item in self.group()]
             return [self.add_column(schema, table)]
         if self.words("DROP"):
             if not self.one_of("COLUMN") and self.next_is(*_NOT_A_COLUMN):
@@ -447,11 +471,22 @@ class _Reader:
             if not self.words("TO"):
                 raise _NotRead
             return [("alter_column", (table, old), {"name": self.name(), **at})]
+        if self.words("MODIFY"):
+            self.one_of("COLUMN")
+            self.words("IF", "EXISTS")
+            return [self.restated(table, self.name(), at)]
         if self.words("CHANGE"):
             self.one_of("COLUMN")
             self.words("IF", "EXISTS")
             old, new = self.name(), self.name()
-            return [("alter_column", (table, old), {"name": new, **at})] if new != old else []
+            if new == old:  # the column restated under its own name: MODIFY
+                return [self.restated(table, old, at)]
+            # a rename restates the type (Alembic writes one so, from existing_type): the column's type
+            existing = {}
+            with contextlib.suppress(_NotRead):
+                type_, nullable = self.definition()
+                existing = {"existing_type": type_, "existing_nullable": nullable}
+            return [("alter_column", (table, old), {"name": new, **existing, **at})]
         if self.words("ALTER"):
             if not self.one_of("COLUMN") and self.next_is(*_NOT_A_COLUMN):
                 return []
@@ -470,18 +505,24 @@ class _Reader:
             return [("alter_column", (table, column), {"type_": _Written(self.text(written)), **at})]
         return []
 
+    def restated(self, table: str, column: str, at: dict) -> Record:
+        """MariaDB/MySQL's MODIFY: the whole column again, read as ``op.alter_column(type_=, nullable=)``
+        (the old type is not in the SQL: a restatement cannot be told from a type change)."""
+        type_, nullable = self.definition()
+        return ("alter_column", (table, column), {"type_": type_, "nullable": nullable, **at})
+
+    def definition(self) -> tuple[_Written, bool]:
+        """A column definition's type (as written) and whether it is nullable (no NOT NULL nor PRIMARY KEY)."""
+        rest = self.rest()
+        written = _type_of(rest)
+        return _Written(self.text(written)), not _not_null(rest[len(written) :])
+
     def add_column(self, schema: str | None, table: str) -> Record:
         name = self.name()
         rest = self.rest()
-        written = []
-        for token in rest:
-            if token.is_(*_COLUMN_CONSTRAINT):
-                break
-            written.append(token)
-        if not written:
-            raise _NotRead
+        written = _type_of(rest)
         constraints = rest[len(written) :]
-        not_null = default = False
+        not_null, default = _not_null(constraints), False
         default_text: str | None = None
         references: str | None = None
         depth = 0
@@ -490,10 +531,7 @@ class _Reader:
                 depth += 1 if token.text == "(" else -1
             if depth or token.kind != "word":
                 continue
-            after = constraints[k + 1] if k + 1 < len(constraints) else None
-            if (token.is_("NOT") and after is not None and after.is_("NULL")) or token.is_("PRIMARY"):
-                not_null = True
-            elif token.is_("DEFAULT"):
+            if token.is_("DEFAULT"):
                 default_text = self.text(_default_of(constraints[k + 1 :]))
             elif token.is_("GENERATED", "AS", "AUTO_INCREMENT"):  # identity, generated, auto-numbered
                 default = True
@@ -546,6 +584,25 @@ class _Reader:
                 statement = statement.where(sa.text(self.text(rest[k + 1 :]) or "true"))
                 break
         return [("execute", (statement,), {})]
+
+
+def _type_of(definition: list[Token]) -> list[Token]:
+    """The type at the front of a column's definition: up to its first constraint (one token at least)."""
+    found = list(itertools.takewhile(lambda token: not token.is_(*_COLUMN_CONSTRAINT), definition))
+    if not found:
+        raise _NotRead
+    return found
+
+
+def _not_null(constraints: list[Token]) -> bool:
+    """Whether a column's constraints (outside parentheses) say NOT NULL or PRIMARY KEY."""
+    depth = 0
+    for token, after in itertools.zip_longest(constraints, constraints[1:]):
+        if token.kind == "symbol" and token.text in "()":
+            depth += 1 if token.text == "(" else -1
+        elif depth == 0 and (token.is_("PRIMARY") or (token.is_("NOT") and after is not None and after.is_("NULL"))):
+            return True
+    return False
 
 
 def _default_of(tokens: list[Token]) -> list[Token]:

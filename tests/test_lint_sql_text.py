@@ -297,6 +297,124 @@ def test_set_not_null_in_sql_text_is_flagged_as_alter_column_is(tmp_path):
     assert (rule, message) == ("pg-set-not-null-scans", "column items.name set not null")
 
 
+# --- MariaDB/MySQL's MODIFY and CHANGE, parenthesised ADD; CTEs before UPDATE/DELETE; several actions -------------
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        'op.execute("ALTER TABLE items MODIFY name varchar(100)")',
+        "op.execute(sa.text('alter table `items` modify column `name` VARCHAR(100) NULL COMMENT \\'x\\''))",
+        # CHANGE to the same name: the column restated, as MODIFY does
+        'op.execute("ALTER TABLE items CHANGE COLUMN name name varchar(100) AFTER id")',
+    ],
+)
+def test_modify_and_change_to_the_same_name_are_a_type_change_as_alter_column_is(tmp_path, sql):
+    """MariaDB/MySQL's MODIFY (and a CHANGE that keeps the name) restate the whole column: read as
+    op.alter_column(type_=) (they used to be left as text, so no rule saw the type change)."""
+    op_body = 'op.alter_column("items", "name", type_=sa.String(100))'
+    [(rule, _, message)] = same_as_op(tmp_path, MARIADB, op_body, sql)
+    assert (rule, message) == ("type-change-rewrites", "column items.name type to varchar(100)")
+
+
+def test_modify_not_null_is_the_type_change_with_nullable_false_of_alter_column(tmp_path):
+    from multidb.lint_sql import records
+
+    [record] = records("ALTER TABLE items MODIFY COLUMN name varchar(100) NOT NULL DEFAULT 'x'", "mariadb", 3)
+    assert (record.name, record.args) == ("alter_column", ("items", "name"))
+    assert str(record.kwargs["type_"]) == "varchar(100)" and record.kwargs["nullable"] is False
+    op_body = 'op.alter_column("items", "name", type_=sa.String(100), nullable=False)'
+    sql = "op.execute(\"ALTER TABLE items MODIFY COLUMN name varchar(100) NOT NULL DEFAULT 'x'\")"
+    assert same_as_op(tmp_path, MARIADB, op_body, sql)
+
+
+def test_a_change_that_renames_reads_its_type_as_the_existing_one(tmp_path):
+    """CHANGE a b type restates the type whether or not it changes; Alembic writes a rename on MariaDB that
+    way (with existing_type): read as the rename, the type as the column's existing one."""
+    from multidb.lint_sql import records
+
+    [record] = records("ALTER TABLE items CHANGE legacy old_code varchar(20) NOT NULL", "mariadb", 3)
+    assert record.kwargs["name"] == "old_code" and "type_" not in record.kwargs
+    assert str(record.kwargs["existing_type"]) == "varchar(20)" and record.kwargs["existing_nullable"] is False
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        'op.execute("ALTER TABLE items ADD (code varchar(10) NOT NULL, note text, n int NOT NULL)")',
+        "op.execute('ALTER TABLE items ADD COLUMN IF NOT EXISTS '\n"
+        "           '(code varchar(10) NOT NULL, note text, n int NOT NULL)')",
+        # several actions, comma-separated: each read on its own
+        'op.execute("ALTER TABLE items ADD code varchar(10) NOT NULL, ADD COLUMN note text, ADD n int NOT NULL")',
+    ],
+)
+def test_a_parenthesised_add_is_one_add_column_per_column(tmp_path, sql):
+    op_body = """op.add_column("items", sa.Column("code", sa.String(10), nullable=False))
+    op.add_column("items", sa.Column("note", sa.Text()))
+    op.add_column("items", sa.Column("n", sa.Integer(), nullable=False))"""
+    expected = found(tmp_path / "op", MARIADB, op_body)
+    assert [(rule, message) for rule, _, message in expected] == [
+        ("not-null-without-default", "column items.code not null, no default"),
+        ("not-null-without-default", "column items.n not null, no default"),
+    ]
+    got = found(tmp_path / "sql", MARIADB, sql)
+    line = line_of(next_file(tmp_path / "sql"), "op.execute")
+    assert got == [(rule, line, message) for rule, _, message in expected]
+
+
+def test_several_actions_of_one_statement_are_each_read_modify_and_change_among_them(tmp_path):
+    body = (
+        'op.execute("ALTER TABLE items ADD code varchar(10) NOT NULL, MODIFY name varchar(100), '
+        'CHANGE legacy old_code varchar(20), ALGORITHM=INPLACE, LOCK=NONE")'
+    )
+    op_body = """op.add_column("items", sa.Column("code", sa.String(10), nullable=False))
+    op.alter_column("items", "name", type_=sa.String(100))
+    op.alter_column("items", "legacy", new_column_name="old_code", existing_type=sa.String(20))"""
+    expected = found(tmp_path / "op", MARIADB, op_body, STILL)
+    got = found(tmp_path / "sql", MARIADB, body, STILL)
+    assert [(rule, message) for rule, _, message in got] == [(rule, message) for rule, _, message in expected]
+    assert [rule for rule, _, _ in got] == [
+        "not-null-without-default",
+        "type-change-rewrites",
+        "contract-before-expand",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "sql", "message"),
+    [
+        (
+            PG,
+            "op.execute(\"WITH o AS (SELECT id FROM owners) UPDATE items SET name = 'x'\")",
+            "update of every row of items (no where); table size unknown",
+        ),
+        (
+            PG,
+            'op.execute("WITH RECURSIVE o (id) AS MATERIALIZED (SELECT id FROM owners WHERE id > 1), '
+            'p AS NOT MATERIALIZED (SELECT 1) DELETE FROM ONLY items")',
+            "delete of every row of items (no where); table size unknown",
+        ),
+        (
+            SQLITE,
+            "op.execute(\"with o as (select id from owners where id > 1) update items set name = 'x'\")",
+            "update of every row of items (no where); table size unknown",
+        ),
+    ],
+)
+def test_an_update_or_delete_after_ctes_is_read_as_the_update_or_delete(tmp_path, url, sql, message):
+    verb = "update" if "update" in message[:6] else "delete"
+    op_body = f'op.execute(sa.{verb}(sa.table("items")))'
+    [(rule, _, got)] = same_as_op(tmp_path, url, op_body, sql)
+    assert (rule, got) == ("unbatched-update", message)
+
+
+def test_an_update_after_a_cte_with_a_where_of_its_own_passes_and_is_a_data_change_on_mariadb(tmp_path):
+    where = "op.execute(\"WITH o AS (SELECT id FROM owners) UPDATE items SET name = 'x' WHERE owner_id IN (1)\")"
+    assert found(tmp_path / "pg", PG, where) == []
+    body = where.replace('op.execute("', 'op.execute("ALTER TABLE items ADD COLUMN note text; ')
+    assert [rule for rule, _, _ in found(tmp_path / "maria", MARIADB, body)] == ["mariadb-ddl-with-dml"]
+
+
 # --- several statements, comments, literals, what is not read ------------------------------------------------------
 
 
@@ -345,8 +463,6 @@ def test_a_data_change_after_ddl_in_one_string_warns_on_mariadb(tmp_path):
         (PG, 'op.execute("/* outer /* nested */ DROP TABLE owners; */ SELECT 1")'),
         (MARIADB, "op.execute(\"INSERT INTO items (id, name) VALUES (1, 'it\\\\'s; DROP TABLE owners')\")"),
         (MARIADB, 'op.execute("SELECT 1 # DROP TABLE owners")'),
-        # not read (no guessing): MariaDB's MODIFY restates the whole column, type or not
-        (MARIADB, 'op.execute("ALTER TABLE items MODIFY name varchar(100)")'),
     ],
 )
 def test_statements_in_literals_or_comments_and_statements_not_read_pass(tmp_path, url, sql):
@@ -368,9 +484,8 @@ def test_an_update_without_a_where_of_its_own_is_flagged(tmp_path, sql):
 @pytest.mark.parametrize(
     "url, sql",
     [
-        # not read (no guessing): a query that starts with WITH, MariaDB's parenthesised ADD
-        (PG, "op.execute(\"WITH o AS (SELECT id FROM owners) UPDATE items SET name = 'x'\")"),
-        (MARIADB, 'op.execute("ALTER TABLE items ADD (code varchar(10) NOT NULL)")'),
+        # not read (no guessing): a query that starts with WITH and is no UPDATE or DELETE
+        (PG, "op.execute(\"WITH o AS (SELECT id FROM owners) INSERT INTO items (name) SELECT 'x' FROM o\")"),
         # values computed per row: a serial, an identity, a generated column are not missing a default
         (PG, 'op.execute("ALTER TABLE items ADD COLUMN n bigserial NOT NULL")'),
         (PG, 'op.execute("ALTER TABLE items ADD COLUMN n int NOT NULL GENERATED ALWAYS AS IDENTITY")'),
@@ -432,7 +547,8 @@ def test_a_statement_not_read_stays_its_own_text():
 WORDS = [
     "ALTER", "TABLE", "ADD", "DROP", "COLUMN", "CONSTRAINT", "FOREIGN", "KEY", "REFERENCES", "RENAME", "TO",
     "CREATE", "INDEX", "ON", "ONLY", "IF", "EXISTS", "NOT", "NULL", "DEFAULT", "TYPE", "SET", "UPDATE", "DELETE",
-    "FROM", "WHERE", "CHANGE", "items", '"x"', "(", ")", ",", ".", ";", "'s'", "1", "--", "/*", "$$", "`",
+    "FROM", "WHERE", "CHANGE", "MODIFY", "WITH", "AS", "RECURSIVE", "MATERIALIZED", "items", '"x"', "(", ")", ",",
+    ".", ";", "'s'", "1", "--", "/*", "$$", "`",
 ]  # fmt: skip
 
 

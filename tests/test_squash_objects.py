@@ -117,6 +117,28 @@ CASES = [
         ("CREATE EVENT files_nightly ON SCHEDULE EVERY 1 DAY DO UPDATE files SET active = 1",),
         "event files_nightly",
     ),
+    # the virtual table is named, its shadow tables (docs_data, docs_idx, ...) are not: they are its own
+    ("sqlite", ("CREATE VIRTUAL TABLE docs USING fts5(body)",), "virtual table docs"),
+    ("sqlite", ("CREATE VIRTUAL TABLE boxes USING rtree(id, x0, x1)",), "virtual table boxes"),
+    ("postgresql", ("ALTER TABLE files ENABLE ROW LEVEL SECURITY",), "row level security on files"),
+    ("postgresql", ("ALTER TABLE files FORCE ROW LEVEL SECURITY",), "row level security on files"),
+    ("postgresql", ("CREATE PUBLICATION files_pub FOR TABLE files",), "publication files_pub"),
+    (
+        "postgresql",
+        ("CREATE SEQUENCE tickets AS integer MINVALUE 5 MAXVALUE 100 CACHE 10 CYCLE",),
+        "sequence tickets AS integer MINVALUE 5 MAXVALUE 100 CACHE 10 CYCLE",
+    ),
+    (
+        "postgresql",
+        (
+            "CREATE INDEX ix_files_name ON files (name)",
+            "COMMENT ON INDEX ix_files_name IS 'for lookups'",
+            "CREATE VIEW v_files AS SELECT id FROM files",
+            "COMMENT ON VIEW v_files IS 'the ids'",
+            "COMMENT ON CONSTRAINT files_pkey ON files IS 'the key'",
+        ),
+        "comment on constraint files_pkey on table files, comment on index ix_files_name, comment on view v_files",
+    ),
 ]
 
 
@@ -135,6 +157,80 @@ def test_an_object_the_baseline_cannot_carry_is_refused_naming_it_and_nothing_ch
     assert_one_clean_error(
         result,
         f"cannot squash app to o2: the replay on {dialect} made objects a baseline cannot carry: {objects} "
+        "(squash up to a revision before them, or keep these revisions)",
+        nothing_else=True,
+    )
+
+
+def _account(url: str, create: str, drop: str):
+    """A role (a user) made with ``create`` (``{name}``: a random name), dropped with ``drop`` afterwards."""
+    name = f"multidb_role_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(create.format(name=name))
+        yield name
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(drop.format(name=name))
+        engine.dispose()
+
+
+@pytest.fixture
+def pg_role():
+    """A PostgreSQL role, dropped afterwards (the squash's throwaway databases, where the history granted it
+    privileges, are gone by then)."""
+    yield from _account(PG_ADMIN_URL, "CREATE ROLE {name}", "DROP ROLE IF EXISTS {name}")
+
+
+@pytest.fixture
+def mariadb_user():
+    """A MariaDB user, dropped afterwards with its grants (dropping a database keeps them)."""
+    yield from _account(
+        MARIADB_ADMIN_URL, "CREATE USER '{name}'@'localhost'", "DROP USER IF EXISTS '{name}'@'localhost'"
+    )
+
+
+@pytest.mark.postgresql
+def test_privileges_the_history_granted_or_revoked_on_postgresql_are_refused(tmp_path, monkeypatch, pg_role):
+    """GRANT, column grants, REVOKE from the owner, grants on the schema and ALTER DEFAULT PRIVILEGES: the
+    baseline would make none of them (before this check the squash said equal)."""
+    from sqlalchemy.engine import make_url
+
+    owner = make_url(PG_ADMIN_URL).username
+    statements = (
+        f"GRANT SELECT, INSERT ON files TO {pg_role}",
+        f"GRANT UPDATE (name) ON files TO {pg_role}",
+        "REVOKE TRUNCATE ON files FROM CURRENT_USER",
+        f"GRANT CREATE ON SCHEMA public TO {pg_role}",
+        f"ALTER DEFAULT PRIVILEGES GRANT DELETE ON TABLES TO {pg_role}",  # after files: no revoke on it
+    )
+    result = squash_refused(tmp_path, monkeypatch, "postgresql", statements)
+    assert_one_clean_error(
+        result,
+        "cannot squash app to o2: the replay on postgresql made objects a baseline cannot carry: "
+        f"grant INSERT, SELECT on table files to {pg_role}, revoke TRUNCATE on table files from {owner}, "
+        f"grant UPDATE on column files.name to {pg_role}, grant CREATE on schema public to {pg_role}, "
+        f"default privileges on tables of {owner} "
+        "(squash up to a revision before them, or keep these revisions)",
+        nothing_else=True,
+    )
+
+
+@pytest.mark.mariadb
+def test_privileges_the_history_granted_on_mariadb_are_refused(tmp_path, monkeypatch, mariadb_user):
+    statements = (
+        f"GRANT SELECT, INSERT ON files TO '{mariadb_user}'@'localhost'",
+        f"GRANT UPDATE (name) ON files TO '{mariadb_user}'@'localhost'",
+        f"GRANT SELECT ON * TO '{mariadb_user}'@'localhost'",
+    )
+    result = squash_refused(tmp_path, monkeypatch, "mariadb", statements)
+    who = f"'{mariadb_user}'@'localhost'"
+    assert_one_clean_error(
+        result,
+        "cannot squash app to o2: the replay on mariadb made objects a baseline cannot carry: "
+        f"grant SELECT on database to {who}, grant INSERT, SELECT on table files to {who}, "
+        f"grant UPDATE on column files.name to {who} "
         "(squash up to a revision before them, or keep these revisions)",
         nothing_else=True,
     )
@@ -233,6 +329,42 @@ def test_what_a_dependency_made_or_the_project_excludes_does_not_stop_the_squash
     assert "people" not in text and "legacy" not in text
 
 
+def test_the_shadow_tables_of_an_excluded_virtual_table_stay_out_of_the_baseline(tmp_path, monkeypatch):
+    """An FTS5 table's shadow tables (docs_data, docs_idx, ...) are SQLite's, made and used by the virtual table:
+    when the config leaves the virtual table out, they are left out too, not written as ordinary tables (which
+    the baseline used to do, with columns of no type that it could not even create)."""
+    project = write_project(tmp_path, "sqlite:///../app.db", history("CREATE VIRTUAL TABLE docs USING fts5(body)"))
+    config = project / "config" / "multidb.yaml"
+    config.write_text(
+        config.read_text().replace("    bases:", "    autogenerate: {exclude_tables: [docs]}\n    bases:")
+    )
+    result = run_cli(project, monkeypatch, "squash", "app", "--to", "o2", "--dialects", "sqlite")
+    assert result.exit_code == 0, result.output
+    assert "sqlite: equal" in result.output and "tables 1 equal" in result.output, result.output
+    assert "docs" not in (project / "versions" / "o2_squashed_baseline.py").read_text()
+
+
+@pytest.mark.postgresql
+def test_privileges_a_table_gets_from_default_privileges_set_before_the_history_do_not_stop_the_squash(
+    tmp_path, monkeypatch, pg_role
+):
+    """A database the history depends on (in the same database, replayed first) set ALTER DEFAULT PRIVILEGES:
+    the tables the history makes get those grants as every database does, from the baseline too. They are
+    the object's default privileges, not a GRANT of the history (they used to be refused as one)."""
+    project = write_project(tmp_path, "sqlite:///../app.db", history("INSERT INTO files (name) VALUES ('a')"))
+    (project / "config" / "multidb.yaml").write_text(SHARED_CONFIG.replace("      exclude_tables: [legacy]\n", ""))
+    (project / "shared_versions").mkdir()
+    shared = SHARED_REVISION.split("def upgrade():")[0] + (
+        f"def upgrade():\n    op.execute('ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {pg_role}')\n"
+        f"    op.execute('ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT UPDATE ON TABLES TO {pg_role}')\n\n\n"
+        "def downgrade():\n    pass\n"
+    )
+    (project / "shared_versions" / "s1_shared.py").write_text(shared)
+    result = run_cli(project, monkeypatch, "squash", "app", "--to", "o2", "--dialects", "postgresql")
+    assert result.exit_code == 0, result.output
+    assert "postgresql: equal" in result.output
+
+
 @pytest.mark.postgresql
 def test_a_version_table_in_a_schema_of_its_own_is_bookkeeping_not_an_object_in_another_schema(tmp_path, monkeypatch):
     project = write_project(tmp_path, "sqlite:///../app.db", history("INSERT INTO files (name) VALUES ('a')"))
@@ -317,19 +449,26 @@ def test_a_baseline_with_views_refuses_a_dialect_it_was_not_verified_on(tmp_path
     assert "not postgresql's" in upgraded.output
 
 
-def test_the_comparison_reports_a_view_missing_or_defined_otherwise(tmp_path):
-    from multidb.squashing import capture, verify
+def read_state(url: str, *statements: str):
+    """What the squash's comparison reads of a new database ``url`` holding ``files`` after ``statements``."""
+    from multidb.squashing import capture
 
-    def state(*statements: str) -> capture.State:
-        engine = sa.create_engine(f"sqlite:///{tmp_path / f'{uuid.uuid4().hex}.db'}")
-        try:
-            with engine.begin() as conn:
-                conn.exec_driver_sql("CREATE TABLE files (id INTEGER PRIMARY KEY, active INTEGER)")
-                for statement in statements:
-                    conn.exec_driver_sql(statement)
-                return capture.read_state(conn, lambda name: True)
-        finally:
-            engine.dispose()
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE files (id INTEGER PRIMARY KEY, active INTEGER, name TEXT)")
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+            return capture.read_state(conn, lambda name: True)
+    finally:
+        engine.dispose()
+
+
+def test_the_comparison_reports_a_view_missing_or_defined_otherwise(tmp_path):
+    from multidb.squashing import verify
+
+    def state(*statements: str):
+        return read_state(f"sqlite:///{tmp_path / f'{uuid.uuid4().hex}.db'}", *statements)
 
     old = state("CREATE VIEW v_one AS SELECT id FROM files", "CREATE VIEW v_two AS SELECT id FROM files")
     new = state("CREATE VIEW v_one AS SELECT id FROM files WHERE active = 1")
@@ -362,3 +501,55 @@ def test_a_fleet_by_schema_is_squashed_with_its_tables_not_into_an_empty_baselin
     text = (project / "versions" / "o2_squashed_baseline.py").read_text()
     assert '"files"' in text and "schema=" not in text, text
     assert "acme" not in text and "seed" in text, text
+
+
+# --- table and column comments are carried (autogenerate writes comment=...) and compared -----------------
+
+COMMENTS = """    if op.get_context().dialect.name == "postgresql":
+        op.execute("COMMENT ON TABLE files IS 'the files'")
+        op.execute("COMMENT ON COLUMN files.name IS 'as uploaded'")
+    elif op.get_context().dialect.name in ("mysql", "mariadb"):
+        op.execute("ALTER TABLE files COMMENT 'the files'")
+        op.execute("ALTER TABLE files MODIFY name VARCHAR(40) NOT NULL COMMENT 'as uploaded'")"""
+
+
+@pytest.mark.postgresql
+@pytest.mark.mariadb
+def test_table_and_column_comments_are_carried_and_compared(tmp_path, monkeypatch, pg_database, mariadb_database):
+    steps = history()
+    steps[1] = ("o2", "o1", "comments", COMMENTS)
+    project = write_project(tmp_path, "sqlite:///../app.db", steps)
+    result = run_cli(project, monkeypatch, "squash", "app", "--to", "o2", "--dialects", "sqlite,postgresql,mariadb")
+    assert result.exit_code == 0, result.output
+    for dialect, comments in (("sqlite", 0), ("postgresql", 2), ("mariadb", 2)):
+        assert f"{dialect}: equal" in result.output
+        assert f"comments {comments} equal" in result.output.split(f"{dialect}: ")[1].split("\n")[1]
+    for url in (pg_database(), mariadb_database()):
+        (project / "config" / "multidb.yaml").write_text(CONFIG.format(url=url))
+        upgraded = run_cli(project, monkeypatch, "upgrade", "app")
+        assert upgraded.exit_code == 0, upgraded.output
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                inspector = sa.inspect(conn)
+                assert inspector.get_table_comment("files")["text"] == "the files"
+                assert {c["name"]: c.get("comment") for c in inspector.get_columns("files")}["name"] == "as uploaded"
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_the_comparison_reports_a_comment_missing_or_worded_otherwise(pg_database):
+    """Comments used to be left out of the comparison: a baseline without them verified equal."""
+    from multidb.squashing import verify
+
+    old = read_state(
+        pg_database(), "COMMENT ON TABLE files IS 'the files'", "COMMENT ON COLUMN files.name IS 'as uploaded'"
+    )
+    new = read_state(pg_database(), "COMMENT ON TABLE files IS 'all files'")
+    check = verify.compare("postgresql", old, new)
+    assert check.differences == [
+        "comment on column files.name exists after the old revisions but not after the baseline",
+        "comment on table files is 'the files' after the old revisions but 'all files' after the baseline",
+    ]
+    assert "comments 2 differ" in verify.summary(check)[1]

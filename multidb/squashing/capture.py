@@ -91,6 +91,7 @@ class State:
     rows: dict[str, Rows] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=dict)  # table -> next autoincrement value
     views: dict[str, str] = field(default_factory=dict)  # name -> its CREATE VIEW, in an order that creates them
+    comments: dict[str, str] = field(default_factory=dict)  # "table t" / "column t.c" -> its comment
 
 
 def read_state(connection: Any, keep: Callable[[str], bool]) -> State:
@@ -118,7 +119,26 @@ def read_state(connection: Any, keep: Callable[[str], bool]) -> State:
         rows={t.name: rows(connection, t) for t in tables},
         next_ids=next_ids(connection, tables),
         views=views(connection, keep),
+        comments=comments(connection, names),
     )
+
+
+def comments(connection: Any, tables: Iterable[str]) -> dict[str, str]:
+    """The comments of the tables and of their columns (where the dialect has comments)."""
+    import sqlalchemy as sa
+
+    if not connection.dialect.supports_comments:
+        return {}
+    inspector = sa.inspect(connection)
+    found = {}
+    for table in tables:
+        text = inspector.get_table_comment(table).get("text")
+        if text:
+            found[f"table {table}"] = text
+        for column in inspector.get_columns(table):
+            if column.get("comment"):
+                found[f"column {table}.{column['name']}"] = column["comment"]
+    return found
 
 
 def views(connection: Any, keep: Callable[[str], bool]) -> dict[str, str]:

@@ -105,7 +105,8 @@ def replay(project: Project, db: Database, to: str, dialect: str, scratch: Scrat
 
 def _migrate(project: Project, db: Database, url: str, to: str, failure: str, made: list[str] | None = None) -> Any:
     """Upgrade ``db`` (its same-database dependencies first, to heads) on ``url``; the filter of the tables
-    the squash is about: not multidb's bookkeeping, not a dependency's, not excluded by the config.
+    the squash is about: not multidb's bookkeeping, not a dependency's, not excluded by the config, not the
+    shadow tables of a SQLite virtual table.
     ``made`` gets the objects :func:`.objects.found` reports that ``db``'s revisions made (not a dependency)."""
     import sqlalchemy as sa
 
@@ -139,10 +140,11 @@ def _migrate(project: Project, db: Database, url: str, to: str, failure: str, ma
         from .. import engines
 
         engines.close_shared()
-    if made is not None:
-        with connected(url) as conn:
+    with connected(url) as conn:
+        if made is not None:
             made.extend(o for o in objects.found(conn, keep_object) if o not in earlier)
-    skip = bookkeeping | neighbours
+        shadows = objects.sqlite_shadow_tables(conn)  # a virtual table's own, never the baseline's
+    skip = bookkeeping | neighbours | shadows
     return lambda name: name not in skip and wanted(name, None)
 
 

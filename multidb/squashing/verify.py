@@ -13,6 +13,7 @@ CATEGORIES = (
     "indexes",
     "constraints",
     "server defaults",
+    "comments",
     "enums",
     "sequences",
     "extensions",
@@ -54,6 +55,7 @@ def compare(dialect: str, old: State, new: State) -> DialectCheck:
     for line in schema:
         found[_category(line)].append(line)
     found["server defaults"] = _mapping("server default of", old.defaults, new.defaults)
+    found["comments"] = _mapping("comment on", old.comments, new.comments)
     found["enums"] = _mapping("enum", old.enums, new.enums)
     found["sequences"] = _mapping("sequence", old.sequences, new.sequences)
     found["extensions"] = _mapping("extension", dict.fromkeys(old.extensions), dict.fromkeys(new.extensions))
@@ -110,6 +112,7 @@ def _counts(state: State) -> dict[str, int]:
         "indexes": sum(len(t.indexes) for t in tables),
         "constraints": sum(bool(t.primary_key) + len(t.uniques) + len(t.foreign_keys) for t in tables),
         "server defaults": len(state.defaults),
+        "comments": len(state.comments),
         "enums": len(state.enums),
         "sequences": len(state.sequences),
         "extensions": len(state.extensions),

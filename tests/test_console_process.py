@@ -181,7 +181,9 @@ def test_what_user_code_leaves_open_is_still_finalized_at_exit(project: Path) ->
             """
         )
     )
-    done = subprocess.run([sys.executable, "-m", "multidb", "check", "--all"], cwd=project, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "multidb", "check", "--all"], cwd=project, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (project / "left_open.txt.buffered").read_text() == "buffered;"
     assert sorted(out.read_text().split(";")) == ["", "del", "finalize"], out.read_text()

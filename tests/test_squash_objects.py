@@ -234,6 +234,20 @@ def test_privileges_the_history_granted_on_mariadb_are_refused(tmp_path, monkeyp
         "(squash up to a revision before them, or keep these revisions)",
         nothing_else=True,
     )
+    # the replay's throwaway database is gone, and so are the grants it made there (MariaDB keeps the
+    # grants of a dropped database, and would give them to the next database of that name)
+    engine = sa.create_engine(MARIADB_ADMIN_URL)
+    try:
+        with engine.connect() as conn:
+            left = [
+                conn.execute(
+                    sa.text(f"SELECT TABLE_SCHEMA FROM information_schema.{view} WHERE GRANTEE = :who"), {"who": who}
+                ).all()
+                for view in ("SCHEMA_PRIVILEGES", "TABLE_PRIVILEGES", "COLUMN_PRIVILEGES")
+            ]
+    finally:
+        engine.dispose()
+    assert left == [[], [], []]
 
 
 def test_an_object_made_and_dropped_again_before_rev_does_not_stop_the_squash(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -220,6 +220,8 @@ class Servers:
     def _drop(self, engine: Engine, name: str) -> None:
         force = " WITH (FORCE)" if engine.dialect.name == "postgresql" else ""
         with engine.connect() as conn:
+            if engine.dialect.name != "postgresql":
+                _revoke_grants(conn, name)
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quote(engine, name)}{force}")
 
 
@@ -232,11 +234,43 @@ def _empty(admin: Engine, url: str, name: str) -> bool:
             _empty_postgresql(url)
         else:
             with admin.connect() as conn:  # MariaDB/MySQL: a database is a folder; this is quick
+                _revoke_grants(conn, name)
                 conn.exec_driver_sql(f"DROP DATABASE {_quote(admin, name)}")
                 conn.exec_driver_sql(f"CREATE DATABASE {_quote(admin, name)}")
     except DBAPIError:
         return False
     return True
+
+
+def _revoke_grants(conn: Any, name: str) -> None:
+    """MariaDB/MySQL: take back what was granted on database ``name``, its tables and columns (by a test or a
+    squash's replay). Dropping a database keeps its grants, and a database made later under the same name
+    would have them. Each grant is revoked as it is stored (a database's name may be a pattern, ``_``
+    escaped); one that can't be revoked (no privilege to) is left, the database is dropped all the same."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    here = "(TABLE_SCHEMA = :name OR REPLACE(TABLE_SCHEMA, '\\\\_', '_') = :name)"
+    views = (
+        ("SCHEMA_PRIVILEGES", "'', ''"),
+        ("TABLE_PRIVILEGES", "TABLE_NAME, ''"),
+        ("COLUMN_PRIVILEGES", "TABLE_NAME, COLUMN_NAME"),
+    )
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    statements = []
+    for view, names in views:
+        query = f"SELECT GRANTEE, TABLE_SCHEMA, {names}, PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.{view}"
+        for grantee, schema, table, column, privilege, grantable in conn.execute(
+            text(f"{query} WHERE {here}"), {"name": name}
+        ):
+            on = f"{quote(schema)}.{quote(table) if table else '*'}"
+            what = f"{privilege} ({quote(column)})" if column else privilege
+            statements.append(f"REVOKE {what} ON {on} FROM {grantee}")
+            if grantable == "YES" and not column:
+                statements.append(f"REVOKE GRANT OPTION ON {on} FROM {grantee}")
+    for statement in dict.fromkeys(statements):
+        with suppress(DBAPIError):
+            conn.exec_driver_sql(statement)
 
 
 def _empty_postgresql(url: str) -> None:

@@ -8,8 +8,11 @@ the config ``import`` wrote (``${VAR}`` URLs). Real SQLite and PostgreSQL databa
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -206,6 +209,82 @@ def test_imported_histories_render_offline_and_match_across_dialects(copy, pg_da
     on_postgresql = load_config(root / "config" / "multidb.yaml", None, {v: pg_database() for v in variables})
     for name in heads:
         checks.check_parity(on_sqlite, on_postgresql, name)
+
+
+def process(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python ARGS`` in its own process, from ``cwd``: nothing of this test's sys.path, no PYTHONPATH."""
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | (env or {})
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=environ, capture_output=True, text=True, check=False)
+
+
+def multidb_process(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return process(cwd, "-m", "multidb", *args, env=env)
+
+
+def test_a_src_layout_project_imports_with_its_prepend_sys_path(copy, tmp_path: Path) -> None:
+    """``prepend_sys_path = . src``: the models (``src/notes_app``) import under multidb as they do under Alembic:
+    for upgrade (the naming convention names the constraints), check and autogenerate, from any folder."""
+    root = copy("src_layout")
+    old_url, new_url = f"sqlite:///{tmp_path / 'old.db'}", f"sqlite:///{tmp_path / 'new.db'}"
+    point_ini(root / "alembic.ini", {"alembic": old_url})
+    # the old setup, in its own process (an in-process run would find the notes_app of an earlier test's folder,
+    # through the sys.path_importer_cache entry of Alembic's relative "."), run from the project's folder
+    old = process(root, "-c", "from alembic.config import main; main()", "upgrade", "head")
+    assert old.returncode == 0, old.stderr
+    elsewhere = tmp_path / "elsewhere"  # not the project's folder: the path must come from the config
+    elsewhere.mkdir()
+    imported = multidb_process(elsewhere, "import", str(root))
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    config = root / "config" / "multidb.yaml"
+    assert 'python_path: ["..", "../src"]' in config.read_text()
+    assert 'metadata: "notes_app.models:Base.metadata"' in config.read_text()
+
+    env = {"DATABASE_URL": new_url}
+    upgraded = multidb_process(elsewhere, "-c", str(config), "upgrade", "--all", env=env)
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    assert "upgraded (2 revisions)" in upgraded.stdout
+    made = schema(new_url)
+    assert made == schema(old_url)  # the same names as Alembic's: uq_notes_title from the models' convention
+    assert {u.name for u in made.tables["notes"].uniques} == {"uq_notes_title"}
+    assert {i.name for i in made.tables["notes"].indexes} == {"idx_notes_author"}
+    checked = multidb_process(elsewhere, "-c", str(config), "check", "--all", env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "the models match the migrations" in checked.stdout
+    revision = multidb_process(
+        elsewhere, "-c", str(config), "revision", "src_layout", "--autogenerate", "-m", "x", env=env
+    )
+    assert revision.returncode == 0, revision.stdout + revision.stderr
+    assert "the models match the database; no revision written" in revision.stdout
+
+
+@pytest.mark.parametrize(
+    ("settings", "python_path"),
+    [
+        ("prepend_sys_path = src\n", '["../src", ".."]'),  # Alembic's order: prepend_sys_path first
+        ("prepend_sys_path = src, .\n", '["../src", ".."]'),  # no path_separator: spaces, commas and colons
+        ("prepend_sys_path = src;.\npath_separator = ;\n", '["../src", ".."]'),
+        ("prepend_sys_path = %(here)s/src\n", '["../src", ".."]'),
+        # version_path_separator is for version_locations only: Alembic splits prepend_sys_path the legacy way
+        ("prepend_sys_path = . src\nversion_path_separator = os\n", '["..", "../src"]'),
+    ],
+)
+def test_every_prepend_sys_path_folder_is_in_python_path(copy, settings: str, python_path: str) -> None:
+    root = copy("src_layout")
+    ini = root / "alembic.ini"
+    ini.write_text(ini.read_text().replace("prepend_sys_path = . src\npath_separator = space\n", settings))
+    result = run("import")
+    assert result.exit_code == 0, result.output
+    assert f"python_path: {python_path}\n" in (root / "config" / "multidb.yaml").read_text()
+
+
+def test_a_prepend_sys_path_entry_that_is_no_folder_is_said(copy) -> None:
+    root = copy("src_layout")
+    ini = root / "alembic.ini"
+    ini.write_text(ini.read_text().replace("prepend_sys_path = . src\n", "prepend_sys_path = . lib\n"))
+    result = run("import")
+    assert result.exit_code == 0, result.output
+    assert 'python_path: [".."]\n' in (root / "config" / "multidb.yaml").read_text()
+    assert "prepend_sys_path: 'lib' is no folder next to alembic.ini: left out of python_path" in result.output
 
 
 def test_sections_sharing_one_history_become_one_fleet(copy, tmp_path: Path) -> None:
@@ -593,6 +672,27 @@ def test_the_env_py_scan_names_the_setting_for_each_customization(tmp_path: Path
     assert scan(env) == []
 
 
+def test_the_env_py_scan_names_a_sys_path_change(tmp_path: Path) -> None:
+    """An env.py that puts a folder on sys.path itself: import cannot tell which folder, so it says to add it."""
+    from multidb.importing.envscan import scan
+
+    env = tmp_path / "env.py"
+    for line in (
+        'sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))',
+        "sys.path.append(str(Path(__file__).parents[1] / 'src'))",
+        'site.addsitedir("src")',
+        'sys.path[:0] = ["src"]',
+    ):
+        env.write_text(f"import sys\n{line}\nfrom notes_app.models import Base\n")
+        found = {f.what: (f.line, f.replacement) for f in scan(env)}
+        assert found["sys.path changed in env.py"] == (
+            2,
+            "python_path: [folder, ...] at the top of the config (relative to the config's folder)",
+        ), line
+    env.write_text("import sys\nprint(sys.path)\n")  # only reading it
+    assert scan(env) == []
+
+
 # --- script_location as a package resource (``mypkg:migrations``) -----------------------------------------------
 
 
@@ -616,6 +716,20 @@ def test_a_package_resource_script_location_is_resolved_through_prepend_sys_path
     upgraded = run("upgrade", "--all", env=env)
     assert upgraded.exit_code == 0, upgraded.output
     assert "upgraded (3 revisions)" in upgraded.output
+
+
+def test_a_package_resource_in_a_src_layout_is_found_whatever_version_path_separator_says(copy) -> None:
+    root = copy("src_layout")
+    shutil.move(root / "migrations", root / "src" / "notes_app" / "migrations")
+    ini = root / "alembic.ini"
+    text = ini.read_text().replace("script_location = migrations\n", "script_location = notes_app:migrations\n")
+    # Alembic's older template: version_path_separator = os, which Alembic never applies to prepend_sys_path
+    ini.write_text(text.replace("path_separator = space\n", "version_path_separator = os\n"))
+    result = run("import")
+    assert result.exit_code == 0, result.output
+    config = (root / "config" / "multidb.yaml").read_text()
+    assert '{label: "src_layout", path: "../src/notes_app/migrations/versions"}' in config
+    assert 'python_path: ["..", "../src"]' in config
 
 
 def test_a_package_resource_is_found_on_the_python_path(copy, tmp_path: Path, monkeypatch) -> None:

@@ -53,6 +53,11 @@ RULES: tuple[tuple[str, str, str], ...] = (
         "the async URL as it is (see 'Coming from env.py')",
     ),
     (r"\btarget_metadata\s*=(?!\s*None\b)", "target_metadata", "metadata: module:attribute in the database's entry"),
+    (
+        r"\bsys\.path\s*(\.\s*(insert|append|extend)\b|\[[^\]]*\]\s*=|\+=|=(?!=))|\bsite\.addsitedir\b",
+        "sys.path changed in env.py",
+        "python_path: [folder, ...] at the top of the config (relative to the config's folder)",
+    ),
     (r"\bfileConfig\b", "logging.config.fileConfig", "nothing: multidb leaves your logging configuration alone"),
     (
         r"\b(exec_driver_sql|connection\.execute|conn\.execute)\b",

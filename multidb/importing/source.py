@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ class SourceProject:
     # the ini was found in the migrations/ folder of the folder named (as Flask-Migrate keeps it, but also
     # a plain Alembic ini with script_location = %(here)s there): that folder is the project
     in_migrations: bool = False
+    # the databases' sections' prepend_sys_path entries, relative to the ini's folder, in order
+    sys_paths: tuple[Path, ...] = ()
 
     @property
     def root(self) -> Path:
@@ -101,24 +104,47 @@ def read_project(path: Path) -> SourceProject:
     file_template = parser.get(main, "file_template", fallback=None)
     hooks = post_write_hooks(parser)
     own = _database_sections(parser, ini, sections) or [main]
+    paths = tuple(dict.fromkeys(p for s in own for p in prepend_sys_path(parser, ini, s)))
     if len(own) > 1:
         names = {s: _plain(_location(parser, ini, s).name if s == "alembic" else s) for s in own}
         dbs = tuple(_database(parser, ini, s, names[s], f"{_var(names[s])}_DATABASE_URL", s) for s in own)
         envs = tuple(dict.fromkeys(db.script_location / "env.py" for db in dbs))
-        return SourceProject(ini, "sections", dbs, envs, file_template, hooks, flask, in_migrations=nested)
+        return SourceProject(
+            ini, "sections", dbs, envs, file_template, hooks, flask, in_migrations=nested, sys_paths=paths
+        )
     location = _location(parser, ini, main)
     engines = lockstep_engines(parser, main, location)
     name = _plain(main) if main != "alembic" else _single_name(ini, nested)
     if engines is None:
         db = _database(parser, ini, main, name, "DATABASE_URL", main)
         return SourceProject(
-            ini, "single", (db,), (location / "env.py",), file_template, hooks, flask, in_migrations=nested
+            ini,
+            "single",
+            (db,),
+            (location / "env.py",),
+            file_template,
+            hooks,
+            flask,
+            in_migrations=nested,
+            sys_paths=paths,
         )
     dbs = tuple(
         _database(parser, ini, main, engine or "default", f"{_var(engine or 'default')}_DATABASE_URL", engine or main)
         for engine in engines
     )
-    return SourceProject(ini, "lockstep", dbs, (location / "env.py",), file_template, hooks, flask, engines, nested)
+    envs = (location / "env.py",)
+    return SourceProject(ini, "lockstep", dbs, envs, file_template, hooks, flask, engines, nested, paths)
+
+
+def prepend_sys_path(parser: configparser.ConfigParser, ini: Path, section: str) -> list[Path]:
+    """The section's ``prepend_sys_path`` folders, split as Alembic splits them (its ``path_separator``, else
+    on spaces, commas and colons). Alembic puts relative entries on ``sys.path`` as they are, so they are
+    relative to the folder ``alembic`` runs in; they are taken here relative to the ini's folder."""
+    raw = parser.get(section, "prepend_sys_path", fallback="")
+    choice = parser.get(section, "path_separator", fallback=None)  # not version_path_separator: Alembic's rule
+    separator = _SEPARATORS.get(choice, choice) if choice is not None else None
+    entries = raw.split(separator) if separator else re.split(r", *| +|:", raw)
+    return [(ini.parent / p.strip()).resolve() for p in entries if p.strip()]
 
 
 def _database_sections(parser: configparser.ConfigParser, ini: Path, sections: list[str]) -> list[str]:
@@ -178,10 +204,7 @@ def _package_folder(parser: configparser.ConfigParser, ini: Path, section: str, 
     Python path. Nothing is imported, and a package already imported is not taken from ``sys.modules``."""
     from importlib.machinery import PathFinder
 
-    raw = parser.get(section, "prepend_sys_path", fallback="")
-    separator = _separator(parser, section)
-    prepended = raw.split(separator) if separator else re.split(r", *| +|:", raw)
-    search = [str((ini.parent / p.strip()).resolve()) for p in prepended if p.strip()]
+    search = [str(p) for p in prepend_sys_path(parser, ini, section)]
     search += [str(ini.parent.resolve()), *sys.path]
     for name in package.split("."):
         spec = PathFinder.find_spec(name, search) if name else None
@@ -209,16 +232,17 @@ def _database(parser, ini: Path, section: str, name: str, variable: str, url_sec
     return SourceDatabase(name, section, location, versions, table, has_url, variable, url_section)
 
 
+_SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, "colon": ":", "semicolon": ";"}
+
+
 def _separator(parser: configparser.ConfigParser, section: str) -> str | None:
     """The separator of ``version_locations``; None: Alembic's legacy split on spaces and commas."""
-    import os
-
     choice = parser.get(section, "path_separator", fallback=None) or parser.get(
         section, "version_path_separator", fallback=None
     )
     if choice is None:
         return None
-    return {"space": " ", "newline": "\n", "os": os.pathsep, "colon": ":", "semicolon": ";"}.get(choice, choice)
+    return _SEPARATORS.get(choice, choice)
 
 
 def _env_version_table(env: Path) -> str | None:

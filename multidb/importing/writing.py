@@ -77,6 +77,12 @@ def plan(source: SourceProject, config_path: Path, folders: dict[str, tuple[Path
                     f"'{base.label}@head' targets work once its root revision {base.root} declares "
                     f"branch_labels = ('{base.label}',) (this changes no database)"
                 )
+    for folder in source.sys_paths:
+        if not folder.is_dir():
+            notes.append(
+                f"prepend_sys_path: '{_rel(folder, source.ini.parent)}' is no folder next to {source.ini.name}: left "
+                "out of python_path; if alembic ran from another folder, add the folder it meant to python_path"
+            )
     if source.file_template:
         notes.append(
             f"file_template ({source.file_template}) is not carried over: multidb names new revision files "
@@ -149,7 +155,7 @@ def render(plan: ImportPlan) -> str:
     lines = [
         f"# Written by 'multidb import' from {_rel(src.ini, folder)} (shape: {src.shape}).",
         "# URLs are ${VAR} references: nothing was copied from sqlalchemy.url. Set each variable before running.",
-        f"python_path: [{json.dumps(_rel(src.root, folder))}]",
+        f"python_path: [{', '.join(json.dumps(_rel(p, folder)) for p in python_path(src))}]",
     ]
     if src.post_write_hooks:
         lines.append(f"post_write_hooks: [{', '.join(json.dumps(h) for h in src.post_write_hooks)}]")
@@ -168,6 +174,13 @@ def render(plan: ImportPlan) -> str:
         if db.version_table and db.version_table != "alembic_version":
             lines.append(f"    version_table: {json.dumps(db.version_table)}")
     return "\n".join(lines) + "\n"
+
+
+def python_path(source: SourceProject) -> list[Path]:
+    """The ini's ``prepend_sys_path`` folders, in Alembic's order (it puts them first on ``sys.path``), then the
+    project's folder (where the models of a project without ``prepend_sys_path`` usually are)."""
+    folders = [p for p in source.sys_paths if p.is_dir()] + [source.root.resolve()]
+    return list(dict.fromkeys(folders))
 
 
 def _rel(path: Path, start: Path) -> str:

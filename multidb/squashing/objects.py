@@ -99,27 +99,16 @@ def _mysql(connection: Any, keep: Keep) -> tuple[str, ...]:
 
 
 def _mysql_grants(connection: Any, keep: Keep) -> list[str]:
-    """Privileges granted on this database, its tables and columns (``information_schema``'s views of the
-    grant tables: a database's grant names it by a pattern, ``_`` escaped or not)."""
-    here = "(TABLE_SCHEMA = DATABASE() OR REPLACE(TABLE_SCHEMA, '\\\\_', '_') = DATABASE())"
+    """Privileges granted on this database, its tables and columns."""
+    from ..testing.dialects import mysql_grants
+
     found: dict[tuple[int, str, str], list[str]] = {}
-    queries = (
-        ("database", f"SELECT GRANTEE, '', PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES WHERE {here}"),
-        (
-            "table",
-            f"SELECT GRANTEE, TABLE_NAME, PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES WHERE {here}",
-        ),
-        (
-            "column",
-            "SELECT GRANTEE, CONCAT(TABLE_NAME, '.', COLUMN_NAME), PRIVILEGE_TYPE "
-            f"FROM information_schema.COLUMN_PRIVILEGES WHERE {here}",
-        ),
-    )
-    for order, (kind, query) in enumerate(queries):
-        for grantee, name, privilege in _rows(connection, query):
-            if kind == "database" or keep(str(name).split(".")[0], None):
-                where = "database" if kind == "database" else f"{kind} {name}"
-                found.setdefault((order, where, str(grantee)), []).append(str(privilege))
+    for grantee, _schema, table, column, privilege, _grantable in mysql_grants(connection):
+        if not table or keep(table, None):
+            order, where = (
+                (2, f"column {table}.{column}") if column else (1, f"table {table}") if table else (0, "database")
+            )
+            found.setdefault((order, where, grantee), []).append(privilege)
     return [f"grant {', '.join(sorted(set(p)))} on {where} to {who}" for (_, where, who), p in sorted(found.items())]
 
 

@@ -242,32 +242,47 @@ def _empty(admin: Engine, url: str, name: str) -> bool:
     return True
 
 
-def _revoke_grants(conn: Any, name: str) -> None:
-    """MariaDB/MySQL: take back what was granted on database ``name``, its tables and columns (by a test or a
-    squash's replay). Dropping a database keeps its grants, and a database made later under the same name
-    would have them. Each grant is revoked as it is stored (a database's name may be a pattern, ``_``
-    escaped); one that can't be revoked (no privilege to) is left, the database is dropped all the same."""
+def mysql_grants(conn: Any, name: str | None = None) -> list[tuple[str, str, str, str, str, bool]]:
+    """MariaDB/MySQL: what is granted on database ``name`` (the connection's own by default), its tables and
+    columns, as ``(grantee, database as stored, table, column, privilege, grantable)``; ``''`` for no table
+    or column. A grant names its database by a pattern, ``_`` escaped or not."""
     from sqlalchemy import text
-    from sqlalchemy.exc import DBAPIError
 
-    here = "(TABLE_SCHEMA = :name OR REPLACE(TABLE_SCHEMA, '\\\\_', '_') = :name)"
+    here = "(TABLE_SCHEMA = {n} OR REPLACE(TABLE_SCHEMA, '\\\\_', '_') = {n})".format(
+        n=":name" if name else "DATABASE()"
+    )
     views = (
         ("SCHEMA_PRIVILEGES", "'', ''"),
         ("TABLE_PRIVILEGES", "TABLE_NAME, ''"),
         ("COLUMN_PRIVILEGES", "TABLE_NAME, COLUMN_NAME"),
     )
-    quote = conn.dialect.identifier_preparer.quote_identifier
-    statements = []
+    found = []
     for view, names in views:
         query = f"SELECT GRANTEE, TABLE_SCHEMA, {names}, PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.{view}"
-        for grantee, schema, table, column, privilege, grantable in conn.execute(
-            text(f"{query} WHERE {here}"), {"name": name}
-        ):
-            on = f"{quote(schema)}.{quote(table) if table else '*'}"
-            what = f"{privilege} ({quote(column)})" if column else privilege
-            statements.append(f"REVOKE {what} ON {on} FROM {grantee}")
-            if grantable == "YES" and not column:
-                statements.append(f"REVOKE GRANT OPTION ON {on} FROM {grantee}")
+        for row in conn.execute(text(f"{query} WHERE {here}"), {"name": name} if name else {}):
+            grantee, schema, table, column, privilege, grantable = (str(v) for v in row)
+            found.append((grantee, schema, table, column, privilege, grantable == "YES"))
+    return found
+
+
+def _revoke_grants(conn: Any, name: str) -> None:
+    """MariaDB/MySQL: take back what was granted on database ``name``, its tables and columns (by a test or a
+    squash's replay). Dropping a database keeps its grants, and a database made later under the same name
+    would have them. Each grant is revoked as it is stored; one that can't be revoked (no privilege to) is
+    left, and the database is dropped all the same."""
+    from sqlalchemy.exc import DBAPIError
+
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    statements = []
+    for grantee, schema, table, column, privilege, grantable in mysql_grants(conn, name):
+        on = f"{quote(schema)}.{quote(table) if table else '*'}"
+        statements.append(
+            f"REVOKE {privilege} ({quote(column)}) ON {on} FROM {grantee}"
+            if column
+            else f"REVOKE {privilege} ON {on} FROM {grantee}"
+        )
+        if grantable and not column:
+            statements.append(f"REVOKE GRANT OPTION ON {on} FROM {grantee}")
     for statement in dict.fromkeys(statements):
         with suppress(DBAPIError):
             conn.exec_driver_sql(statement)

@@ -61,6 +61,10 @@ def _isolate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     path, modules = list(sys.path), set(sys.modules)
     yield
     sys.path[:] = path
+    # a relative sys.path entry (Alembic's ``prepend_sys_path = .``) gets a finder bound to the cwd of the test
+    # that used it first: the next test's "." would find the first test's modules
+    for entry in [e for e in sys.path_importer_cache if not os.path.isabs(e)]:
+        del sys.path_importer_cache[entry]
     forget_test_modules(modules)  # a project's own modules only: multidb's and installed ones stay
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import __version__ as alembic_version
 from assertions import assert_one_clean_error
 from click.testing import CliRunner, Result
 
@@ -757,3 +758,174 @@ def test_a_package_resource_whose_package_is_missing_is_one_error(copy) -> None:
     assert result.exit_code == 2
     assert_one_clean_error(result, "alembic.ini", "package 'no_such_package_here' not found", "prepend_sys_path")
     assert not (root / "config").exists()
+
+
+# --- pyproject.toml's [tool.alembic] (Alembic 1.16+, tests/import_projects/pyproject/) ---------------------------
+
+ALEMBIC_READS_PYPROJECT = tuple(int(p) for p in alembic_version.split(".")[:2]) >= (1, 16)
+needs_alembic_pyproject = pytest.mark.skipif(
+    not ALEMBIC_READS_PYPROJECT, reason=f"Alembic {alembic_version} does not read pyproject.toml (1.16+ does)"
+)
+
+
+def old_alembic_process(root: Path, *args: str) -> None:
+    """The old setup from the project's folder, where Alembic finds pyproject.toml (its own process: the
+    relative "." of prepend_sys_path must not find an earlier test's notes_app)."""
+    old = process(root, "-c", "from alembic.config import main; main()", *args)
+    assert old.returncode == 0, old.stderr
+
+
+def test_import_reads_the_settings_of_pyproject_toml(copy, tmp_path: Path) -> None:
+    """alembic.ini holds the URL and logging only: script_location, version_locations, prepend_sys_path (TOML
+    lists), file_template and post_write_hooks come from [tool.alembic], with %(here)s and %% as Alembic reads
+    them. Whatever Alembic is installed: import reads the TOML itself."""
+    root = copy("pyproject")
+    result = run("import")
+    assert result.exit_code == 0, result.output
+    config = (root / "config" / "multidb.yaml").read_text()
+    assert '{label: "pyproject", path: "../migrations/versions"}' in config
+    assert 'python_path: ["..", "../src"]' in config  # prepend_sys_path = [".", "src"], in Alembic's order
+    assert 'metadata: "notes_app.models:Base.metadata"' in config
+    assert 'post_write_hooks: ["ruff format"]' in config
+    assert "file_template (%(year)d_%(month).2d_%(day).2d-%(rev)s_%(slug)s) is not carried over" in result.output
+    assert "from ../alembic.ini and ../pyproject.toml (shape: single)" in config
+    assert "export DATABASE_URL=...   # the sqlalchemy.url of [alembic] in alembic.ini" in result.output
+    assert SECRET not in result.output + config
+    # the models import through the python_path read from the TOML: the naming convention names the constraints
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    upgraded = run("upgrade", "--all", env={"DATABASE_URL": url})
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "upgraded (2 revisions)" in upgraded.output
+    assert {u.name for u in schema(url).tables["notes"].uniques} == {"uq_notes_title"}
+
+
+@needs_alembic_pyproject
+@pytest.mark.parametrize("urls", ["sqlite", "postgresql"], indirect=True)
+def test_a_pyproject_project_upgrades_as_alembic_does(copy, urls) -> None:
+    root = copy("pyproject")
+    old_url, new_url = urls("old"), urls("new")
+    point_ini(root / "alembic.ini", {"alembic": old_url})
+    old_alembic_process(root, "upgrade", "head")
+    imported = run("import")
+    assert imported.exit_code == 0, imported.output
+    upgraded = run("upgrade", "--all", env={"DATABASE_URL": new_url})
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "upgraded (2 revisions)" in upgraded.output
+    assert schema(new_url) == schema(old_url)
+    versions = "SELECT version_num FROM alembic_version"
+    assert rows(new_url, versions) == rows(old_url, versions) == [("8c0000000002",)]
+    # the database Alembic brought to head needs nothing under the imported config
+    status = run("status", "--all", "--check", env={"DATABASE_URL": old_url})
+    assert status.exit_code == 0, status.output
+
+
+@needs_alembic_pyproject
+def test_ini_sections_take_their_history_from_pyproject(copy, tmp_path: Path) -> None:
+    """``alembic -n tenant_a upgrade head``: the section gives the URL, [tool.alembic] the rest (Alembic reads an
+    option from the ini's section first, then from the TOML): the sections share one history, a fleet."""
+    root = copy("pyproject")
+    sections = ["tenant_a", "tenant_b"]
+    made = {s: f"sqlite:///{tmp_path / s}.db" for s in sections}
+    ini = root / "alembic.ini"
+    text = ini.read_text().replace("[alembic]\n", "".join(f"[{s}]\nsqlalchemy.url = {u}\n\n" for s, u in made.items()))
+    ini.write_text(text.replace("sqlalchemy.url = postgresql://app:hunter2-ini-secret@db.invalid/notes\n", ""))
+    for section in sections:
+        old_alembic_process(root, "-n", section, "upgrade", "head")
+    result = run("import")
+    assert result.exit_code == 0, result.output
+    config = (root / "config" / "multidb.yaml").read_text()
+    assert 'fleet: {by: url, names: ["${TENANT_A_DATABASE_URL}", "${TENANT_B_DATABASE_URL}"]}' in config
+    assert '{label: "tenant_a", path: "../migrations/versions"}' in config
+    assert 'python_path: ["..", "../src"]' in config
+    env = {f"{s.upper()}_DATABASE_URL": u for s, u in made.items()}
+    schemas = {s: schema(u) for s, u in made.items()}
+    upgraded = run("upgrade", "migrations", env=env)
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "migrations: 2 targets: 2 no change" in upgraded.output
+    assert {s: schema(u) for s, u in made.items()} == schemas
+    fresh = {f"{s.upper()}_DATABASE_URL": f"sqlite:///{tmp_path / s}-new.db" for s in sections}
+    assert run("upgrade", "migrations", env=fresh).exit_code == 0
+    assert all(schema(u) == schemas["tenant_a"] for u in fresh.values())
+
+
+HOOKS_SECTION = (
+    "[post_write_hooks]\nhooks = black\nblack.type = console_scripts\nblack.entrypoint = black\n"
+    "black.options = -l 79 REVISION_SCRIPT_FILENAME\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("section", "options", "expected", "gone"),
+    [
+        # an option of the ini's section wins over [tool.alembic]'s
+        ("", "prepend_sys_path = src\npath_separator = os\n", 'python_path: ["../src", ".."]', None),
+        # an ini [post_write_hooks] section replaces the TOML's hooks as a whole
+        (HOOKS_SECTION, "", 'post_write_hooks: ["black -l 79"]', "ruff"),
+    ],
+    ids=["ini-option", "ini-hooks"],
+)
+def test_the_ini_wins_over_pyproject_as_in_alembic(copy, section: str, options: str, expected: str, gone) -> None:
+    root = copy("pyproject")
+    ini = root / "alembic.ini"
+    ini.write_text(section + ini.read_text().replace("[alembic]\n", f"[alembic]\n{options}", 1))
+    result = run("import")
+    assert result.exit_code == 0, result.output
+    config = (root / "config" / "multidb.yaml").read_text()
+    assert expected + "\n" in config
+    assert gone is None or gone not in config
+
+
+def test_a_pyproject_project_without_alembic_ini_imports(copy, tmp_path: Path) -> None:
+    root = copy("pyproject")
+    (root / "alembic.ini").unlink()
+    result = run("import")
+    assert result.exit_code == 0, result.output
+    config = (root / "config" / "multidb.yaml").read_text()
+    assert '{label: "pyproject", path: "../migrations/versions"}' in config
+    assert "from ../pyproject.toml (shape: single)" in config
+    assert "export DATABASE_URL=...   # the URL of database 'pyproject'" in result.output
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    upgraded = run("upgrade", "--all", env={"DATABASE_URL": url})
+    assert upgraded.exit_code == 0, upgraded.output
+
+
+def test_a_pyproject_toml_without_tool_alembic_changes_nothing(copy) -> None:
+    root = copy("single")
+    result = run("import")
+    assert result.exit_code == 0, result.output
+    before = (root / "config" / "multidb.yaml").read_text()
+    (root / "pyproject.toml").write_text('[project]\nname = "notes"\n\n[tool.ruff]\nline-length = 100\n')
+    again = run("import", "--force")
+    assert again.exit_code == 0, again.output
+    assert (root / "config" / "multidb.yaml").read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ('[tool.alembic]\nscript_location = "%(here)s/migrations\n', ("cannot be read as TOML", "line 2")),
+        ('[tool]\nalembic = "migrations"\n', ("[tool.alembic] is not a table",)),
+        (
+            '[tool.alembic]\nscript_location = "%(here)s/migrations"\nprepend_sys_path = "src"\n',
+            ("[tool.alembic] prepend_sys_path", "a list of strings"),
+        ),
+        ('[tool.alembic]\nscript_location = "%(root)s/migrations"\n', ("[tool.alembic] script_location", "%(root)s")),
+    ],
+    ids=["syntax", "not-a-table", "not-a-list", "unknown-token"],
+)
+def test_a_pyproject_toml_that_cannot_be_read_is_one_error(copy, text: str, fragments: tuple[str, ...]) -> None:
+    root = copy("pyproject")
+    (root / "pyproject.toml").write_text(text)
+    result = run("import")
+    assert result.exit_code == 2, result.output
+    assert_one_clean_error(result, "pyproject.toml", *fragments)
+    assert not (root / "config").exists()
+
+
+def test_a_broken_pyproject_toml_next_to_a_full_alembic_ini_is_one_error(copy) -> None:
+    """Alembic 1.16+ reads pyproject.toml beside alembic.ini for any option the ini lacks: a broken one breaks it."""
+    root = copy("single")
+    (root / "pyproject.toml").write_text("[project\nname = 'notes'\n")
+    result = run("import")
+    assert result.exit_code == 2, result.output
+    assert_one_clean_error(result, "pyproject.toml: cannot be read as TOML")

@@ -20,7 +20,8 @@ def _rel(path: Path) -> str:
 def as_text(report: ImportReport) -> str:
     plan = report.plan
     src = plan.source
-    lines = [f"imported {_rel(src.ini)} (shape: {src.shape}) into {_rel(plan.config_path)}", ""]
+    files = " and ".join(_rel(p) for p in src.files)
+    lines = [f"imported {files} (shape: {src.shape}) into {_rel(plan.config_path)}", ""]
     rows = [("DATABASE", "URL", "BASES")]
     for db in plan.databases:
         bases = ", ".join(f"{b.label}: {_rel(b.path)}" for b in db.bases)
@@ -64,7 +65,8 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
 def as_data(report: ImportReport) -> dict[str, Any]:
     plan = report.plan
     return {
-        "ini": str(plan.source.ini),
+        "ini": str(plan.source.ini) if plan.source.has_ini else None,
+        "pyproject": str(plan.source.toml) if plan.source.toml else None,
         "shape": plan.source.shape,
         "config": str(plan.config_path),
         "databases": [

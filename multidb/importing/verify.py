@@ -9,6 +9,7 @@ types and constraint names included (:mod:`multidb.testing.parity`).
 
 from __future__ import annotations
 
+import configparser
 import os
 import subprocess
 import sys
@@ -65,7 +66,8 @@ def verify(source: SourceProject, config_path: Path, dialects: tuple[str, ...]) 
 
 def replay_old(source: SourceProject, urls: dict[str, str], tmp: Path) -> None:
     """``alembic upgrade heads`` on a copy of the ini whose URLs are ``urls`` (per engine section)."""
-    parser = read_ini(source.ini)
+    # a project whose settings are all in pyproject.toml: Alembic (run from its folder) reads them there
+    parser = read_ini(source.ini) if source.has_ini else configparser.ConfigParser(interpolation=None)
     main = source.databases[0].section if source.shape != "lockstep" else "alembic"
     if not parser.has_section(main):
         parser.add_section(main)

@@ -153,7 +153,7 @@ def render(plan: ImportPlan) -> str:
     folder = plan.config_path.parent
     src = plan.source
     lines = [
-        f"# Written by 'multidb import' from {_rel(src.ini, folder)} (shape: {src.shape}).",
+        f"# Written by 'multidb import' from {' and '.join(_rel(p, folder) for p in src.files)} (shape: {src.shape}).",
         "# URLs are ${VAR} references: nothing was copied from sqlalchemy.url. Set each variable before running.",
         f"python_path: [{', '.join(json.dumps(_rel(p, folder)) for p in python_path(src))}]",
     ]

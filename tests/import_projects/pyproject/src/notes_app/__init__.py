@@ -1,0 +1,1 @@
+"""The application of the pyproject fixture project (importable only with src/ on sys.path)."""

@@ -67,6 +67,19 @@ def _execute(connection: Any, statement: str) -> None:
     connection.exec_driver_sql(statement)
 
 
+def _undo(connection: Any, statement: str) -> None:
+    """Undo a change the squash names anyway: one the connection may not undo is left (PostgreSQL: in a
+    savepoint, so that the transaction goes on; MariaDB's GRANT and REVOKE commit by themselves)."""
+    from sqlalchemy.exc import DBAPIError
+
+    with suppress(DBAPIError):
+        if connection.dialect.name != "postgresql":
+            _execute(connection, statement)
+            return
+        with connection.begin_nested():
+            _execute(connection, statement)
+
+
 def read(connection: Any) -> State:
     name = connection.dialect.name
     if name == "postgresql":
@@ -184,7 +197,7 @@ def _pg_settings(connection: Any, before: State, after: State, named: Callable, 
             target = f"DATABASE {quote(database)}"
             if role:
                 target = f"ROLE {quote(role)}{f' IN {target}' if database else ''}"
-            _execute(connection, f"ALTER {target} RESET {'.'.join(quote(p) for p in name.split('.'))}")
+            _undo(connection, f"ALTER {target} RESET {'.'.join(quote(p) for p in name.split('.'))}")
     return labels
 
 
@@ -203,9 +216,9 @@ def _global_grants(connection: Any, before: State, after: State, named: Callable
         labels.append(f"revoke {what} on *.* from {grantee}" if verb else f"grant {what} on *.* to {grantee}")
         plain = sorted(p.removesuffix(" WITH GRANT OPTION") for p in privileges)
         if verb == 0:  # a grant is taken back; a revoke is not given back (what it held may be more than it shows)
-            _execute(connection, f"REVOKE {', '.join(plain)} ON *.* FROM {grantee}")
+            _undo(connection, f"REVOKE {', '.join(plain)} ON *.* FROM {grantee}")
             if any(p.endswith(" WITH GRANT OPTION") for p in privileges):
-                _execute(connection, f"REVOKE GRANT OPTION ON *.* FROM {grantee}")
+                _undo(connection, f"REVOKE GRANT OPTION ON *.* FROM {grantee}")
     return labels
 
 

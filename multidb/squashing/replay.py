@@ -32,25 +32,46 @@ class Scratch:
 
         self.servers = Servers(server_urls(), folder / "sqlite", prefix=prefix)
         self.stack = ExitStack()
+        self.accounts: dict[str, set[Any]] = {}  # dialect -> the roles and users the replays made
+        self.dialects: dict[str, str] = {}  # a server database's URL -> its dialect
 
     def __enter__(self) -> Scratch:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        from . import accounts
+
         try:
             self.stack.close()
         finally:
-            self.servers.close()
+            try:
+                self.servers.close()
+            finally:  # after the databases: a PostgreSQL role can't go while it owns objects in one
+                for dialect, made in self.accounts.items():
+                    accounts.drop(self.servers.urls[dialect], sorted(made))
 
     def database(self, dialect: str) -> str:
         from ..testing.dialects import ServerUnavailable
 
         try:
-            return self.stack.enter_context(self.servers.database(dialect))
+            url = self.stack.enter_context(self.servers.database(dialect))
         except ServerUnavailable as e:
             raise MultiDBError(
                 f"cannot verify the squash on {dialect}: {e}; nothing was changed (--dialects names where to verify)"
             ) from e
+        if dialect != "sqlite":
+            self.dialects[url] = dialect
+        return url
+
+    def tracker(self, url: str, named: Any) -> Any:
+        """An :class:`~.accounts.Tracker` of the server of ``url`` (a database of this scratch), None for SQLite."""
+        from . import accounts
+
+        return accounts.Tracker(url, named) if url in self.dialects else None
+
+    def forget(self, url: str, made: Any) -> None:
+        """Drop the accounts ``made`` on ``url``'s server when the scratch closes."""
+        self.accounts.setdefault(self.dialects[url], set()).update(made)
 
 
 @dataclass
@@ -97,24 +118,34 @@ def replay(project: Project, db: Database, to: str, dialect: str, scratch: Scrat
     failure = f"replaying the revisions up to {to} on {dialect} fails"
     made: list[str] = []
     try:
-        keep = _migrate(project, db, url, to, failure, made)
+        keep = _migrate(project, db, url, to, failure, made, scratch)
     except MultiDBError as e:
         raise MultiDBError(f"{e.lines()[0]}; nothing was changed") from e
     return Replay(dialect, url, keep, _state(url, keep), tuple(made))
 
 
-def _migrate(project: Project, db: Database, url: str, to: str, failure: str, made: list[str] | None = None) -> Any:
+def _migrate(
+    project: Project,
+    db: Database,
+    url: str,
+    to: str,
+    failure: str,
+    made: list[str] | None = None,
+    scratch: Scratch | None = None,
+) -> Any:
     """Upgrade ``db`` (its same-database dependencies first, to heads) on ``url``; the filter of the tables
     the squash is about: not multidb's bookkeeping, not a dependency's, not excluded by the config, not the
     shadow tables of a SQLite virtual table.
-    ``made`` gets the objects :func:`.objects.found` reports that ``db``'s revisions made (not a dependency)."""
+    ``made`` gets the objects :func:`.objects.found` reports that ``db``'s revisions made (not a dependency),
+    then what :mod:`.accounts` puts down to the upgrade on the server (roles, users, settings, global grants;
+    a dependency's too); the accounts are left to ``scratch`` to drop."""
     import sqlalchemy as sa
 
     from ..commands import upgrade
     from ..customize import table_filter
     from ..environment import bookkeeping_names
     from ..testing.dialects import dependencies
-    from . import objects
+    from . import accounts, objects
 
     copy = _on_scratch(project, db.name, url)
     bookkeeping = bookkeeping_names(db.version_table)
@@ -126,6 +157,8 @@ def _migrate(project: Project, db: Database, url: str, to: str, failure: str, ma
             return name not in bookkeeping | neighbours and wanted(name, None)
         return not (schema == db.version_table_schema and name in bookkeeping) and wanted(name, schema)
 
+    server = scratch.tracker(url, _names_in(copy, db.name)) if scratch is not None else None
+    changed = accounts.Changes()
     try:
         for dep in dependencies(copy, db.name):
             upgrade(copy, (dep,), to="heads")
@@ -140,12 +173,26 @@ def _migrate(project: Project, db: Database, url: str, to: str, failure: str, ma
         from .. import engines
 
         engines.close_shared()
+        if server is not None and scratch is not None:
+            changed = server.finish()
+            scratch.forget(url, changed.accounts)
     with connected(url) as conn:
         if made is not None:
             made.extend(o for o in objects.found(conn, keep_object) if o not in earlier)
+            made.extend(changed.labels)
         shadows = objects.sqlite_shadow_tables(conn)  # a virtual table's own, never the baseline's
     skip = bookkeeping | neighbours | shadows
     return lambda name: name not in skip and wanted(name, None)
+
+
+def _names_in(project: Project, name: str) -> Any:
+    """Whether a name is written in the version folders of database ``name`` or of its same-database
+    dependencies (which :func:`_migrate` upgrades too)."""
+    from ..testing.dialects import dependencies
+    from .accounts import named_in
+
+    names = [*dependencies(project, name), name]
+    return named_in(base.path for other in names for base in project.databases[other].bases)
 
 
 def _on_scratch(project: Project, name: str, url: str) -> Project:
@@ -182,7 +229,7 @@ def check(project: Project, db: Database, planned: Squash, text: str, old: Repla
     new_project = dataclasses.replace(project, databases={**project.databases, db.name: new_db})
     url = scratch.database(old.dialect)
     try:
-        _migrate(new_project, new_db, url, planned.revision, "the baseline fails")
+        _migrate(new_project, new_db, url, planned.revision, "the baseline fails", scratch=scratch)
     except MultiDBError as e:
         failed = verify.Category("baseline upgrade", None, (e.lines()[0],))
         return verify.DialectCheck(old.dialect, (failed,))

@@ -112,21 +112,24 @@ def test_settings_the_history_gave_a_role_or_the_database_on_postgresql_are_refu
     _run(PG_ADMIN_URL, f"CREATE ROLE {existing}")
     statements = (
         f"ALTER ROLE {existing} SET statement_timeout = '5s'",
-        "ALTER ROLE CURRENT_USER SET lock_timeout = '3s'",
+        "ALTER ROLE CURRENT_USER SET multidb_test.squash_marker = 'on'",  # nothing another session would feel
         "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET work_mem = ''8MB''', current_database()); END $$",
     )
     me = make_url(PG_ADMIN_URL).username
     try:
         result = squash_refused(tmp_path, monkeypatch, "postgresql", statements)
     finally:  # the admin role's own setting goes whatever the squash did (no test here sets it)
-        if _query(PG_ADMIN_URL, "SELECT current_setting('lock_timeout')") != [("0",)]:
-            _run(PG_ADMIN_URL, "ALTER ROLE CURRENT_USER RESET lock_timeout")
+        if _query(PG_ADMIN_URL, "SELECT current_setting('multidb_test.squash_marker', true)") not in (
+            [(None,)],
+            [("",)],
+        ):
+            _run(PG_ADMIN_URL, "ALTER ROLE CURRENT_USER RESET multidb_test.squash_marker")
             pytest.fail("the replay's ALTER ROLE CURRENT_USER was left on the server")
     assert_one_clean_error(
         result,
         "cannot squash app to o2: the replay on postgresql made objects a baseline cannot carry: "
         f"setting work_mem of database, setting statement_timeout of role {existing}, "
-        f"setting lock_timeout of role {me} " + TAIL,
+        f"setting multidb_test.squash_marker of role {me} " + TAIL,
         nothing_else=True,
     )
     assert pg_roles(existing) == [existing]  # it was there before: not the squash's to drop

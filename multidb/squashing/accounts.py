@@ -194,9 +194,9 @@ def _pg_settings(connection: Any, before: State, after: State, named: Callable, 
             where = f"role {role} in {where}" if database else f"role {role}"
         labels.append(f"setting {name} of {where}")
         if database != here and (database, role, name) not in had:  # a setting it did not have: reset it
-            target = f"DATABASE {quote(database)}"
-            if role:
-                target = f"ROLE {quote(role)}{f' IN {target}' if database else ''}"
+            target = f"ROLE {quote(role)}" if role else f"DATABASE {quote(database)}"
+            if role and database:
+                target += f" IN DATABASE {quote(database)}"
             _undo(connection, f"ALTER {target} RESET {'.'.join(quote(p) for p in name.split('.'))}")
     return labels
 

@@ -24,8 +24,10 @@ _AEL, _SRE, _SUE = "ACCESS EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE UPDATE EXCL
 # clauses name, ("foreign keys dropped", mode) the tables at the other end of the foreign keys it drops (read
 # from the live database, or from the plan's earlier statements). An effect TYPE or DEFAULT is decided per
 # statement: a type change or a computed default rewrites the table or not depending on the column's current
-# type or the function's volatility. Checked against pg_locks and relfilenode by tests/test_plan_truth.py.
-TYPE, DEFAULT = "<type change>", "<default>"
+# type or the function's volatility; an effect WHERE: an UPDATE or DELETE without a WHERE reads every row, one
+# with a WHERE reads what the query planner picks. Checked against pg_locks, relfilenode and the table's
+# sequential scans by tests/test_plan_truth.py.
+TYPE, DEFAULT, WHERE = "<type change>", "<default>", "<where>"
 _PG_LOCKS: tuple[tuple[str, str | None, str, tuple[tuple[str, str], ...]], ...] = (
     (r"^COMMENT\s+ON\s+(TABLE|COLUMN)\b", _SUE, "", ()),
     (r"^CREATE\s+(OR\s+REPLACE\s+)?(CONSTRAINT\s+)?TRIGGER\b", _SRE, "", ()),
@@ -67,7 +69,8 @@ _PG_LOCKS: tuple[tuple[str, str | None, str, tuple[tuple[str, str], ...]], ...] 
     (r"^(DROP\s+TABLE|ALTER\s+TABLE\b.*\bDROP\s+(COLUMN|CONSTRAINT))\b", _AEL, "", (("foreign keys dropped", _AEL),)),
     (r"^(ALTER|TRUNCATE)\s+TABLE\b", _AEL, "", ()),
     (r"^DROP\s+INDEX\b", _AEL, "", ()),
-    (r"^(UPDATE|DELETE|INSERT|MERGE)\b", "ROW EXCLUSIVE", "", ()),
+    (r"^(UPDATE|DELETE)\b", "ROW EXCLUSIVE", WHERE, ()),
+    (r"^(INSERT|MERGE)\b", "ROW EXCLUSIVE", "", ()),
 )
 _TABLE = re.compile(
     r"^COMMENT\s+ON\s+(?:TABLE\s+([`\"\w.]+)|COLUMN\s+([`\"\w.]+)\.[`\"\w]+)"
@@ -273,12 +276,27 @@ def pg_locks(sql: str, catalog: Catalog, table: str | None) -> tuple[str | None,
                 what = _type_change(flat, catalog, table)
             elif what == DEFAULT:
                 what = _added_default(flat, catalog)
+            elif what == WHERE:
+                what = "" if _has_where(flat) else "scans"
             others: list[OtherLock] = []
             for how, mode in also:
                 found = _references(flat) if how == "references" else catalog.foreign_keys_dropped(flat, table)
                 others += [OtherLock(t, mode) for t in found if t != table and OtherLock(t, mode) not in others]
             return level, what, tuple(others)
     return None, "", ()
+
+
+def _has_where(sql: str) -> bool:
+    """Whether the statement has a WHERE of its own (not one in a subquery, in parentheses, or in a string)."""
+    from .lint_sql import tokens
+
+    depth = 0
+    for token in tokens(sql, "postgresql"):
+        if token.kind == "symbol" and token.text in "()":
+            depth += 1 if token.text == "(" else -1
+        elif depth == 0 and token.is_("WHERE"):
+            return True
+    return False
 
 
 def _references(sql: str) -> list[str]:

@@ -99,7 +99,14 @@ def test_upgrade_plan_with_sql_atomic_or_a_target_is_a_usage_error(tmp_path):
         ("ALTER TABLE orders DISABLE TRIGGER audit", "SHARE ROW EXCLUSIVE", ""),
         ("CREATE INDEX ix_orders_type ON orders (type)", "SHARE", "scans (writes wait)"),
         ("CREATE INDEX CONCURRENTLY ix ON orders (customer_id)", "SHARE UPDATE EXCLUSIVE", "scans (writes go on)"),
-        ("UPDATE orders SET type = 'x'", "ROW EXCLUSIVE", ""),
+        # without a WHERE every row is read; with one, the query planner decides (an index or a scan)
+        ("UPDATE orders SET type = 'x'", "ROW EXCLUSIVE", "scans"),
+        ("DELETE FROM orders", "ROW EXCLUSIVE", "scans"),
+        ("UPDATE orders SET type = 'x' WHERE id = 1", "ROW EXCLUSIVE", ""),
+        ("DELETE FROM orders WHERE id IN (SELECT id FROM old)", "ROW EXCLUSIVE", ""),
+        ("UPDATE orders SET type = (SELECT t FROM kinds WHERE k = 1)", "ROW EXCLUSIVE", "scans"),
+        ("UPDATE orders SET note = 'x WHERE y'", "ROW EXCLUSIVE", "scans"),
+        ("INSERT INTO orders (id) VALUES (1)", "ROW EXCLUSIVE", ""),
     ],
 )
 def test_postgresql_lock_and_effect_of_a_statement(sql, lock, effect):

@@ -25,9 +25,13 @@ _AEL, _SRE, _SUE = "ACCESS EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE UPDATE EXCL
 # from the live database, or from the plan's earlier statements). An effect TYPE or DEFAULT is decided per
 # statement: a type change or a computed default rewrites the table or not depending on the column's current
 # type or the function's volatility; an effect WHERE: an UPDATE or DELETE without a WHERE reads every row, one
-# with a WHERE reads what the query planner picks. Checked against pg_locks, relfilenode and the table's
-# sequential scans by tests/test_plan_truth.py.
+# with a WHERE reads what the query planner picks; KEYED: a column added with a REFERENCES is checked against
+# the rows when it has a DEFAULT clause (even NULL), not without one; NOT_NULL: SET NOT NULL reads the rows
+# unless a valid CHECK constraint proves the column is not null (PostgreSQL 12+); KEY_INDEX: a PRIMARY KEY
+# USING INDEX reads them to set its columns NOT NULL, unless they are already. Checked against pg_locks,
+# relfilenode and the table's sequential scans by tests/test_plan_truth.py.
 TYPE, DEFAULT, WHERE = "<type change>", "<default>", "<where>"
+KEYED, NOT_NULL, KEY_INDEX = "<new column's key>", "<not null>", "<primary key on an index>"
 _PG_LOCKS: tuple[tuple[str, str | None, str, tuple[tuple[str, str], ...]], ...] = (
     (r"^COMMENT\s+ON\s+(TABLE|COLUMN)\b", _SUE, "", ()),
     (r"^CREATE\s+(OR\s+REPLACE\s+)?(CONSTRAINT\s+)?TRIGGER\b", _SRE, "", ()),
@@ -53,10 +57,12 @@ _PG_LOCKS: tuple[tuple[str, str | None, str, tuple[tuple[str, str], ...]], ...] 
         "rewrites",
         (),
     ),
-    (r"^ALTER\s+TABLE\b.*\bADD\s+(COLUMN\s+)?.*\bREFERENCES\b", _AEL, DEFAULT, (("references", _SRE),)),
+    (r"^ALTER\s+TABLE\b.*\bADD\s+(COLUMN\s+)?.*\bREFERENCES\b", _AEL, KEYED, (("references", _SRE),)),
     (r"^ALTER\s+TABLE\b.*\bADD\s+(COLUMN\s+)?.*\bDEFAULT\b.*\(", _AEL, DEFAULT, ()),
-    (r"^ALTER\s+TABLE\b.*\bSET\s+NOT\s+NULL\b", _AEL, "scans", ()),
+    (r"^ALTER\s+TABLE\b.*\bSET\s+NOT\s+NULL\b", _AEL, NOT_NULL, ()),
     (r"^ALTER\s+TABLE\b.*\bADD\s+CONSTRAINT\b.*\bNOT\s+VALID\b", _AEL, "", ()),
+    (r"^ALTER\s+TABLE\b.*\bADD\s+(CONSTRAINT\s+\S+\s+)?UNIQUE\s+USING\s+INDEX\b", _AEL, "", ()),
+    (r"^ALTER\s+TABLE\b.*\bADD\s+(CONSTRAINT\s+\S+\s+)?PRIMARY\s+KEY\s+USING\s+INDEX\b", _AEL, KEY_INDEX, ()),
     (r"^ALTER\s+TABLE\b.*\bADD\s+CONSTRAINT\b", _AEL, "scans", ()),
     # one subcommand that only changes statistics or storage settings
     (
@@ -106,6 +112,11 @@ _COLUMN_CHANGE = re.compile(  # a column added, retyped or renamed
     + _QUOTED,
     re.I,
 )
+_DEFAULT_CLAUSE = re.compile(r"(?<!SET )\bDEFAULT\b", re.I)  # (not a foreign key's ON DELETE SET DEFAULT)
+_SET_NOT_NULL = re.compile(r"\bALTER\s+(?:COLUMN\s+)?" + _QUOTED + r"\s+SET\s+NOT\s+NULL\b", re.I)
+_CHECK = re.compile(r"\bADD\s+CONSTRAINT\s+" + _QUOTED + r"\s+CHECK\b(.*)", re.I)
+_VALIDATE = re.compile(r"\bVALIDATE\s+CONSTRAINT\s+" + _QUOTED, re.I)
+_USING_INDEX = re.compile(r"\bUSING\s+INDEX\s+" + _NAME, re.I)
 _CALL = re.compile(r"(?<!::)(?<![\w.])([a-z_][\w$]*)\s*\(", re.I)
 # known to PostgreSQL's catalogue: without the live database, defaults calling these are known volatile or not
 _VOLATILE = {"random", "clock_timestamp", "timeofday", "gen_random_uuid", "nextval"} | {
@@ -278,6 +289,12 @@ def pg_locks(sql: str, catalog: Catalog, table: str | None) -> tuple[str | None,
                 what = _added_default(flat, catalog)
             elif what == WHERE:
                 what = "" if _has_where(flat) else "scans"
+            elif what == KEYED:
+                what = _added_default(flat, catalog) or ("scans" if _DEFAULT_CLAUSE.search(flat) else "")
+            elif what == NOT_NULL:
+                what = "" if catalog.not_null_proven(flat, table) else "scans"
+            elif what == KEY_INDEX:
+                what = "" if catalog.index_columns_not_null(flat) else "scans"
             others: list[OtherLock] = []
             for how, mode in also:
                 found = _references(flat) if how == "references" else catalog.foreign_keys_dropped(flat, table)
@@ -297,6 +314,14 @@ def _has_where(sql: str) -> bool:
         elif depth == 0 and token.is_("WHERE"):
             return True
     return False
+
+
+def _proves_not_null(check: str, column: str) -> bool:
+    """Whether a CHECK expression (as written, or as pg_get_constraintdef shows it) says ``column IS NOT NULL``
+    in a conjunction: none with an OR or a NOT of a parenthesis is read (it may or may not prove it)."""
+    if re.search(r"\bOR\b|\bNOT\s*\(", check, re.I):
+        return False
+    return re.search(r'(?<![\w"])"?' + re.escape(column) + r'"?\s+IS\s+NOT\s+NULL\b', check, re.I) is not None
 
 
 def _references(sql: str) -> list[str]:
@@ -415,6 +440,9 @@ class Catalog:
         self.keys: dict[str, list[tuple[str | None, str, str]]] = {}  # table -> (constraint, columns, referenced)
         self.changed: set[tuple[str, str | None]] = set()  # (table, column or None: all) changed earlier
         self.functions: set[str] = set()  # functions created or replaced earlier in the plan
+        # CHECK constraints added or validated earlier in the plan: (table, name) -> (expression, valid)
+        self.checks: dict[tuple[str, str], tuple[str, bool]] = {}
+        self.dropped: set[tuple[str, str]] = set()  # constraints dropped earlier in the plan
 
     def _read(self, sql: str, **params: Any) -> list[tuple]:
         import sqlalchemy as sa
@@ -451,12 +479,69 @@ class Catalog:
                     self.keys.setdefault(table, []).append(
                         (name, match.group(3), _bare(target.group(2) or target.group(1)))
                     )
+            self._saw_checks(flat, table)
             added = _ADDED.search(flat)
             if added and not _CONSTRAINT.search(flat):
                 self.keys.setdefault(table, []).extend((None, added.group(1), target) for target in _references(flat))
         function = re.match(r"^CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+" + _NAME, flat, re.I)
         if function:
             self.functions.add(_bare(function.group(2) or function.group(1)).lower())
+
+    def _saw_checks(self, flat: str, table: str) -> None:
+        check = _CHECK.search(flat)
+        if check:
+            expression = check.group(2)
+            valid = not re.search(r"\bNOT\s+VALID\b", expression, re.I)
+            self.checks[(table, _bare(check.group(1)))] = (expression, valid)
+        validated = _VALIDATE.search(flat)
+        if validated:
+            key = (table, _bare(validated.group(1)))
+            found = [self.checks[key][0]] if key in self.checks else [r[0] for r in self._live_checks(*key)]
+            if found:
+                self.checks[key] = (found[0], True)
+        for dropped in _DROPPED.finditer(flat):
+            if dropped.group(1).upper() == "CONSTRAINT":
+                key = (table, _bare(dropped.group(2)))
+                self.checks.pop(key, None)
+                self.dropped.add(key)
+
+    def _live_checks(self, table: str, name: str | None = None) -> list[tuple]:
+        """(definition, name) of the table's CHECK constraints in the live database: the valid ones, or the one
+        named."""
+        where = "conname = :n" if name else "convalidated"
+        return self._read(
+            "SELECT pg_get_constraintdef(oid), conname FROM pg_constraint "
+            f"WHERE conrelid = to_regclass(:t) AND contype = 'c' AND {where}",
+            t=table,
+            n=name,
+        )
+
+    def not_null_proven(self, sql: str, table: str | None) -> bool:
+        """Whether a valid CHECK constraint proves every column a ``SET NOT NULL`` names is not null: PostgreSQL
+        12+ then sets it without reading the rows."""
+        columns = [_bare(match.group(1)) for match in _SET_NOT_NULL.finditer(sql)]
+        if table is None or not columns:
+            return False
+        proofs = [expression for (t, _), (expression, valid) in self.checks.items() if t == table and valid]
+        if (table, None) not in self.changed:
+            proofs += [
+                definition
+                for definition, name in self._live_checks(table)
+                if (table, name) not in self.dropped and (table, name) not in self.checks
+            ]
+        return all(any(_proves_not_null(proof, column) for proof in proofs) for column in columns)
+
+    def index_columns_not_null(self, sql: str) -> bool:
+        """Whether the columns of the live index a ``PRIMARY KEY USING INDEX`` takes are all NOT NULL already."""
+        match = _USING_INDEX.search(sql)
+        if not match or _bare(match.group(2) or match.group(1)) in self.indexes:
+            return False
+        found = self._read(
+            "SELECT bool_and(a.attnotnull) FROM pg_index i JOIN pg_attribute a "
+            "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indexrelid = to_regclass(:i)",
+            i=".".join(m for m in match.group(1, 2) if m),
+        )
+        return bool(found and found[0][0])
 
     def index_table(self, sql: str) -> str | None:
         """The table of the index a ``DROP INDEX`` drops (the statement does not say)."""

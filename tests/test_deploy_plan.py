@@ -89,7 +89,24 @@ def test_upgrade_plan_with_sql_atomic_or_a_target_is_a_usage_error(tmp_path):
         ("ALTER TABLE orders ADD COLUMN n INTEGER GENERATED ALWAYS AS IDENTITY", "ACCESS EXCLUSIVE", "rewrites"),
         # a function plan cannot look up (no live database): its volatility is unknown
         ("ALTER TABLE orders ADD COLUMN code TEXT DEFAULT next_code()", "ACCESS EXCLUSIVE", "may rewrite"),
-        ("ALTER TABLE orders ADD COLUMN owner INT DEFAULT 1 REFERENCES owners (id)", "ACCESS EXCLUSIVE", ""),
+        # a new column's key is checked against the rows when the column has a DEFAULT clause (even NULL)
+        ("ALTER TABLE orders ADD COLUMN owner INT DEFAULT 1 REFERENCES owners (id)", "ACCESS EXCLUSIVE", "scans"),
+        ("ALTER TABLE orders ADD COLUMN owner INT DEFAULT NULL REFERENCES owners (id)", "ACCESS EXCLUSIVE", "scans"),
+        ("ALTER TABLE orders ADD COLUMN owner INT REFERENCES owners (id)", "ACCESS EXCLUSIVE", ""),
+        (
+            "ALTER TABLE orders ADD COLUMN owner INT REFERENCES owners (id) ON DELETE SET DEFAULT",
+            "ACCESS EXCLUSIVE",
+            "",
+        ),
+        (
+            "ALTER TABLE orders ADD COLUMN t UUID DEFAULT gen_random_uuid() REFERENCES t (id)",
+            "ACCESS EXCLUSIVE",
+            "rewrites",
+        ),
+        # no live database: no CHECK constraint is known to prove the column not null, no index's columns
+        ("ALTER TABLE orders ALTER COLUMN total SET NOT NULL", "ACCESS EXCLUSIVE", "scans"),
+        ("ALTER TABLE orders ADD CONSTRAINT uq UNIQUE USING INDEX ix_orders_code", "ACCESS EXCLUSIVE", ""),
+        ("ALTER TABLE orders ADD CONSTRAINT pk PRIMARY KEY USING INDEX ix_orders_code", "ACCESS EXCLUSIVE", "scans"),
         ("COMMENT ON COLUMN orders.total IS 'in cents'", "SHARE UPDATE EXCLUSIVE", ""),
         ("ALTER TABLE orders ALTER COLUMN total SET STATISTICS 500", "SHARE UPDATE EXCLUSIVE", ""),
         ("ALTER TABLE orders SET (fillfactor = 70, autovacuum_enabled = false)", "SHARE UPDATE EXCLUSIVE", ""),
@@ -113,6 +130,43 @@ def test_postgresql_lock_and_effect_of_a_statement(sql, lock, effect):
     from multidb.deploy_plan import pg_lock
 
     assert pg_lock(sql) == (lock, effect)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "effect"),
+    [
+        (["ALTER TABLE orders ADD CONSTRAINT ck CHECK (total IS NOT NULL)"], ""),
+        (["ALTER TABLE orders ADD CONSTRAINT ck CHECK (total IS NOT NULL AND total > 0)"], ""),
+        (["ALTER TABLE orders ADD CONSTRAINT ck CHECK (total IS NOT NULL OR note IS NOT NULL)"], "scans"),
+        (["ALTER TABLE orders ADD CONSTRAINT ck CHECK (subtotal IS NOT NULL)"], "scans"),
+        (["ALTER TABLE orders ADD CONSTRAINT ck CHECK (total IS NOT NULL) NOT VALID"], "scans"),
+        (
+            [
+                "ALTER TABLE orders ADD CONSTRAINT ck CHECK (total IS NOT NULL) NOT VALID",
+                "ALTER TABLE orders VALIDATE CONSTRAINT ck",
+            ],
+            "",
+        ),
+        (
+            [
+                "ALTER TABLE orders ADD CONSTRAINT ck CHECK (total IS NOT NULL)",
+                "ALTER TABLE orders DROP CONSTRAINT ck",
+            ],
+            "scans",
+        ),
+        (["ALTER TABLE lines ADD CONSTRAINT ck CHECK (total IS NOT NULL)"], "scans"),
+    ],
+)
+def test_set_not_null_after_a_check_that_proves_it_reads_no_row(earlier, effect):
+    """PostgreSQL 12+ sets NOT NULL without reading the rows when a valid CHECK constraint proves the column is
+    not null (the last step of lint's pg-set-not-null-scans recipe); the plan's earlier statements count."""
+    from multidb.deploy_plan import Catalog, pg_locks
+
+    catalog = Catalog(None)
+    for sql in earlier:
+        catalog.saw(sql, sql.split()[2])
+    lock, found, _ = pg_locks("ALTER TABLE orders ALTER COLUMN total SET NOT NULL", catalog, "orders")
+    assert (lock, found) == ("ACCESS EXCLUSIVE", effect)
 
 
 @pytest.mark.mariadb

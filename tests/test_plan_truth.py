@@ -208,6 +208,11 @@ op.alter_column("items", "size", type_=sa.String(40), existing_type=sa.String(10
         "alter_column nullable=False",
         'op.alter_column("items", "name", nullable=False, existing_type=sa.String(50))',
     ),
+    Case(  # the last step of the recipe of lint's pg-set-not-null-scans: PostgreSQL 12+ skips the scan
+        "alter_column nullable=False with a valid CHECK (name IS NOT NULL)",
+        'op.alter_column("items", "name", nullable=False, existing_type=sa.String(50))',
+        setup="ALTER TABLE items ADD CONSTRAINT ck_items_name CHECK (name IS NOT NULL)",
+    ),
     Case(
         "alter_column drop not null",
         'op.alter_column("items", "qty", nullable=True, existing_type=sa.Integer())',
@@ -227,6 +232,11 @@ op.alter_column("items", "size", type_=sa.String(40), existing_type=sa.String(10
     Case(
         "add a column with REFERENCES (op.execute)",
         'op.execute("ALTER TABLE items ADD COLUMN maker_id integer REFERENCES owners (id)")',
+    ),
+    Case(  # a DEFAULT, even NULL: PostgreSQL validates the new key against the rows
+        "add a column with a default and REFERENCES (op.execute)",
+        'op.execute("ALTER TABLE items ADD COLUMN maker_id integer DEFAULT 1 REFERENCES owners (id)")',
+        planned_reads=("owners",),
     ),
     Case("drop_column with a foreign key", 'op.drop_column("items", "owner_id")', setup=FK),
     Case("create_index", 'op.create_index("ix_items_name", "items", ["name"])'),
@@ -255,6 +265,21 @@ with op.get_context().autocommit_block():
         "rename an index (op.execute)", 'op.execute("ALTER INDEX ix_items_name RENAME TO ix_items_label")', setup=INDEX
     ),
     Case("create_unique_constraint", 'op.create_unique_constraint("uq_items_code", "items", ["code"])'),
+    Case(
+        "unique constraint USING INDEX (op.execute)",
+        'op.execute("ALTER TABLE items ADD CONSTRAINT uq_items_code UNIQUE USING INDEX ix_items_code")',
+        setup="CREATE UNIQUE INDEX ix_items_code ON items (code)",
+    ),
+    Case(  # its column is NOT NULL already: nothing to read
+        "primary key USING INDEX (op.execute)",
+        'op.execute("ALTER TABLE tags ADD CONSTRAINT tags_pkey PRIMARY KEY USING INDEX ix_tags_id")',
+        setup="ALTER TABLE tags DROP CONSTRAINT tags_pkey;\nCREATE UNIQUE INDEX ix_tags_id ON tags (id)",
+    ),
+    Case(  # the column is set NOT NULL: its rows are read
+        "primary key USING INDEX on a nullable column (op.execute)",
+        'op.execute("ALTER TABLE owners ADD CONSTRAINT owners_pkey PRIMARY KEY USING INDEX ix_owners_name")',
+        setup="ALTER TABLE owners DROP CONSTRAINT owners_pkey;\nCREATE UNIQUE INDEX ix_owners_name ON owners (name)",
+    ),
     Case("create_check_constraint", 'op.create_check_constraint("ck_items_qty", "items", "qty >= 0")'),
     Case(
         "check constraint NOT VALID (op.execute)",

@@ -28,10 +28,13 @@ _AEL, _SRE, _SUE = "ACCESS EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE UPDATE EXCL
 # with a WHERE reads what the query planner picks; KEYED: a column added with a REFERENCES is checked against
 # the rows when it has a DEFAULT clause (even NULL), not without one; NOT_NULL: SET NOT NULL reads the rows
 # unless a valid CHECK constraint proves the column is not null (PostgreSQL 12+); KEY_INDEX: a PRIMARY KEY
-# USING INDEX reads them to set its columns NOT NULL, unless they are already. Checked against pg_locks,
-# relfilenode and the table's sequential scans by tests/test_plan_truth.py.
+# USING INDEX reads them to set its columns NOT NULL, unless they are already; PERSISTENCE: SET LOGGED or
+# UNLOGGED rewrites the table, unless it is so already. A column added with a CHECK, UNIQUE or PRIMARY KEY of
+# its own is checked against the rows, or indexed: it scans (when nothing else rewrites). Checked against
+# pg_locks, relfilenode and the table's sequential scans by tests/test_plan_truth.py.
 TYPE, DEFAULT, WHERE = "<type change>", "<default>", "<where>"
 KEYED, NOT_NULL, KEY_INDEX = "<new column's key>", "<not null>", "<primary key on an index>"
+PERSISTENCE = "<logged or not>"
 _PG_LOCKS: tuple[tuple[str, str | None, str, tuple[tuple[str, str], ...]], ...] = (
     (r"^COMMENT\s+ON\s+(TABLE|COLUMN)\b", _SUE, "", ()),
     (r"^CREATE\s+(OR\s+REPLACE\s+)?(CONSTRAINT\s+)?TRIGGER\b", _SRE, "", ()),
@@ -60,10 +63,12 @@ _PG_LOCKS: tuple[tuple[str, str | None, str, tuple[tuple[str, str], ...]], ...] 
     (r"^ALTER\s+TABLE\b.*\bADD\s+(COLUMN\s+)?.*\bREFERENCES\b", _AEL, KEYED, (("references", _SRE),)),
     (r"^ALTER\s+TABLE\b.*\bADD\s+(COLUMN\s+)?.*\bDEFAULT\b.*\(", _AEL, DEFAULT, ()),
     (r"^ALTER\s+TABLE\b.*\bSET\s+NOT\s+NULL\b", _AEL, NOT_NULL, ()),
-    (r"^ALTER\s+TABLE\b.*\bADD\s+CONSTRAINT\b.*\bNOT\s+VALID\b", _AEL, "", ()),
+    (r"^ALTER\s+TABLE\b.*\bADD\s+(CONSTRAINT\b|CHECK\b).*\bNOT\s+VALID\b", _AEL, "", ()),
     (r"^ALTER\s+TABLE\b.*\bADD\s+(CONSTRAINT\s+\S+\s+)?UNIQUE\s+USING\s+INDEX\b", _AEL, "", ()),
     (r"^ALTER\s+TABLE\b.*\bADD\s+(CONSTRAINT\s+\S+\s+)?PRIMARY\s+KEY\s+USING\s+INDEX\b", _AEL, KEY_INDEX, ()),
-    (r"^ALTER\s+TABLE\b.*\bADD\s+CONSTRAINT\b", _AEL, "scans", ()),
+    # a table constraint, named or not (Alembic's add_column(unique=True) writes ADD UNIQUE (c))
+    (r"^ALTER\s+TABLE\b.*\bADD\s+(CONSTRAINT\b|UNIQUE\b|PRIMARY\s+KEY\b|CHECK\b|EXCLUDE\b)", _AEL, "scans", ()),
+    (r"^ALTER\s+TABLE\b.*\bSET\s+(UN)?LOGGED\b", _AEL, PERSISTENCE, ()),
     # one subcommand that only changes statistics or storage settings
     (
         r"^ALTER\s+TABLE\s+(ONLY\s+)?[\w.\"]+\s+(ALTER\s+(COLUMN\s+)?[\w\"]+\s+SET\s+STATISTICS\s+-?\d+"
@@ -114,9 +119,11 @@ _COLUMN_CHANGE = re.compile(  # a column added, retyped or renamed
 )
 _DEFAULT_CLAUSE = re.compile(r"(?<!SET )\bDEFAULT\b", re.I)  # (not a foreign key's ON DELETE SET DEFAULT)
 _SET_NOT_NULL = re.compile(r"\bALTER\s+(?:COLUMN\s+)?" + _QUOTED + r"\s+SET\s+NOT\s+NULL\b", re.I)
+_DROP_NOT_NULL = re.compile(r"\bALTER\s+(?:COLUMN\s+)?" + _QUOTED + r"\s+DROP\s+NOT\s+NULL\b", re.I)
 _CHECK = re.compile(r"\bADD\s+CONSTRAINT\s+" + _QUOTED + r"\s+CHECK\b(.*)", re.I)
 _VALIDATE = re.compile(r"\bVALIDATE\s+CONSTRAINT\s+" + _QUOTED, re.I)
 _USING_INDEX = re.compile(r"\bUSING\s+INDEX\s+" + _NAME, re.I)
+_COLUMN_CONSTRAINT = re.compile(r"\bCHECK\s*\(|\bUNIQUE\b|\bPRIMARY\s+KEY\b", re.I)
 _CALL = re.compile(r"(?<!::)(?<![\w.])([a-z_][\w$]*)\s*\(", re.I)
 # known to PostgreSQL's catalogue: without the live database, defaults calling these are known volatile or not
 _VOLATILE = {"random", "clock_timestamp", "timeofday", "gen_random_uuid", "nextval"} | {
@@ -295,6 +302,10 @@ def pg_locks(sql: str, catalog: Catalog, table: str | None) -> tuple[str | None,
                 what = "" if catalog.not_null_proven(flat, table) else "scans"
             elif what == KEY_INDEX:
                 what = "" if catalog.index_columns_not_null(flat) else "scans"
+            elif what == PERSISTENCE:
+                what = "" if catalog.persistence_kept(flat, table) else "rewrites"
+            if not what and _ADDED.search(flat) and _COLUMN_CONSTRAINT.search(flat):
+                what = "scans"
             others: list[OtherLock] = []
             for how, mode in also:
                 found = _references(flat) if how == "references" else catalog.foreign_keys_dropped(flat, table)
@@ -443,6 +454,7 @@ class Catalog:
         # CHECK constraints added or validated earlier in the plan: (table, name) -> (expression, valid)
         self.checks: dict[tuple[str, str], tuple[str, bool]] = {}
         self.dropped: set[tuple[str, str]] = set()  # constraints dropped earlier in the plan
+        self.nullable: set[tuple[str, str]] = set()  # columns whose NOT NULL an earlier statement drops
 
     def _read(self, sql: str, **params: Any) -> list[tuple]:
         import sqlalchemy as sa
@@ -499,6 +511,8 @@ class Catalog:
             found = [self.checks[key][0]] if key in self.checks else [r[0] for r in self._live_checks(*key)]
             if found:
                 self.checks[key] = (found[0], True)
+        for match in _DROP_NOT_NULL.finditer(flat):
+            self.nullable.add((table, _bare(match.group(1))))
         for dropped in _DROPPED.finditer(flat):
             if dropped.group(1).upper() == "CONSTRAINT":
                 key = (table, _bare(dropped.group(2)))
@@ -529,7 +543,30 @@ class Catalog:
                 for definition, name in self._live_checks(table)
                 if (table, name) not in self.dropped and (table, name) not in self.checks
             ]
-        return all(any(_proves_not_null(proof, column) for proof in proofs) for column in columns)
+        return all(
+            any(_proves_not_null(proof, column) for proof in proofs) or self._not_null(table, column)
+            for column in columns
+        )
+
+    def _not_null(self, table: str, column: str) -> bool:
+        """Whether the live column is NOT NULL (and no earlier statement of the plan changed that)."""
+        if {(table, None), (table, column)} & self.changed or (table, column) in self.nullable:
+            return False
+        found = self._read(
+            "SELECT attnotnull FROM pg_attribute WHERE attrelid = to_regclass(:t) AND attname = :c "
+            "AND attnum > 0 AND NOT attisdropped",
+            t=table,
+            c=column,
+        )
+        return bool(found and found[0][0])
+
+    def persistence_kept(self, sql: str, table: str | None) -> bool:
+        """Whether the live table is already as SET LOGGED / UNLOGGED makes it (PostgreSQL then does nothing)."""
+        if table is None or (table, None) in self.changed:
+            return False
+        wanted = "u" if re.search(r"\bSET\s+UNLOGGED\b", sql, re.I) else "p"
+        found = self._read("SELECT relpersistence FROM pg_class WHERE oid = to_regclass(:t)", t=table)
+        return bool(found) and found[0][0] == wanted
 
     def index_columns_not_null(self, sql: str) -> bool:
         """Whether the columns of the live index a ``PRIMARY KEY USING INDEX`` takes are all NOT NULL already."""

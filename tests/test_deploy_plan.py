@@ -105,6 +105,16 @@ def test_upgrade_plan_with_sql_atomic_or_a_target_is_a_usage_error(tmp_path):
         ),
         # no live database: no CHECK constraint is known to prove the column not null, no index's columns
         ("ALTER TABLE orders ALTER COLUMN total SET NOT NULL", "ACCESS EXCLUSIVE", "scans"),
+        # a table constraint with or without a name; a column's own constraint is checked, or indexed, too
+        ("ALTER TABLE orders ADD UNIQUE (code)", "ACCESS EXCLUSIVE", "scans"),
+        ("ALTER TABLE orders ADD CHECK (total > 0)", "ACCESS EXCLUSIVE", "scans"),
+        ("ALTER TABLE orders ADD CHECK (total > 0) NOT VALID", "ACCESS EXCLUSIVE", ""),
+        ("ALTER TABLE orders ADD COLUMN n INTEGER CHECK (n > 0)", "ACCESS EXCLUSIVE", "scans"),
+        ("ALTER TABLE orders ADD COLUMN code VARCHAR(8) UNIQUE", "ACCESS EXCLUSIVE", "scans"),
+        ("ALTER TABLE orders ADD COLUMN n BIGSERIAL PRIMARY KEY", "ACCESS EXCLUSIVE", "rewrites"),
+        ("ALTER TABLE orders ADD COLUMN unique_code VARCHAR(8)", "ACCESS EXCLUSIVE", ""),
+        # no live database: the table is taken to be the other kind
+        ("ALTER TABLE orders SET UNLOGGED", "ACCESS EXCLUSIVE", "rewrites"),
         ("ALTER TABLE orders ADD CONSTRAINT uq UNIQUE USING INDEX ix_orders_code", "ACCESS EXCLUSIVE", ""),
         ("ALTER TABLE orders ADD CONSTRAINT pk PRIMARY KEY USING INDEX ix_orders_code", "ACCESS EXCLUSIVE", "scans"),
         ("COMMENT ON COLUMN orders.total IS 'in cents'", "SHARE UPDATE EXCLUSIVE", ""),

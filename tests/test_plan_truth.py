@@ -148,6 +148,13 @@ CATALOGUE = (
         'op.add_column("items", sa.Column("ticket", sa.Text(), server_default=sa.text("first_ticket()")))',
         setup="CREATE FUNCTION first_ticket() RETURNS text IMMUTABLE LANGUAGE sql AS $$ SELECT 'T-1' $$",
     ),
+    Case(  # Alembic adds the constraint in a second statement: ALTER TABLE items ADD UNIQUE (sku)
+        "add_column unique=True", 'op.add_column("items", sa.Column("sku", sa.String(20), unique=True))'
+    ),
+    Case(  # rendered inline: ADD COLUMN n INTEGER CHECK (n > 0); PostgreSQL checks it against the rows
+        "add_column with a CheckConstraint",
+        'op.add_column("items", sa.Column("n", sa.Integer(), sa.CheckConstraint("n > 0")))',
+    ),
     Case("add_column identity", 'op.add_column("items", sa.Column("seq", sa.BigInteger(), sa.Identity()))'),
     Case(
         "add_column stored generated",
@@ -212,6 +219,11 @@ op.alter_column("items", "size", type_=sa.String(40), existing_type=sa.String(10
         "alter_column nullable=False with a valid CHECK (name IS NOT NULL)",
         'op.alter_column("items", "name", nullable=False, existing_type=sa.String(50))',
         setup="ALTER TABLE items ADD CONSTRAINT ck_items_name CHECK (name IS NOT NULL)",
+    ),
+    Case(  # NOT NULL already: PostgreSQL has nothing to do
+        "alter_column nullable=False of a NOT NULL column",
+        'op.alter_column("items", "qty", nullable=False, existing_type=sa.Integer())',
+        setup="ALTER TABLE items ALTER COLUMN qty SET NOT NULL",
     ),
     Case(
         "alter_column drop not null",
@@ -352,6 +364,12 @@ op.create_table(
     Case("ENABLE ROW LEVEL SECURITY (op.execute)", 'op.execute("ALTER TABLE items ENABLE ROW LEVEL SECURITY")'),
     Case("SET STATISTICS (op.execute)", 'op.execute("ALTER TABLE items ALTER COLUMN name SET STATISTICS 500")'),
     Case("SET (fillfactor) (op.execute)", 'op.execute("ALTER TABLE items SET (fillfactor = 70)")'),
+    Case("SET UNLOGGED (op.execute)", 'op.execute("ALTER TABLE tags SET UNLOGGED")'),
+    Case(
+        "SET UNLOGGED of an unlogged table (op.execute)",
+        'op.execute("ALTER TABLE tags SET UNLOGGED")',
+        setup="ALTER TABLE tags SET UNLOGGED",
+    ),
     Case("UPDATE (op.execute)", 'op.execute("UPDATE items SET qty = qty + 1")'),
     Case("DELETE (op.execute)", 'op.execute("DELETE FROM tags WHERE id = 1")', planned_reads=("tags",)),
     Case(

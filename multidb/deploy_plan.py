@@ -44,6 +44,10 @@ _PG_LOCKS: tuple[tuple[str, str | None, str, tuple[tuple[str, str], ...]], ...] 
     (r"^CREATE\s+(UNIQUE\s+)?INDEX\b", "SHARE", "scans (writes wait)", ()),
     (r"^CREATE\s+TABLE\b.*\bREFERENCES\b", None, "", (("references", _SRE),)),  # (the new table: no one waits)
     (r"^DROP\s+INDEX\s+CONCURRENTLY\b", _SUE, "", ()),
+    # REINDEX builds each index again from the rows; CLUSTER writes the table again in the index's order
+    (r"^REINDEX\s+(\([^)]*\)\s*)?(TABLE|INDEX)\s+CONCURRENTLY\b", _SUE, "scans (writes go on)", ()),
+    (r"^REINDEX\s+(\([^)]*\)\s*)?(TABLE|INDEX)\b", "SHARE", "scans (writes wait)", ()),
+    (r"^CLUSTER\s+(VERBOSE\s+)?[\w.\"]+", _AEL, "rewrites", ()),
     (r"^ALTER\s+TABLE\b.*\bVALIDATE\s+CONSTRAINT\b", _SUE, "scans", ()),
     (
         r"^ALTER\s+TABLE\b.*\bADD\s+(CONSTRAINT\s+\S+\s+)?FOREIGN\s+KEY\b.*\bNOT\s+VALID\b",
@@ -86,13 +90,16 @@ _PG_LOCKS: tuple[tuple[str, str | None, str, tuple[tuple[str, str], ...]], ...] 
 _TABLE = re.compile(
     r"^COMMENT\s+ON\s+(?:TABLE\s+([`\"\w.]+)|COLUMN\s+([`\"\w.]+)\.[`\"\w]+)"
     r"|^(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?|DROP\s+)TRIGGER\b.*?\bON\s+(?:ONLY\s+)?([`\"\w.]+)"
+    r"|^CLUSTER\s+(?:VERBOSE\s+)?([`\"\w.]+)"
     r"|\b(?:TABLE(?:\s+IF\s+(?:NOT\s+)?EXISTS)?|ON|INTO|UPDATE|FROM)\s+(?:ONLY\s+)?([`\"\w.]+)",
     re.I,
 )
 _NAME = r'("[^"]+"|[\w]+)(?:\.("[^"]+"|[\w]+))?'
 _REFERENCES = re.compile(r"\bREFERENCES\s+" + _NAME, re.I)
 _INDEX_NAME = re.compile(
-    r"^(?:CREATE\s+(?:UNIQUE\s+)?INDEX|DROP\s+INDEX)\s+(?:CONCURRENTLY\s+)?(?:IF\s+(?:NOT\s+)?EXISTS\s+)?" + _NAME, re.I
+    r"^(?:CREATE\s+(?:UNIQUE\s+)?INDEX|DROP\s+INDEX|REINDEX\s+(?:\([^)]*\)\s*)?INDEX)\s+(?:CONCURRENTLY\s+)?"
+    r"(?:IF\s+(?:NOT\s+)?EXISTS\s+)?" + _NAME,
+    re.I,
 )
 _CONSTRAINT = re.compile(r"\bADD\s+CONSTRAINT\s+" + _NAME + r"\s+FOREIGN\s+KEY\s*\(([^)]*)\)", re.I)
 _DROPPED = re.compile(r"\bDROP\s+(COLUMN|CONSTRAINT)\s+(?:IF\s+EXISTS\s+)?(\"[^\"]+\"|\w+)", re.I)
@@ -581,10 +588,10 @@ class Catalog:
         return bool(found and found[0][0])
 
     def index_table(self, sql: str) -> str | None:
-        """The table of the index a ``DROP INDEX`` drops (the statement does not say)."""
+        """The table of the index a ``DROP INDEX`` drops or a ``REINDEX INDEX`` builds (the statement does not say)."""
         flat = " ".join(sql.split())
         match = _INDEX_NAME.match(flat)
-        if not match or not flat.upper().startswith("DROP"):
+        if not match or not flat.upper().startswith(("DROP", "REINDEX")):
             return None
         name = _bare(match.group(2) or match.group(1))
         if name in self.indexes:

@@ -115,6 +115,11 @@ def test_upgrade_plan_with_sql_atomic_or_a_target_is_a_usage_error(tmp_path):
         ("ALTER TABLE orders ADD COLUMN unique_code VARCHAR(8)", "ACCESS EXCLUSIVE", ""),
         # no live database: the table is taken to be the other kind
         ("ALTER TABLE orders SET UNLOGGED", "ACCESS EXCLUSIVE", "rewrites"),
+        ("CLUSTER orders USING ix_orders_type", "ACCESS EXCLUSIVE", "rewrites"),
+        ("CLUSTER VERBOSE orders", "ACCESS EXCLUSIVE", "rewrites"),
+        ("REINDEX TABLE orders", "SHARE", "scans (writes wait)"),
+        ("REINDEX (VERBOSE) INDEX ix_orders_type", "SHARE", "scans (writes wait)"),
+        ("REINDEX INDEX CONCURRENTLY ix_orders_type", "SHARE UPDATE EXCLUSIVE", "scans (writes go on)"),
         ("ALTER TABLE orders ADD CONSTRAINT uq UNIQUE USING INDEX ix_orders_code", "ACCESS EXCLUSIVE", ""),
         ("ALTER TABLE orders ADD CONSTRAINT pk PRIMARY KEY USING INDEX ix_orders_code", "ACCESS EXCLUSIVE", "scans"),
         ("COMMENT ON COLUMN orders.total IS 'in cents'", "SHARE UPDATE EXCLUSIVE", ""),

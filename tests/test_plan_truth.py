@@ -370,6 +370,21 @@ op.create_table(
         'op.execute("ALTER TABLE tags SET UNLOGGED")',
         setup="ALTER TABLE tags SET UNLOGGED",
     ),
+    Case("CLUSTER (op.execute)", 'op.execute("CLUSTER items USING ix_items_name")', setup=INDEX),
+    Case("REINDEX TABLE (op.execute)", 'op.execute("REINDEX TABLE items")', setup=INDEX),
+    Case("REINDEX INDEX (op.execute)", 'op.execute("REINDEX INDEX ix_items_name")', setup=INDEX),
+    Case(
+        "REINDEX INDEX CONCURRENTLY (op.execute)",
+        """\
+with op.get_context().autocommit_block():
+    op.execute("REINDEX INDEX CONCURRENTLY ix_items_name")""",
+        setup=INDEX,
+    ),
+    Case(
+        "alter_column varchar(50) -> varchar(100) of an indexed column",
+        'op.alter_column("items", "name", type_=sa.String(100), existing_type=sa.String(50))',
+        setup=INDEX,
+    ),
     Case("UPDATE (op.execute)", 'op.execute("UPDATE items SET qty = qty + 1")'),
     Case("DELETE (op.execute)", 'op.execute("DELETE FROM tags WHERE id = 1")', planned_reads=("tags",)),
     Case(

@@ -423,8 +423,11 @@ def _type_change(sql: str, catalog: Catalog, table: str | None) -> str:
         keeps = None if old is None else _keeps_bytes(_type(old), new)
         if using and keeps:
             keeps = None  # a USING expression may compute every value, or simplify to the column itself
-        verdicts.add("may rewrite" if keeps is None else "" if keeps else "rewrites")
-    for verdict in ("rewrites", "may rewrite"):
+        if keeps and catalog.checked(table, column):
+            verdicts.add("scans")  # PostgreSQL adds the column's CHECK constraints again: it checks the rows
+        else:
+            verdicts.add("may rewrite" if keeps is None else "" if keeps else "rewrites")
+    for verdict in ("rewrites", "may rewrite", "scans"):
         if verdict in verdicts:
             return verdict
     return ""
@@ -574,6 +577,24 @@ class Catalog:
         wanted = "u" if re.search(r"\bSET\s+UNLOGGED\b", sql, re.I) else "p"
         found = self._read("SELECT relpersistence FROM pg_class WHERE oid = to_regclass(:t)", t=table)
         return bool(found) and found[0][0] == wanted
+
+    def checked(self, table: str | None, column: str) -> bool:
+        """Whether a valid CHECK constraint of the table uses the column (live, or added earlier in the plan)."""
+        if table is None:
+            return False
+        uses = re.compile(r'(?<![\w"])"?' + re.escape(column) + r'"?(?![\w"])', re.I)
+        if any(t == table and valid and uses.search(e) for (t, _), (e, valid) in self.checks.items()):
+            return True
+        if {(table, None), (table, column)} & self.changed:
+            return False
+        found = self._read(
+            "SELECT k.conname FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid "
+            "AND a.attnum = ANY(k.conkey) WHERE k.conrelid = to_regclass(:t) AND k.contype = 'c' "
+            "AND k.convalidated AND a.attname = :c",
+            t=table,
+            c=column,
+        )
+        return any((table, name) not in self.dropped for (name,) in found)
 
     def index_columns_not_null(self, sql: str) -> bool:
         """Whether the columns of the live index a ``PRIMARY KEY USING INDEX`` takes are all NOT NULL already."""

@@ -385,6 +385,11 @@ with op.get_context().autocommit_block():
         'op.alter_column("items", "name", type_=sa.String(100), existing_type=sa.String(50))',
         setup=INDEX,
     ),
+    Case(  # no rewrite, but PostgreSQL adds the CHECK constraints on the column again: it checks the rows
+        "alter_column varchar(50) -> varchar(100) of a column a CHECK uses",
+        'op.alter_column("items", "name", type_=sa.String(100), existing_type=sa.String(50))',
+        setup="ALTER TABLE items ADD CONSTRAINT ck_items_name CHECK (length(name) > 0)",
+    ),
     Case("UPDATE (op.execute)", 'op.execute("UPDATE items SET qty = qty + 1")'),
     Case("DELETE (op.execute)", 'op.execute("DELETE FROM tags WHERE id = 1")', planned_reads=("tags",)),
     Case(

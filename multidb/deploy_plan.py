@@ -19,19 +19,20 @@ from .table_sizes import TableSizes
 
 _AEL, _SRE, _SUE = "ACCESS EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE"
 
-# PostgreSQL's table-level lock per statement (first match wins), what the statement does to the rows, and the
-# other existing tables it locks in a mode that blocks writes: ("references", mode) the tables its REFERENCES
-# clauses name, ("foreign keys dropped", mode) the tables at the other end of the foreign keys it drops (read
-# from the live database, or from the plan's earlier statements). An effect TYPE or DEFAULT is decided per
-# statement: a type change or a computed default rewrites the table or not depending on the column's current
-# type or the function's volatility; an effect WHERE: an UPDATE or DELETE without a WHERE reads every row, one
-# with a WHERE reads what the query planner picks; KEYED: a column added with a REFERENCES is checked against
-# the rows when it has a DEFAULT clause (even NULL), not without one; NOT_NULL: SET NOT NULL reads the rows
-# unless a valid CHECK constraint proves the column is not null (PostgreSQL 12+); KEY_INDEX: a PRIMARY KEY
-# USING INDEX reads them to set its columns NOT NULL, unless they are already; PERSISTENCE: SET LOGGED or
-# UNLOGGED rewrites the table, unless it is so already. A column added with a CHECK, UNIQUE or PRIMARY KEY of
-# its own is checked against the rows, or indexed: it scans (when nothing else rewrites). Checked against
-# pg_locks, relfilenode and the table's sequential scans by tests/test_plan_truth.py.
+# PostgreSQL's table-level lock per statement (first match wins), what the statement does to the rows, and the other
+# existing tables it locks in a mode that blocks writes: ("references", mode) the tables its REFERENCES clauses name,
+# ("foreign keys dropped", mode) the tables at the other end of the foreign keys it drops (read from the live
+# database, or from the plan's earlier statements), ("foreign keys retyped", mode) those at the other end of the keys
+# on a column whose type changes (PostgreSQL drops and adds them again). An effect TYPE or DEFAULT is decided per
+# statement: a type change or a computed default rewrites the table or not depending on the column's current type or
+# the function's volatility; an effect WHERE: an UPDATE or DELETE without a WHERE reads every row, one with a WHERE
+# reads what the query planner picks; KEYED: a column added with a REFERENCES is checked against the rows when it has
+# a DEFAULT clause (even NULL), not without one; NOT_NULL: SET NOT NULL reads the rows unless a valid CHECK constraint
+# proves the column is not null (PostgreSQL 12+); KEY_INDEX: a PRIMARY KEY USING INDEX reads them to set its columns
+# NOT NULL, unless they are already; PERSISTENCE: SET LOGGED or UNLOGGED rewrites the table, unless it is so already.
+# A column added with a CHECK, UNIQUE or PRIMARY KEY of its own is checked against the rows, or indexed: it scans
+# (when nothing else rewrites). Checked against pg_locks, relfilenode and the table's sequential scans by
+# tests/test_plan_truth.py.
 TYPE, DEFAULT, WHERE = "<type change>", "<default>", "<where>"
 KEYED, NOT_NULL, KEY_INDEX = "<new column's key>", "<not null>", "<primary key on an index>"
 PERSISTENCE = "<logged or not>"
@@ -56,7 +57,12 @@ _PG_LOCKS: tuple[tuple[str, str | None, str, tuple[tuple[str, str], ...]], ...] 
         (("references", _SRE),),
     ),
     (r"^ALTER\s+TABLE\b.*\bADD\s+(CONSTRAINT\s+\S+\s+)?FOREIGN\s+KEY\b", _SRE, "scans", (("references", _SRE),)),
-    (r"^ALTER\s+TABLE\b.*\bALTER\s+(COLUMN\s+)?[\w\"]+\s+(SET\s+DATA\s+)?TYPE\b", _AEL, TYPE, ()),
+    (
+        r"^ALTER\s+TABLE\b.*\bALTER\s+(COLUMN\s+)?[\w\"]+\s+(SET\s+DATA\s+)?TYPE\b",
+        _AEL,
+        TYPE,
+        (("foreign keys retyped", _AEL),),
+    ),
     # a column whose value is computed per row: a volatile default, a serial or identity, a stored generated column
     (
         r"^ALTER\s+TABLE\b.*\bADD\s+(COLUMN\s+)?.*(\b(SMALL|BIG)?SERIAL\b|\bGENERATED\b.*\b(IDENTITY|STORED)\b)",
@@ -315,7 +321,12 @@ def pg_locks(sql: str, catalog: Catalog, table: str | None) -> tuple[str | None,
                 what = "scans"
             others: list[OtherLock] = []
             for how, mode in also:
-                found = _references(flat) if how == "references" else catalog.foreign_keys_dropped(flat, table)
+                if how == "references":
+                    found = _references(flat)
+                elif how == "foreign keys retyped":
+                    found = catalog.foreign_keys_retyped(flat, table)
+                else:
+                    found = catalog.foreign_keys_dropped(flat, table)
                 others += [OtherLock(t, mode) for t in found if t != table and OtherLock(t, mode) not in others]
             return level, what, tuple(others)
     return None, "", ()
@@ -653,17 +664,31 @@ class Catalog:
         CONSTRAINT`` removes: PostgreSQL drops their triggers there too, under ACCESS EXCLUSIVE."""
         if table is None:
             return []
-        earlier = self.keys.get(table, [])
         dropped = _DROPPED.search(sql) if not re.match(r"^DROP\s+TABLE", sql, re.I) else None
         if dropped is None:
+            return self._keys(table, "table", None)
+        return self._keys(table, dropped.group(1).lower(), dropped.group(2).strip('"'))
+
+    def foreign_keys_retyped(self, sql: str, table: str | None) -> list[str]:
+        """The tables at the other end of the foreign keys on the columns an ``ALTER COLUMN ... TYPE`` changes:
+        PostgreSQL drops each key and adds it again, under ACCESS EXCLUSIVE on both tables."""
+        found: list[str] = []
+        for match in _TYPE_CHANGE.finditer(sql) if table else ():
+            found += [t for t in self._keys(table, "column", match.group(1).strip('"')) if t not in found]
+        return found
+
+    def _keys(self, table: str, kind: str, name: str | None) -> list[str]:
+        """The tables at the other end of the table's foreign keys: all (kind "table"), the constraint named, or
+        those on the column named (either end)."""
+        earlier = self.keys.get(table, [])
+        if kind == "table":
             where, params = "conrelid = to_regclass(:t) OR confrelid = to_regclass(:t)", {}
             found = [ref for _, _, ref in earlier]
-        elif dropped.group(1).upper() == "CONSTRAINT":
-            name = dropped.group(2).strip('"')
+        elif kind == "constraint":
             where, params = "conrelid = to_regclass(:t) AND conname = :n", {"n": name}
             found = [ref for key, _, ref in earlier if key == name]
         else:
-            column = dropped.group(2).strip('"')
+            column = name
             where = (
                 "(conrelid = to_regclass(:t) AND (SELECT attnum FROM pg_attribute WHERE attrelid = to_regclass(:t) "
                 "AND attname = :n) = ANY(conkey)) OR (confrelid = to_regclass(:t) AND (SELECT attnum FROM "

@@ -184,6 +184,19 @@ def test_set_not_null_after_a_check_that_proves_it_reads_no_row(earlier, effect)
     assert (lock, found) == ("ACCESS EXCLUSIVE", effect)
 
 
+def test_a_type_change_locks_the_other_end_of_the_foreign_keys_on_the_column():
+    """PostgreSQL drops the column's foreign keys and adds them again: ACCESS EXCLUSIVE on the other table too
+    (tests/test_plan_truth.py checks it on a live database; here the key is the plan's own)."""
+    from multidb.deploy_plan import Catalog, OtherLock, pg_locks
+
+    catalog = Catalog(None)
+    catalog.saw("ALTER TABLE lines ADD CONSTRAINT fk FOREIGN KEY (order_id) REFERENCES orders (id)", "lines")
+    _, _, others = pg_locks("ALTER TABLE lines ALTER COLUMN order_id TYPE BIGINT", catalog, "lines")
+    assert others == (OtherLock("orders", "ACCESS EXCLUSIVE"),)
+    _, _, others = pg_locks("ALTER TABLE lines ALTER COLUMN note TYPE TEXT", catalog, "lines")
+    assert others == ()
+
+
 @pytest.mark.mariadb
 def test_plan_on_mariadb_is_rendered_for_the_live_server(tmp_path, mariadb_database):
     url = mariadb_database()

@@ -1,4 +1,4 @@
-"""``multidb plan``'s PostgreSQL lock table checked against PostgreSQL itself.
+"""``multidb plan``'s PostgreSQL locks and effects (rewrites, scans) checked against PostgreSQL itself.
 
 A catalogue of migration operations as users write them (``op.*``, a few ``op.execute`` strings). For each:
 a database at the previous revision, with rows in its tables; ``plan --json`` for the pending revision; then
@@ -15,23 +15,26 @@ rewritten table is "rewrites" (or "may rewrite" in the cases where plan cannot k
 
 And the rows read: plan says "scans" (in any of its forms) or "rewrites" only for a table whose rows
 PostgreSQL read, all of them, and every table PostgreSQL read with a sequential scan is one plan says it
-scans, rewrites or may rewrite (except where the query planner decides: ``Case.planned_reads``). Read from
+scans, rewrites or may rewrite (except where the query planner decides: ``Case.planned_reads``, and the known
+gap of ``Case.unsaid_reads``: a table plan shows only a lock on, whose rows PostgreSQL reads). Read from
 ``pg_stat_get_xact_numscans`` and ``pg_stat_get_xact_tuples_returned`` for each table, in the probes before
 and after the operations, inside the revision's transaction. Checked on PostgreSQL 15.20 first, statement by
 statement in psql, the sequential scans it counts are every read of the table's heap from its start to its end
 by this backend: a CHECK's validation (``ADD CONSTRAINT ... CHECK``, ``VALIDATE CONSTRAINT``), a foreign key's
-(the validating query's scan of the table, and of the referenced table when the planner scans it: a hash
-join here, an index lookup per row on other sizes), ``SET NOT NULL``'s, an index build (``CREATE INDEX``, a
+(the validating query's scan of the table, and of the referenced table when the planner scans it: a hash join
+here, an index lookup per row on other sizes), ``SET NOT NULL``'s, an index build (``CREATE INDEX``, a
 ``UNIQUE`` or ``PRIMARY KEY`` constraint; two for ``CONCURRENTLY``: the build and its validation), a rewrite
-(two: the copy of the old rows, then the indexes rebuilt from the new ones) and a query's (an ``UPDATE``
-without a ``WHERE``; on these few rows a ``DELETE ... WHERE id = 1`` too). Not counted: reads through an
-index, ``ANALYZE``'s sample, and the scans of a parallel worker (counted in its own backend; on these few
-rows PostgreSQL starts none). On PostgreSQL 15 these functions also count the backend's earlier transactions
-whose counts it has not sent to the shared statistics yet (it sends them when idle, at most once a second):
-only the difference between the two probes is the revision's. The operations outside a transaction are read
-from ``pg_stat_user_tables`` (``seq_scan``, ``seq_tup_read``) before and after the revision, with no other
-connection left on the database (a backend sends its counts when it exits, before it leaves
-``pg_stat_activity``; the test's writer only takes a writer's lock, and its watcher reads catalogs).
+(two: the copy of the old rows, then the indexes rebuilt from the new ones; ``CLUSTER`` copies from a scan and
+a sort or through the index, as the planner picks: a scan on these few rows) and a query's (an ``UPDATE``
+without a ``WHERE``; on these few rows a ``DELETE ... WHERE id = 1`` too), in a transaction rolled back as in
+one committed. Not counted: reads through an index, ``ANALYZE``'s sample, and the scans of a parallel worker
+(counted in its own backend; on these few rows PostgreSQL starts none). On PostgreSQL 15 these functions also
+count the backend's earlier transactions whose counts it has not sent to the shared statistics yet (it sends
+them when idle, at most once a second): only the difference between the two probes is the revision's. The
+operations outside a transaction are read from ``pg_stat_user_tables`` (``seq_scan``, ``seq_tup_read``) before
+and after the revision, with no other connection left on the database (a backend sends its counts when it
+exits, before it leaves ``pg_stat_activity``; the test's writer only takes a writer's lock, and its watcher
+reads catalogs).
 """
 
 from __future__ import annotations

@@ -97,6 +97,7 @@ _TABLE = re.compile(
     r"^COMMENT\s+ON\s+(?:TABLE\s+([`\"\w.]+)|COLUMN\s+([`\"\w.]+)\.[`\"\w]+)"
     r"|^(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?|DROP\s+)TRIGGER\b.*?\bON\s+(?:ONLY\s+)?([`\"\w.]+)"
     r"|^CLUSTER\s+(?:VERBOSE\s+)?([`\"\w.]+)"
+    r"|^REINDEX\s+(?:\([^)]*\)\s*)?TABLE\s+(?:CONCURRENTLY\s+)?([`\"\w.]+)"
     r"|\b(?:TABLE(?:\s+IF\s+(?:NOT\s+)?EXISTS)?|ON|INTO|UPDATE|FROM)\s+(?:ONLY\s+)?([`\"\w.]+)",
     re.I,
 )

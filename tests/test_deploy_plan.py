@@ -184,6 +184,21 @@ def test_set_not_null_after_a_check_that_proves_it_reads_no_row(earlier, effect)
     assert (lock, found) == ("ACCESS EXCLUSIVE", effect)
 
 
+@pytest.mark.parametrize(
+    ("sql", "table"),
+    [
+        ("REINDEX TABLE CONCURRENTLY items", "items"),
+        ("REINDEX (VERBOSE) TABLE items", "items"),
+        ("CLUSTER VERBOSE items USING ix_items_name", "items"),
+        ("CLUSTER items", "items"),
+    ],
+)
+def test_the_table_of_a_reindex_or_cluster(sql, table):
+    from multidb.deploy_plan import _table_of
+
+    assert _table_of(sql) == table
+
+
 def test_a_type_change_locks_the_other_end_of_the_foreign_keys_on_the_column():
     """PostgreSQL drops the column's foreign keys and adds them again: ACCESS EXCLUSIVE on the other table too
     (tests/test_plan_truth.py checks it on a live database; here the key is the plan's own)."""

@@ -390,6 +390,12 @@ op.create_table(
     Case("REINDEX TABLE (op.execute)", 'op.execute("REINDEX TABLE items")', setup=INDEX),
     Case("REINDEX INDEX (op.execute)", 'op.execute("REINDEX INDEX ix_items_name")', setup=INDEX),
     Case(
+        "REINDEX TABLE CONCURRENTLY (op.execute)",
+        """\
+with op.get_context().autocommit_block():
+    op.execute("REINDEX TABLE CONCURRENTLY items")""",
+    ),
+    Case(
         "REINDEX INDEX CONCURRENTLY (op.execute)",
         """\
 with op.get_context().autocommit_block():

@@ -111,7 +111,7 @@ _INDEX_NAME = re.compile(
 _CONSTRAINT = re.compile(r"\bADD\s+CONSTRAINT\s+" + _NAME + r"\s+FOREIGN\s+KEY\s*\(([^)]*)\)", re.I)
 _DROPPED = re.compile(r"\bDROP\s+(COLUMN|CONSTRAINT)\s+(?:IF\s+EXISTS\s+)?(\"[^\"]+\"|\w+)", re.I)
 _TYPE_CHANGE = re.compile(
-    r"\bALTER\s+(?:COLUMN\s+)?(\"[^\"]+\"|\w+)\s+(?:SET\s+DATA\s+)?TYPE\s+(.+?)(?:\s+COLLATE\s+\S+)?"
+    r"\bALTER\s+(?:COLUMN\s+)?(\"[^\"]+\"|\w+)\s+(?:SET\s+DATA\s+)?TYPE\s+(.+?)(?:\s+COLLATE\s+(\S+))?"
     r"(\s+USING\s+.+?)?(?=,\s*(?:ALTER|ADD|DROP|RENAME|SET|VALIDATE)\b|$)",
     re.I,
 )
@@ -430,13 +430,15 @@ def pg_keeps_rows(old: str, new: str) -> bool | None:
 def _type_change(sql: str, catalog: Catalog, table: str | None) -> str:
     verdicts = set()
     for match in _TYPE_CHANGE.finditer(sql):
-        column, new, using = match.group(1).strip('"'), _type(match.group(2)), match.group(3)
+        column, new, collation, using = match.group(1).strip('"'), _type(match.group(2)), match.group(3), match.group(4)
         old = catalog.column_type(table, column)
         keeps = None if old is None else _keeps_bytes(_type(old), new)
         if using and keeps:
             keeps = None  # a USING expression may compute every value, or simplify to the column itself
-        if keeps and catalog.checked(table, column):
-            verdicts.add("scans")  # PostgreSQL adds the column's CHECK constraints again: it checks the rows
+        if keeps and (catalog.checked(table, column) or catalog.recollated_index(table, column, collation)):
+            # PostgreSQL adds the column's CHECK constraints again (it checks the rows), builds its indexes again
+            # for another collation
+            verdicts.add("scans")
         else:
             verdicts.add("may rewrite" if keeps is None else "" if keeps else "rewrites")
     for verdict in ("rewrites", "may rewrite", "scans"):
@@ -607,6 +609,20 @@ class Catalog:
             c=column,
         )
         return any((table, name) not in self.dropped for (name,) in found)
+
+    def recollated_index(self, table: str | None, column: str, collation: str | None) -> bool:
+        """Whether the live column has an index and ``collation`` is another than its own."""
+        if table is None or collation is None:
+            return False
+        found = self._read(
+            "SELECT coalesce(c.collname, ''), EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class i ON i.oid = d.objid "
+            "AND i.relkind = 'i' WHERE d.refobjid = a.attrelid AND d.refobjsubid = a.attnum) "
+            "FROM pg_attribute a LEFT JOIN pg_collation c ON c.oid = a.attcollation "
+            "WHERE a.attrelid = to_regclass(:t) AND a.attname = :c AND a.attnum > 0 AND NOT a.attisdropped",
+            t=table,
+            c=column,
+        )
+        return bool(found) and found[0][1] and found[0][0] != collation.strip('"')
 
     def index_columns_not_null(self, sql: str) -> bool:
         """Whether the columns of the live index a ``PRIMARY KEY USING INDEX`` takes are all NOT NULL already."""

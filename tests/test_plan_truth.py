@@ -412,6 +412,15 @@ with op.get_context().autocommit_block():
         'op.alter_column("items", "name", type_=sa.String(100), existing_type=sa.String(50))',
         setup="ALTER TABLE items ADD CONSTRAINT ck_items_name CHECK (length(name) > 0)",
     ),
+    Case(  # no rewrite, but the index on the column is built again for the new collation
+        "alter_column varchar(50) -> varchar(100) COLLATE C of an indexed column",
+        'op.alter_column("items", "name", type_=sa.String(100, collation="C"), existing_type=sa.String(50))',
+        setup=INDEX,
+    ),
+    Case(  # no index on it: nothing is read
+        "alter_column varchar(50) -> varchar(100) COLLATE C",
+        'op.alter_column("items", "name", type_=sa.String(100, collation="C"), existing_type=sa.String(50))',
+    ),
     Case("UPDATE (op.execute)", 'op.execute("UPDATE items SET qty = qty + 1")'),
     Case("DELETE (op.execute)", 'op.execute("DELETE FROM tags WHERE id = 1")', planned_reads=("tags",)),
     Case(

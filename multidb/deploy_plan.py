@@ -318,7 +318,7 @@ def pg_locks(sql: str, catalog: Catalog, table: str | None) -> tuple[str | None,
                 what = "" if catalog.index_columns_not_null(flat) else "scans"
             elif what == PERSISTENCE:
                 what = "" if catalog.persistence_kept(flat, table) else "rewrites"
-            if not what and _ADDED.search(flat) and _COLUMN_CONSTRAINT.search(flat):
+            if not what and _column_constrained(flat):
                 what = "scans"
             others: list[OtherLock] = []
             for how, mode in also:
@@ -331,6 +331,17 @@ def pg_locks(sql: str, catalog: Catalog, table: str | None) -> tuple[str | None,
                 others += [OtherLock(t, mode) for t in found if t != table and OtherLock(t, mode) not in others]
             return level, what, tuple(others)
     return None, "", ()
+
+
+def _column_constrained(sql: str) -> bool:
+    """Whether a column the statement adds has a CHECK, UNIQUE or PRIMARY KEY of its own (in its definition, up
+    to the statement's next action)."""
+    for added in _ADDED.finditer(sql):
+        rest = sql[added.end() :]
+        end = re.search(r",\s*(?:ADD|ALTER|DROP|RENAME|SET|VALIDATE|OWNER|ENABLE|DISABLE)\b", rest, re.I)
+        if _COLUMN_CONSTRAINT.search(rest[: end.start()] if end else rest):
+            return True
+    return False
 
 
 def _has_where(sql: str) -> bool:

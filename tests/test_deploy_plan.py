@@ -113,6 +113,8 @@ def test_upgrade_plan_with_sql_atomic_or_a_target_is_a_usage_error(tmp_path):
         ("ALTER TABLE orders ADD COLUMN code VARCHAR(8) UNIQUE", "ACCESS EXCLUSIVE", "scans"),
         ("ALTER TABLE orders ADD COLUMN n BIGSERIAL PRIMARY KEY", "ACCESS EXCLUSIVE", "rewrites"),
         ("ALTER TABLE orders ADD COLUMN unique_code VARCHAR(8)", "ACCESS EXCLUSIVE", ""),
+        ("ALTER TABLE orders ADD COLUMN z INT, ADD CONSTRAINT ck CHECK (total > 0) NOT VALID", "ACCESS EXCLUSIVE", ""),
+        ("ALTER TABLE orders ADD COLUMN z INT, ADD COLUMN y INT UNIQUE", "ACCESS EXCLUSIVE", "scans"),
         # no live database: the table is taken to be the other kind
         ("ALTER TABLE orders SET UNLOGGED", "ACCESS EXCLUSIVE", "rewrites"),
         ("CLUSTER orders USING ix_orders_type", "ACCESS EXCLUSIVE", "rewrites"),

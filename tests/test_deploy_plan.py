@@ -89,7 +89,41 @@ def test_upgrade_plan_with_sql_atomic_or_a_target_is_a_usage_error(tmp_path):
         ("ALTER TABLE orders ADD COLUMN n INTEGER GENERATED ALWAYS AS IDENTITY", "ACCESS EXCLUSIVE", "rewrites"),
         # a function plan cannot look up (no live database): its volatility is unknown
         ("ALTER TABLE orders ADD COLUMN code TEXT DEFAULT next_code()", "ACCESS EXCLUSIVE", "may rewrite"),
-        ("ALTER TABLE orders ADD COLUMN owner INT DEFAULT 1 REFERENCES owners (id)", "ACCESS EXCLUSIVE", ""),
+        # a new column's key is checked against the rows when the column has a DEFAULT clause (even NULL)
+        ("ALTER TABLE orders ADD COLUMN owner INT DEFAULT 1 REFERENCES owners (id)", "ACCESS EXCLUSIVE", "scans"),
+        ("ALTER TABLE orders ADD COLUMN owner INT DEFAULT NULL REFERENCES owners (id)", "ACCESS EXCLUSIVE", "scans"),
+        ("ALTER TABLE orders ADD COLUMN owner INT REFERENCES owners (id)", "ACCESS EXCLUSIVE", ""),
+        (
+            "ALTER TABLE orders ADD COLUMN owner INT REFERENCES owners (id) ON DELETE SET DEFAULT",
+            "ACCESS EXCLUSIVE",
+            "",
+        ),
+        (
+            "ALTER TABLE orders ADD COLUMN t UUID DEFAULT gen_random_uuid() REFERENCES t (id)",
+            "ACCESS EXCLUSIVE",
+            "rewrites",
+        ),
+        # no live database: no CHECK constraint is known to prove the column not null, no index's columns
+        ("ALTER TABLE orders ALTER COLUMN total SET NOT NULL", "ACCESS EXCLUSIVE", "scans"),
+        # a table constraint with or without a name; a column's own constraint is checked, or indexed, too
+        ("ALTER TABLE orders ADD UNIQUE (code)", "ACCESS EXCLUSIVE", "scans"),
+        ("ALTER TABLE orders ADD CHECK (total > 0)", "ACCESS EXCLUSIVE", "scans"),
+        ("ALTER TABLE orders ADD CHECK (total > 0) NOT VALID", "ACCESS EXCLUSIVE", ""),
+        ("ALTER TABLE orders ADD COLUMN n INTEGER CHECK (n > 0)", "ACCESS EXCLUSIVE", "scans"),
+        ("ALTER TABLE orders ADD COLUMN code VARCHAR(8) UNIQUE", "ACCESS EXCLUSIVE", "scans"),
+        ("ALTER TABLE orders ADD COLUMN n BIGSERIAL PRIMARY KEY", "ACCESS EXCLUSIVE", "rewrites"),
+        ("ALTER TABLE orders ADD COLUMN unique_code VARCHAR(8)", "ACCESS EXCLUSIVE", ""),
+        ("ALTER TABLE orders ADD COLUMN z INT, ADD CONSTRAINT ck CHECK (total > 0) NOT VALID", "ACCESS EXCLUSIVE", ""),
+        ("ALTER TABLE orders ADD COLUMN z INT, ADD COLUMN y INT UNIQUE", "ACCESS EXCLUSIVE", "scans"),
+        # no live database: the table is taken to be the other kind
+        ("ALTER TABLE orders SET UNLOGGED", "ACCESS EXCLUSIVE", "rewrites"),
+        ("CLUSTER orders USING ix_orders_type", "ACCESS EXCLUSIVE", "rewrites"),
+        ("CLUSTER VERBOSE orders", "ACCESS EXCLUSIVE", "rewrites"),
+        ("REINDEX TABLE orders", "SHARE", "scans (writes wait)"),
+        ("REINDEX (VERBOSE) INDEX ix_orders_type", "SHARE", "scans (writes wait)"),
+        ("REINDEX INDEX CONCURRENTLY ix_orders_type", "SHARE UPDATE EXCLUSIVE", "scans (writes go on)"),
+        ("ALTER TABLE orders ADD CONSTRAINT uq UNIQUE USING INDEX ix_orders_code", "ACCESS EXCLUSIVE", ""),
+        ("ALTER TABLE orders ADD CONSTRAINT pk PRIMARY KEY USING INDEX ix_orders_code", "ACCESS EXCLUSIVE", "scans"),
         ("COMMENT ON COLUMN orders.total IS 'in cents'", "SHARE UPDATE EXCLUSIVE", ""),
         ("ALTER TABLE orders ALTER COLUMN total SET STATISTICS 500", "SHARE UPDATE EXCLUSIVE", ""),
         ("ALTER TABLE orders SET (fillfactor = 70, autovacuum_enabled = false)", "SHARE UPDATE EXCLUSIVE", ""),
@@ -99,13 +133,85 @@ def test_upgrade_plan_with_sql_atomic_or_a_target_is_a_usage_error(tmp_path):
         ("ALTER TABLE orders DISABLE TRIGGER audit", "SHARE ROW EXCLUSIVE", ""),
         ("CREATE INDEX ix_orders_type ON orders (type)", "SHARE", "scans (writes wait)"),
         ("CREATE INDEX CONCURRENTLY ix ON orders (customer_id)", "SHARE UPDATE EXCLUSIVE", "scans (writes go on)"),
-        ("UPDATE orders SET type = 'x'", "ROW EXCLUSIVE", ""),
+        # without a WHERE every row is read; with one, the query planner decides (an index or a scan)
+        ("UPDATE orders SET type = 'x'", "ROW EXCLUSIVE", "scans"),
+        ("DELETE FROM orders", "ROW EXCLUSIVE", "scans"),
+        ("UPDATE orders SET type = 'x' WHERE id = 1", "ROW EXCLUSIVE", ""),
+        ("DELETE FROM orders WHERE id IN (SELECT id FROM old)", "ROW EXCLUSIVE", ""),
+        ("UPDATE orders SET type = (SELECT t FROM kinds WHERE k = 1)", "ROW EXCLUSIVE", "scans"),
+        ("UPDATE orders SET note = 'x WHERE y'", "ROW EXCLUSIVE", "scans"),
+        ("INSERT INTO orders (id) VALUES (1)", "ROW EXCLUSIVE", ""),
     ],
 )
 def test_postgresql_lock_and_effect_of_a_statement(sql, lock, effect):
     from multidb.deploy_plan import pg_lock
 
     assert pg_lock(sql) == (lock, effect)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "effect"),
+    [
+        (["ALTER TABLE orders ADD CONSTRAINT ck CHECK (total IS NOT NULL)"], ""),
+        (["ALTER TABLE orders ADD CONSTRAINT ck CHECK (total IS NOT NULL AND total > 0)"], ""),
+        (["ALTER TABLE orders ADD CONSTRAINT ck CHECK (total IS NOT NULL OR note IS NOT NULL)"], "scans"),
+        (["ALTER TABLE orders ADD CONSTRAINT ck CHECK (subtotal IS NOT NULL)"], "scans"),
+        (["ALTER TABLE orders ADD CONSTRAINT ck CHECK (total IS NOT NULL) NOT VALID"], "scans"),
+        (
+            [
+                "ALTER TABLE orders ADD CONSTRAINT ck CHECK (total IS NOT NULL) NOT VALID",
+                "ALTER TABLE orders VALIDATE CONSTRAINT ck",
+            ],
+            "",
+        ),
+        (
+            [
+                "ALTER TABLE orders ADD CONSTRAINT ck CHECK (total IS NOT NULL)",
+                "ALTER TABLE orders DROP CONSTRAINT ck",
+            ],
+            "scans",
+        ),
+        (["ALTER TABLE lines ADD CONSTRAINT ck CHECK (total IS NOT NULL)"], "scans"),
+    ],
+)
+def test_set_not_null_after_a_check_that_proves_it_reads_no_row(earlier, effect):
+    """PostgreSQL 12+ sets NOT NULL without reading the rows when a valid CHECK constraint proves the column is
+    not null (the last step of lint's pg-set-not-null-scans recipe); the plan's earlier statements count."""
+    from multidb.deploy_plan import Catalog, pg_locks
+
+    catalog = Catalog(None)
+    for sql in earlier:
+        catalog.saw(sql, sql.split()[2])
+    lock, found, _ = pg_locks("ALTER TABLE orders ALTER COLUMN total SET NOT NULL", catalog, "orders")
+    assert (lock, found) == ("ACCESS EXCLUSIVE", effect)
+
+
+@pytest.mark.parametrize(
+    ("sql", "table"),
+    [
+        ("REINDEX TABLE CONCURRENTLY items", "items"),
+        ("REINDEX (VERBOSE) TABLE items", "items"),
+        ("CLUSTER VERBOSE items USING ix_items_name", "items"),
+        ("CLUSTER items", "items"),
+    ],
+)
+def test_the_table_of_a_reindex_or_cluster(sql, table):
+    from multidb.deploy_plan import _table_of
+
+    assert _table_of(sql) == table
+
+
+def test_a_type_change_locks_the_other_end_of_the_foreign_keys_on_the_column():
+    """PostgreSQL drops the column's foreign keys and adds them again: ACCESS EXCLUSIVE on the other table too
+    (tests/test_plan_truth.py checks it on a live database; here the key is the plan's own)."""
+    from multidb.deploy_plan import Catalog, OtherLock, pg_locks
+
+    catalog = Catalog(None)
+    catalog.saw("ALTER TABLE lines ADD CONSTRAINT fk FOREIGN KEY (order_id) REFERENCES orders (id)", "lines")
+    _, _, others = pg_locks("ALTER TABLE lines ALTER COLUMN order_id TYPE BIGINT", catalog, "lines")
+    assert others == (OtherLock("orders", "ACCESS EXCLUSIVE"),)
+    _, _, others = pg_locks("ALTER TABLE lines ALTER COLUMN note TYPE TEXT", catalog, "lines")
+    assert others == ()
 
 
 @pytest.mark.mariadb

@@ -1,4 +1,4 @@
-"""``multidb plan``'s PostgreSQL lock table checked against PostgreSQL itself.
+"""``multidb plan``'s PostgreSQL locks and effects (rewrites, scans) checked against PostgreSQL itself.
 
 A catalogue of migration operations as users write them (``op.*``, a few ``op.execute`` strings). For each:
 a database at the previous revision, with rows in its tables; ``plan --json`` for the pending revision; then
@@ -12,6 +12,29 @@ Compared, for the tables that existed before the revision: the strongest lock pl
 names is the strongest lock PostgreSQL took on it; every table locked in a mode that blocks writes (SHARE or
 stronger) is named by plan; plan says "rewrites" only for a table whose relfilenode changed, and every
 rewritten table is "rewrites" (or "may rewrite" in the cases where plan cannot know).
+
+And the rows read: plan says "scans" (in any of its forms) or "rewrites" only for a table whose rows
+PostgreSQL read, all of them, and every table PostgreSQL read with a sequential scan is one plan says it
+scans, rewrites or may rewrite (except where the query planner decides: ``Case.planned_reads``, and the known
+gap of ``Case.unsaid_reads``: a table plan shows only a lock on, whose rows PostgreSQL reads). Read from
+``pg_stat_get_xact_numscans`` and ``pg_stat_get_xact_tuples_returned`` for each table, in the probes before
+and after the operations, inside the revision's transaction. Checked on PostgreSQL 15.20 first, statement by
+statement in psql, the sequential scans it counts are every read of the table's heap from its start to its end
+by this backend: a CHECK's validation (``ADD CONSTRAINT ... CHECK``, ``VALIDATE CONSTRAINT``), a foreign key's
+(the validating query's scan of the table, and of the referenced table when the planner scans it: a hash join
+here, an index lookup per row on other sizes), ``SET NOT NULL``'s, an index build (``CREATE INDEX``, a
+``UNIQUE`` or ``PRIMARY KEY`` constraint; two for ``CONCURRENTLY``: the build and its validation), a rewrite
+(two: the copy of the old rows, then the indexes rebuilt from the new ones; ``CLUSTER`` copies from a scan and
+a sort or through the index, as the planner picks: a scan on these few rows) and a query's (an ``UPDATE``
+without a ``WHERE``; on these few rows a ``DELETE ... WHERE id = 1`` too), in a transaction rolled back as in
+one committed. Not counted: reads through an index, ``ANALYZE``'s sample, and the scans of a parallel worker
+(counted in its own backend; on these few rows PostgreSQL starts none). On PostgreSQL 15 these functions also
+count the backend's earlier transactions whose counts it has not sent to the shared statistics yet (it sends
+them when idle, at most once a second): only the difference between the two probes is the revision's. The
+operations outside a transaction are read from ``pg_stat_user_tables`` (``seq_scan``, ``seq_tup_read``) before
+and after the revision, with no other connection left on the database (a backend sends its counts when it
+exits, before it leaves ``pg_stat_activity``; the test's writer only takes a writer's lock, and its watcher
+reads catalogs).
 """
 
 from __future__ import annotations
@@ -29,6 +52,8 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 from test_ledger import run, versions
 
+from multidb.engines import close_shared
+
 BASE, NEXT = "pt0000000001", "pt0000000002"
 
 # PostgreSQL's table lock modes, weakest first (its own numbering, lock.h)
@@ -43,6 +68,8 @@ MODES = (
     "ACCESS EXCLUSIVE",
 )
 BLOCKS_WRITES = MODES.index("SHARE")
+# plan's effects that read the table's rows
+READS = {"rewrites", "may rewrite", "scans", "scans (writes wait)", "scans (writes go on)"}
 
 CREATE = """\
 op.create_table(
@@ -88,6 +115,12 @@ class Case:
     body: str  # the upgrade's operations (Python, unindented)
     setup: str = ""  # SQL run after the previous revision and its rows (statements separated by ";\n")
     uncertain: bool = False  # plan may answer "may rewrite": the answer depends on what it cannot see
+    # tables PostgreSQL's query planner decides to read in full or not (the referenced table a foreign key's
+    # validation joins, a DELETE's WHERE: a sequential scan on these few rows, an index scan on many)
+    planned_reads: tuple[str, ...] = ()
+    # tables PostgreSQL reads that plan shows a lock on but no effect (an entry of other_locks has none): not
+    # checked for reads, a known gap
+    unsaid_reads: tuple[str, ...] = ()
 
 
 CATALOGUE = (
@@ -121,6 +154,13 @@ CATALOGUE = (
         'op.add_column("items", sa.Column("ticket", sa.Text(), server_default=sa.text("first_ticket()")))',
         setup="CREATE FUNCTION first_ticket() RETURNS text IMMUTABLE LANGUAGE sql AS $$ SELECT 'T-1' $$",
     ),
+    Case(  # Alembic adds the constraint in a second statement: ALTER TABLE items ADD UNIQUE (sku)
+        "add_column unique=True", 'op.add_column("items", sa.Column("sku", sa.String(20), unique=True))'
+    ),
+    Case(  # rendered inline: ADD COLUMN n INTEGER CHECK (n > 0); PostgreSQL checks it against the rows
+        "add_column with a CheckConstraint",
+        'op.add_column("items", sa.Column("n", sa.Integer(), sa.CheckConstraint("n > 0")))',
+    ),
     Case("add_column identity", 'op.add_column("items", sa.Column("seq", sa.BigInteger(), sa.Identity()))'),
     Case(
         "add_column stored generated",
@@ -130,6 +170,7 @@ CATALOGUE = (
         "add_column with a ForeignKey",
         'op.add_column("items", sa.Column("maker_id", sa.Integer(), '
         'sa.ForeignKey("owners.id", name="fk_items_maker")))',
+        planned_reads=("owners",),
     ),
     Case(
         "alter_column varchar(50) -> varchar(100)",
@@ -171,6 +212,16 @@ op.alter_column("items", "size", type_=sa.String(40), existing_type=sa.String(10
         "alter_column int -> bigint",
         'op.alter_column("items", "qty", type_=sa.BigInteger(), existing_type=sa.Integer())',
     ),
+    Case(  # tags.item_id references it: PostgreSQL adds that foreign key again and checks every row of tags
+        "alter_column int -> bigint of a referenced column",
+        'op.alter_column("items", "id", type_=sa.BigInteger(), existing_type=sa.Integer())',
+        unsaid_reads=("tags",),
+    ),
+    Case(
+        "alter_column int -> bigint of a referencing column",
+        'op.alter_column("tags", "item_id", type_=sa.BigInteger(), existing_type=sa.Integer())',
+        planned_reads=("items",),
+    ),
     Case(
         "alter_column varchar -> int with postgresql_using",
         'op.alter_column("items", "code", type_=sa.Integer(), existing_type=sa.String(20), '
@@ -179,6 +230,16 @@ op.alter_column("items", "size", type_=sa.String(40), existing_type=sa.String(10
     Case(
         "alter_column nullable=False",
         'op.alter_column("items", "name", nullable=False, existing_type=sa.String(50))',
+    ),
+    Case(  # the last step of the recipe of lint's pg-set-not-null-scans: PostgreSQL 12+ skips the scan
+        "alter_column nullable=False with a valid CHECK (name IS NOT NULL)",
+        'op.alter_column("items", "name", nullable=False, existing_type=sa.String(50))',
+        setup="ALTER TABLE items ADD CONSTRAINT ck_items_name CHECK (name IS NOT NULL)",
+    ),
+    Case(  # NOT NULL already: PostgreSQL has nothing to do
+        "alter_column nullable=False of a NOT NULL column",
+        'op.alter_column("items", "qty", nullable=False, existing_type=sa.Integer())',
+        setup="ALTER TABLE items ALTER COLUMN qty SET NOT NULL",
     ),
     Case(
         "alter_column drop not null",
@@ -199,6 +260,11 @@ op.alter_column("items", "size", type_=sa.String(40), existing_type=sa.String(10
     Case(
         "add a column with REFERENCES (op.execute)",
         'op.execute("ALTER TABLE items ADD COLUMN maker_id integer REFERENCES owners (id)")',
+    ),
+    Case(  # a DEFAULT, even NULL: PostgreSQL validates the new key against the rows
+        "add a column with a default and REFERENCES (op.execute)",
+        'op.execute("ALTER TABLE items ADD COLUMN maker_id integer DEFAULT 1 REFERENCES owners (id)")',
+        planned_reads=("owners",),
     ),
     Case("drop_column with a foreign key", 'op.drop_column("items", "owner_id")', setup=FK),
     Case("create_index", 'op.create_index("ix_items_name", "items", ["name"])'),
@@ -227,6 +293,21 @@ with op.get_context().autocommit_block():
         "rename an index (op.execute)", 'op.execute("ALTER INDEX ix_items_name RENAME TO ix_items_label")', setup=INDEX
     ),
     Case("create_unique_constraint", 'op.create_unique_constraint("uq_items_code", "items", ["code"])'),
+    Case(
+        "unique constraint USING INDEX (op.execute)",
+        'op.execute("ALTER TABLE items ADD CONSTRAINT uq_items_code UNIQUE USING INDEX ix_items_code")',
+        setup="CREATE UNIQUE INDEX ix_items_code ON items (code)",
+    ),
+    Case(  # its column is NOT NULL already: nothing to read
+        "primary key USING INDEX (op.execute)",
+        'op.execute("ALTER TABLE tags ADD CONSTRAINT tags_pkey PRIMARY KEY USING INDEX ix_tags_id")',
+        setup="ALTER TABLE tags DROP CONSTRAINT tags_pkey;\nCREATE UNIQUE INDEX ix_tags_id ON tags (id)",
+    ),
+    Case(  # the column is set NOT NULL: its rows are read
+        "primary key USING INDEX on a nullable column (op.execute)",
+        'op.execute("ALTER TABLE owners ADD CONSTRAINT owners_pkey PRIMARY KEY USING INDEX ix_owners_name")',
+        setup="ALTER TABLE owners DROP CONSTRAINT owners_pkey;\nCREATE UNIQUE INDEX ix_owners_name ON owners (name)",
+    ),
     Case("create_check_constraint", 'op.create_check_constraint("ck_items_qty", "items", "qty >= 0")'),
     Case(
         "check constraint NOT VALID (op.execute)",
@@ -237,7 +318,11 @@ with op.get_context().autocommit_block():
         'op.execute("ALTER TABLE items VALIDATE CONSTRAINT ck_items_qty")',
         setup="ALTER TABLE items ADD CONSTRAINT ck_items_qty CHECK (qty >= 0) NOT VALID",
     ),
-    Case("create_foreign_key", 'op.create_foreign_key("fk_items_owner", "items", "owners", ["owner_id"], ["id"])'),
+    Case(
+        "create_foreign_key",
+        'op.create_foreign_key("fk_items_owner", "items", "owners", ["owner_id"], ["id"])',
+        planned_reads=("owners",),
+    ),
     Case(
         "create_foreign_key postgresql_not_valid",
         'op.create_foreign_key("fk_items_owner", "items", "owners", ["owner_id"], ["id"], postgresql_not_valid=True)',
@@ -246,6 +331,7 @@ with op.get_context().autocommit_block():
         "VALIDATE a foreign key (op.execute)",
         'op.execute("ALTER TABLE items VALIDATE CONSTRAINT fk_items_owner")',
         setup=FK + " NOT VALID",
+        planned_reads=("owners",),
     ),
     Case("drop_constraint of a foreign key", 'op.drop_constraint("fk_tags_item", "tags", type_="foreignkey")'),
     Case(
@@ -294,8 +380,49 @@ op.create_table(
     Case("ENABLE ROW LEVEL SECURITY (op.execute)", 'op.execute("ALTER TABLE items ENABLE ROW LEVEL SECURITY")'),
     Case("SET STATISTICS (op.execute)", 'op.execute("ALTER TABLE items ALTER COLUMN name SET STATISTICS 500")'),
     Case("SET (fillfactor) (op.execute)", 'op.execute("ALTER TABLE items SET (fillfactor = 70)")'),
+    Case("SET UNLOGGED (op.execute)", 'op.execute("ALTER TABLE tags SET UNLOGGED")'),
+    Case(
+        "SET UNLOGGED of an unlogged table (op.execute)",
+        'op.execute("ALTER TABLE tags SET UNLOGGED")',
+        setup="ALTER TABLE tags SET UNLOGGED",
+    ),
+    Case("CLUSTER (op.execute)", 'op.execute("CLUSTER items USING ix_items_name")', setup=INDEX),
+    Case("REINDEX TABLE (op.execute)", 'op.execute("REINDEX TABLE items")', setup=INDEX),
+    Case("REINDEX INDEX (op.execute)", 'op.execute("REINDEX INDEX ix_items_name")', setup=INDEX),
+    Case(
+        "REINDEX TABLE CONCURRENTLY (op.execute)",
+        """\
+with op.get_context().autocommit_block():
+    op.execute("REINDEX TABLE CONCURRENTLY items")""",
+    ),
+    Case(
+        "REINDEX INDEX CONCURRENTLY (op.execute)",
+        """\
+with op.get_context().autocommit_block():
+    op.execute("REINDEX INDEX CONCURRENTLY ix_items_name")""",
+        setup=INDEX,
+    ),
+    Case(
+        "alter_column varchar(50) -> varchar(100) of an indexed column",
+        'op.alter_column("items", "name", type_=sa.String(100), existing_type=sa.String(50))',
+        setup=INDEX,
+    ),
+    Case(  # no rewrite, but PostgreSQL adds the CHECK constraints on the column again: it checks the rows
+        "alter_column varchar(50) -> varchar(100) of a column a CHECK uses",
+        'op.alter_column("items", "name", type_=sa.String(100), existing_type=sa.String(50))',
+        setup="ALTER TABLE items ADD CONSTRAINT ck_items_name CHECK (length(name) > 0)",
+    ),
+    Case(  # no rewrite, but the index on the column is built again for the new collation
+        "alter_column varchar(50) -> varchar(100) COLLATE C of an indexed column",
+        'op.alter_column("items", "name", type_=sa.String(100, collation="C"), existing_type=sa.String(50))',
+        setup=INDEX,
+    ),
+    Case(  # no index on it: nothing is read
+        "alter_column varchar(50) -> varchar(100) COLLATE C",
+        'op.alter_column("items", "name", type_=sa.String(100, collation="C"), existing_type=sa.String(50))',
+    ),
     Case("UPDATE (op.execute)", 'op.execute("UPDATE items SET qty = qty + 1")'),
-    Case("DELETE (op.execute)", 'op.execute("DELETE FROM tags WHERE id = 1")'),
+    Case("DELETE (op.execute)", 'op.execute("DELETE FROM tags WHERE id = 1")', planned_reads=("tags",)),
     Case(
         "bulk_insert",
         'op.bulk_insert(sa.table("owners", sa.column("id", sa.Integer()), sa.column("name", sa.String())), '
@@ -317,8 +444,13 @@ depends_on = None
 PROBE = PATH
 
 
+SEEN = []  # the tables' oids at the first probe: a table dropped since is still counted
+
+
 def probe(when):
-    """The tables, their relfilenodes and the locks this backend holds now, written to PROBE (online only)."""
+    """The tables, their relfilenodes, the sequential scans of each in this backend (this transaction's, and
+    its earlier ones' not yet sent to the statistics) and the rows those returned, and the locks this backend
+    holds now, written to PROBE (online only)."""
     if context.is_offline_mode():
         return
     bind = op.get_bind()
@@ -326,12 +458,26 @@ def probe(when):
         "SELECT oid::bigint, relname, relfilenode::bigint FROM pg_class "
         "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')"
     ).all()
+    SEEN.extend(oid for oid, _, _ in tables if oid not in SEEN)
+    scans = bind.exec_driver_sql(
+        "SELECT o::bigint, pg_stat_get_xact_numscans(o), pg_stat_get_xact_tuples_returned(o) "
+        "FROM unnest(ARRAY[%s]::oid[]) AS o" % ",".join(map(str, SEEN or [0]))
+    ).all()
     locks = bind.exec_driver_sql(
         "SELECT relation::bigint, mode FROM pg_locks "
         "WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted"
     ).all()
     with open(PROBE, "a") as f:
-        f.write(json.dumps({"when": when, "tables": [list(t) for t in tables], "locks": [list(l) for l in locks]}))
+        f.write(
+            json.dumps(
+                {
+                    "when": when,
+                    "tables": [list(t) for t in tables],
+                    "locks": [list(l) for l in locks],
+                    "scans": [list(s) for s in scans],
+                }
+            )
+        )
         f.write("\\n")
 
 
@@ -404,9 +550,21 @@ def user_tables(conn) -> dict[int, tuple[str, int]]:
     return {oid: (name, node) for oid, name, node in found if not name.startswith("alembic_version")}
 
 
-def run_in_transaction(config: Path, probe: Path) -> tuple[dict[str, str], dict[int, tuple[str, int]], dict]:
-    """The revision run by ``multidb upgrade``: the strongest lock it held per table before it committed, and
-    the tables before and after its operations (by oid: a renamed table is the same table)."""
+def row_counts(conn) -> dict[str, int]:
+    names = [name for name, _ in user_tables(conn).values()]
+    return {name: conn.exec_driver_sql(f'SELECT count(*) FROM "{name}"').scalar() for name in names}
+
+
+def scans_since(counted: dict[int, tuple[int, int]], now: dict[int, tuple[int, int]]) -> dict[int, tuple[int, int]]:
+    """Per table: the sequential scans and the rows they returned between two readings of the counters."""
+    return {oid: (n - counted[oid][0], rows - counted[oid][1]) for oid, (n, rows) in now.items() if oid in counted}
+
+
+def run_in_transaction(config: Path, probe: Path) -> tuple[dict[str, str], dict[int, tuple[str, int]], dict, dict]:
+    """The revision run by ``multidb upgrade``: the strongest lock it held per table before it committed, the
+    tables before and after its operations (by oid: a renamed table is the same table), and per table the
+    sequential scans its operations made and the rows those returned (inside one transaction the backend sends
+    nothing to the statistics: the difference is the operations')."""
     probe.unlink(missing_ok=True)  # (the previous revision wrote its own)
     result = run(config, "upgrade", "main")
     assert result.exit_code == 0, result.output
@@ -416,18 +574,48 @@ def run_in_transaction(config: Path, probe: Path) -> tuple[dict[str, str], dict[
     for oid, pg_mode in after["locks"]:
         if oid in tables:
             strongest(locks, tables[oid][0], mode(pg_mode))
-    return locks, tables, {oid: (name, node) for oid, name, node in after["tables"]}
+    counted, now = ({oid: (scans, rows) for oid, scans, rows in probed["scans"]} for probed in (before, after))
+    return locks, tables, {oid: (name, node) for oid, name, node in after["tables"]}, scans_since(counted, now)
 
 
-def run_concurrently(config: Path, engine: sa.Engine) -> dict[str, str]:
+def quiet(watcher, *kept: int) -> None:
+    """Wait until no client connection but ``kept`` is left on the database: a backend sends what its
+    statistics have not sent yet when it exits, before it leaves pg_stat_activity."""
+    deadline = time.monotonic() + 120  # (a wait for the connections to close, not an assertion about time)
+    while True:
+        left = watcher.exec_driver_sql(
+            "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> ALL(%(kept)s)",
+            {"kept": list(kept)},
+        ).all()
+        if not left:
+            return
+        assert time.monotonic() < deadline, f"connections to the database never closed: {left}"
+        time.sleep(0.05)
+
+
+def table_scans(watcher) -> dict[int, tuple[int, int]]:
+    """Per table, the sequential scans and the rows they returned, as the statistics hold them now."""
+    watcher.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+    found = watcher.exec_driver_sql("SELECT relid::bigint, seq_scan, seq_tup_read FROM pg_stat_user_tables")
+    return {oid: (scans, rows) for oid, scans, rows in found}
+
+
+def run_concurrently(config: Path, engine: sa.Engine) -> tuple[dict[str, str], dict[int, tuple[int, int]]]:
     """A revision whose statement runs outside a transaction: a writer's open transaction on ``items`` makes
     it wait half-way (CONCURRENTLY waits for the table's writers), and this connection reads the locks the
-    migrating backend holds while it waits. Then the writer commits and the revision finishes."""
+    migrating backend holds while it waits. Then the writer commits and the revision finishes. Its scans are
+    read from the statistics before and after, with no other connection left to send any (the writer only
+    holds a writer's lock, the watcher reads catalogs)."""
+    close_shared()  # the reading connection this test's in-process runs (plan, upgrade) left open
     with engine.connect() as watcher, engine.connect() as writer:
         watcher.execution_options(isolation_level="AUTOCOMMIT")
         tables = user_tables(watcher)
-        writer.exec_driver_sql("UPDATE items SET qty = qty WHERE id = 1")  # a write on items, left open
         writer_pid = writer.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        watcher_pid = watcher.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        quiet(watcher, watcher_pid, writer_pid)
+        counted = table_scans(watcher)
+        writer.exec_driver_sql("LOCK TABLE items IN ROW EXCLUSIVE MODE")  # the lock of a write on items, left open
         process = subprocess.Popen(
             [sys.executable, "-m", "multidb", "-c", str(config), "upgrade", "main"],
             stdout=subprocess.PIPE,
@@ -458,11 +646,13 @@ def run_concurrently(config: Path, engine: sa.Engine) -> dict[str, str]:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+        quiet(watcher, watcher_pid, writer_pid)
+        now = table_scans(watcher)
     locks: dict[str, str] = {}
     for oid, pg_mode in held:
         if oid in tables:
             strongest(locks, tables[oid][0], mode(pg_mode))
-    return locks
+    return locks, scans_since(counted, now)
 
 
 @pytest.mark.postgresql
@@ -476,6 +666,7 @@ def test_plan_tells_the_locks_and_rewrites_postgresql_takes(case, tmp_path, pg_d
         with engine.begin() as conn:
             for sql in filter(None, (*ROWS, *case.setup.split(";\n"))):
                 conn.execute(sa.text(sql))
+            rows = row_counts(conn)
 
         result = run(config, "plan", "--json")
         assert result.exit_code == 0, result.output
@@ -489,11 +680,11 @@ def test_plan_tells_the_locks_and_rewrites_postgresql_takes(case, tmp_path, pg_d
         if "autocommit_block" in case.body:
             with engine.connect() as conn:
                 before = user_tables(conn)
-            real = run_concurrently(config, engine)
+            real, reads = run_concurrently(config, engine)
             with engine.connect() as conn:
                 after = user_tables(conn)
         else:
-            real, before, after = run_in_transaction(config, probe)
+            real, before, after, reads = run_in_transaction(config, probe)
         assert versions(url) == {NEXT}
     finally:
         engine.dispose()
@@ -525,6 +716,21 @@ def test_plan_tells_the_locks_and_rewrites_postgresql_takes(case, tmp_path, pg_d
             assert said & {"rewrites", "may rewrite"}, f"{table}: PostgreSQL rewrote it, plan does not say\n{shown}"
         if "may rewrite" in said:
             assert case.uncertain, f"{table}: plan says 'may rewrite' where it can know\n{shown}"
+
+    # the rows read: plan says a table is scanned or rewritten only where PostgreSQL read all its rows, and
+    # every table PostgreSQL scanned is one plan says it reads ("may rewrite": it may read it or not)
+    scanned = {before[oid][0]: found for oid, found in reads.items() if oid in before and found[0] > 0}
+    for table in existing:
+        said = plan_effects.get(table, set())
+        if said & READS - {"may rewrite"}:
+            assert table in scanned, f"{table}: plan says {said}, PostgreSQL did not scan it\n{shown}"
+            assert scanned[table][1] >= rows[table], (
+                f"{table}: plan says {said}, PostgreSQL read {scanned[table][1]} of its {rows[table]} rows\n{shown}"
+            )
+        if table in scanned and table not in case.planned_reads + case.unsaid_reads:
+            assert said & READS, (
+                f"{table}: PostgreSQL scanned it ({scanned[table][1]} rows), plan does not say\n{shown}"
+            )
 
 
 @pytest.mark.postgresql

@@ -263,13 +263,13 @@ def _render(project: Project, db: Database, script: Any, rev: Any, live: Any = N
         sql = text.strip().rstrip(";").strip()
         if not sql or sql.startswith("--") or sql.upper() in ("BEGIN", "COMMIT"):
             continue
-        if _table_of(sql) in own:
+        if table_of(sql) in own:
             continue
         statements.append(sql)
     return statements
 
 
-def _table_of(sql: str) -> str | None:
+def table_of(sql: str) -> str | None:
     match = _TABLE.search(" ".join(sql.split()))
     if not match:
         return None
@@ -282,7 +282,7 @@ def _bare(name: str) -> str:
 
 
 def _statement(db: Database, sql: str, sizes: TableSizes, catalog: Catalog) -> Statement:
-    table = _table_of(sql)
+    table = table_of(sql)
     lock, effect, others = (None, "", ())
     if db.dialect == "postgresql":
         table = catalog.index_table(sql) or table
@@ -295,7 +295,7 @@ def _statement(db: Database, sql: str, sizes: TableSizes, catalog: Catalog) -> S
 def pg_lock(sql: str) -> tuple[str | None, str]:
     """PostgreSQL's table lock for one statement, and whether it rewrites or scans the table (judged from the
     SQL alone: where that depends on a column's type or a function, "may rewrite")."""
-    lock, effect, _ = pg_locks(sql, Catalog(None), _table_of(sql))
+    lock, effect, _ = pg_locks(sql, Catalog(None), table_of(sql))
     return lock, effect
 
 

@@ -196,9 +196,9 @@ def test_set_not_null_after_a_check_that_proves_it_reads_no_row(earlier, effect)
     ],
 )
 def test_the_table_of_a_reindex_or_cluster(sql, table):
-    from multidb.deploy_plan import _table_of
+    from multidb.deploy_plan import table_of
 
-    assert _table_of(sql) == table
+    assert table_of(sql) == table
 
 
 def test_a_type_change_locks_the_other_end_of_the_foreign_keys_on_the_column():

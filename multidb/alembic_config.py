@@ -2,8 +2,8 @@
 
 ``script_directory`` caches one :class:`ScriptDirectory` per set of version folders per process,
 so the revision files are read and the revision map is built once, however many commands or
-fleet targets use them. The cache is keyed on every file of those folders (path, modification
-time in ns, size), so a revision file edited in place is read again in a long-lived process.
+fleet targets use them. The cache is keyed on every file of those folders (path and
+:func:`file_version`), so a revision file edited in place is read again in a long-lived process.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 DATABASE_KEY = "multidb.database"
 PROJECT_KEY = "multidb.project"
 
-FolderState = tuple[tuple[str, int, int], ...]
+FolderState = tuple[tuple[str, int, int, int, int], ...]
 _scripts: dict[tuple[Path, tuple[Path, ...]], tuple[ScriptDirectory, FolderState]] = {}
 
 
@@ -91,10 +91,16 @@ def folder_state(folders: tuple[Path, ...]) -> FolderState:
                 try:
                     st = entry.stat()  # follows a symlink: a loop raises
                 except FileNotFoundError:  # a dangling symlink
-                    state.append((entry.path, -1, -1))
+                    state.append((entry.path, -1, -1, -1, -1))
                     continue
-                state.append((entry.path, st.st_mtime_ns, st.st_size))
+                state.append((entry.path, *file_version(st)))
     return tuple(sorted(state))
+
+
+def file_version(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes when a file's content may have: its modification time, size, inode, and the inode's change
+    time (which ``cp -p``, ``rsync -t`` or ``touch -d`` cannot set back, as they do the modification time)."""
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
 
 
 def forget_scripts(db: Database | None = None) -> None:

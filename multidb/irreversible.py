@@ -36,11 +36,13 @@ def reason(script: Any) -> str | None:
         stat = os.stat(path) if path else None
     except OSError:
         return None
-    return _reason(path, stat.st_mtime_ns, stat.st_size) if stat else None
+    from .alembic_config import file_version
+
+    return _reason(path, file_version(stat)) if stat else None
 
 
 @functools.lru_cache(maxsize=1024)
-def _reason(path: str, _mtime_ns: int, _size: int) -> str | None:
+def _reason(path: str, _version: tuple[int, ...]) -> str | None:
     try:
         data = Path(path).read_bytes()
     except OSError:

@@ -43,13 +43,15 @@ def table_name(version_table: str) -> str:
 
 def checksum(path: str | Path) -> str:
     """The sha256 of a revision file, with CRLF and CR line endings read as LF."""
-    stat = os.stat(path)
-    return _checksum(str(path), stat.st_mtime_ns, stat.st_size)
+    from .alembic_config import file_version
+
+    return _checksum(str(path), file_version(os.stat(path)))
 
 
 @functools.lru_cache(maxsize=4096)
-def _checksum(path: str, _mtime_ns: int, _size: int) -> str:
-    """(Cached while the file keeps its modification time and size: a fleet's targets share the files.)"""
+def _checksum(path: str, _version: tuple[int, ...]) -> str:
+    """(Cached while the file is the same version, :func:`~multidb.alembic_config.file_version`: a fleet's
+    targets share the files.)"""
     data = Path(path).read_bytes().replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     return hashlib.sha256(data).hexdigest()
 

@@ -37,6 +37,40 @@ def test_a_revision_file_edited_in_place_is_read_again(project: Path) -> None:
     assert load_history(config, db).get_revision("c1a0f0a1b007").doc.startswith("edited in place")
 
 
+def _same_size_edit_keeping_mtime(path: Path, old: str, new: str) -> None:
+    """An edit of the same length whose file keeps its modification time, as ``cp -p``, ``rsync -t`` or a tar
+    extraction of an edited checkout leave it (or two saves within one tick of the file system's clock)."""
+    stat = path.stat()
+    text = path.read_text()
+    assert len(old) == len(new) and old in text
+    path.write_text(text.replace(old, new, 1))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (path.stat().st_mtime_ns, path.stat().st_size) == (stat.st_mtime_ns, stat.st_size)
+
+
+def test_a_same_size_edit_that_keeps_the_mtime_is_read_again(project: Path) -> None:
+    """The caches of a long-lived process (the history, the ledger's checksums, irreversible reasons) are
+    keyed on what the file system says changed: the inode's change time too, which no tool can set back."""
+    from multidb import irreversible, ledger
+    from multidb.config import load_config
+    from multidb.runner import load_history
+
+    config = load_config(project / "config" / "multidb.yaml")
+    db = config.databases["catalog"]
+    path = next((project / "catalog_versions").glob("c1a0f0a1b007_*.py"))
+    script = load_history(config, db)
+    assert script.get_revision("c1a0f0a1b007").doc.startswith("contract")
+    before = ledger.checksum(path)
+    reason_before = irreversible.reason(script.get_revision("c1a0f0a1b007"))
+    _same_size_edit_keeping_mtime(path, '"""contract', '"""CONTRACT')
+    # (Python's own bytecode cache has the same blind spot: a .pyc is checked against mtime and size only)
+    shutil.rmtree(path.parent / "__pycache__", ignore_errors=True)
+    script = load_history(config, db)
+    assert script.get_revision("c1a0f0a1b007").doc.startswith("CONTRACT")
+    assert ledger.checksum(path) != before
+    assert irreversible.reason(script.get_revision("c1a0f0a1b007")) == reason_before  # read again, same answer
+
+
 # --- folders that cannot be read -------------------------------------------------------------------------------
 
 

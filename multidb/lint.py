@@ -191,6 +191,9 @@ class _Known:
     sizes: TableSizes | None  # the live database's tables, or None: no database at hand
     large: int  # lint_large_table_rows
     default_schema: str | None = None  # the schema a name without one is in (public, main, the URL's database)
+    # CHECK constraints of the live database (PostgreSQL) and those the revisions linted before added,
+    # validated or dropped: a valid CHECK (col IS NOT NULL) makes SET NOT NULL skip its scan
+    catalog: Any = None
 
 
 @dataclass
@@ -213,23 +216,32 @@ def lint_database(
 ) -> LintResult:
     """Check ``revisions`` of ``db`` (rendered for its URL's dialect); ``allow``: rules silenced for all;
     ``sizes``: the live database's tables as they are before ``revisions`` (None: no database at hand)."""
+    from .deploy_plan import Catalog
     from .runner import load_history
 
     script = load_history(project, db)
     findings: list[Finding] = []
+    catalog = Catalog(sizes.conn if sizes is not None and db.dialect == "postgresql" else None)
     for rev in revisions:
-        findings.extend(f for f in lint_revision(project, db, script, rev, sizes) if f.rule not in allow)
+        found = lint_revision(project, db, script, rev, sizes, catalog)
+        findings.extend(f for f in found if f.rule not in allow)
     return LintResult(db.name, db.dialect, tuple(r.revision for r in revisions), tuple(findings))
 
 
 def lint_revision(
-    project: Project, db: Database, script: ScriptDirectory, rev: Script, sizes: TableSizes | None = None
+    project: Project,
+    db: Database,
+    script: ScriptDirectory,
+    rev: Script,
+    sizes: TableSizes | None = None,
+    catalog: Any = None,
 ) -> list[Finding]:
     """The findings of one revision, less those its file silences with ``# multidb: allow=RULE reason``.
 
     ``sizes`` reads the live database's table sizes (the rules about large tables); without it those
     rules fall back to what the SQL shows, or stay silent. The models (``metadata:`` in the config) are
-    imported when the revision drops or renames a table or column.
+    imported when the revision drops or renames a table or column. ``catalog``: a
+    :class:`~multidb.deploy_plan.Catalog` carried from the revisions linted before this one.
     """
     from .environment import Models
     from .phases import is_contract
@@ -249,7 +261,7 @@ def lint_revision(
     if failure is not None:
         found.append(finding("not-rendered", _failed_line(failure, path), failure.lines()[0]))
     models = Models(project, db) if db.metadata else None  # imported when a drop or rename asks
-    known = _Known(models, is_contract(rev), sizes, db.lint_large_table_rows, _default_schema(db))
+    known = _Known(models, is_contract(rev), sizes, db.lint_large_table_rows, _default_schema(db), catalog)
     found += _check_ops(db, ops, finding, known)
     line = _missing_downgrade(text)
     if line:
@@ -387,10 +399,16 @@ def _check_ops(db: Database, ops: list[Op], finding: Any, known: _Known) -> list
             found += _altered(db, op, created, finding, known)
         elif op.name == "add_constraint" and postgresql:
             found += _foreign_key(op, created, finding)
+            _saw_check(op, known)
         elif op.name in ("drop_table", "drop_column", "rename_table"):
             found += _contracted(op, created, finding, known)
         elif op.name == "execute":
             found += _executed(op, created, finding, known)
+            text = _text(op.args[0] if op.args else op.kwargs.get("sql"))
+            if postgresql and known.catalog is not None and text is not None:
+                from .deploy_plan import table_of
+
+                known.catalog.saw(text, table_of(text))
     if db.dialect in ("mysql", "mariadb") and ddl is not None and dml is not None:
         found.append(finding("mariadb-ddl-with-dml", dml.line, "a data change in a revision that also changes DDL"))
     return found
@@ -596,9 +614,33 @@ def _altered(db: Database, op: Op, created: set[str], finding: Any, known: _Know
         was = f" from {old}" if old is not None else ""
         found.append(finding("type-change-rewrites", op.line, f"column {table}.{column} type{was} to {new}"))
     tightened = op.kwargs.get("nullable") is False and op.kwargs.get("existing_nullable") is not False
-    if db.dialect == "postgresql" and tightened:
+    if db.dialect == "postgresql" and tightened and not _not_null_proven(table, column, known):
         found.append(finding("pg-set-not-null-scans", op.line, f"column {table}.{column} SET NOT NULL"))
     return found
+
+
+def _not_null_proven(table: str, column: str, known: _Known) -> bool:
+    """Whether a valid CHECK says the column IS NOT NULL (the live database's, or one the revisions linted
+    before added and validated), or the live column is NOT NULL already: PostgreSQL 12+ then skips the scan,
+    the last step of this rule's own recipe."""
+    if known.catalog is None:
+        return False
+    return known.catalog.not_null_proven(f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL", table)
+
+
+def _saw_check(op: Op, known: _Known) -> None:
+    """``op.create_check_constraint``: the CHECK it adds (``postgresql_not_valid``: not valid yet), for the
+    SET NOT NULL after it."""
+    import sqlalchemy as sa
+
+    constraint = op.args[0] if op.args else None
+    if known.catalog is None or not isinstance(constraint, sa.CheckConstraint) or constraint.table is None:
+        return  # (an unnamed CHECK is kept under the name SQLAlchemy gives it: proof enough while valid)
+    not_valid = " NOT VALID" if constraint.dialect_kwargs.get("postgresql_not_valid") else ""
+    table = constraint.table.name
+    known.catalog.saw(
+        f"ALTER TABLE {table} ADD CONSTRAINT {constraint.name} CHECK ({constraint.sqltext}){not_valid}", table
+    )
 
 
 def _widens(db: Database, old: Any, new: Any) -> bool:

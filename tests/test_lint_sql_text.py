@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_lint import findings, line_of, lint
-from test_lint_rules import PG, STILL, STOPPED, next_file, project, rules
+from test_lint import findings, line_of, lint, revision
+from test_lint_rules import NEXT, PG, STILL, STOPPED, next_file, project, rules, run
 
 SQLITE = "sqlite:///never.db"
 MARIADB = "mysql+pymysql://nobody@nohost:1/never"
@@ -295,6 +295,47 @@ def test_set_not_null_in_sql_text_is_flagged_as_alter_column_is(tmp_path):
     sql = 'op.execute("ALTER TABLE items ALTER COLUMN name SET NOT NULL")'
     [(rule, _, message)] = same_as_op(tmp_path, PG, op_body, sql)
     assert (rule, message) == ("pg-set-not-null-scans", "column items.name set not null")
+
+
+NOT_VALID = 'op.execute("ALTER TABLE items ADD CONSTRAINT ck_items_name CHECK (name IS NOT NULL) NOT VALID")'
+VALIDATE = 'op.execute("ALTER TABLE items VALIDATE CONSTRAINT ck_items_name")'
+SET_NOT_NULL = 'op.alter_column("items", "name", nullable=False)'
+
+
+def recipe(tmp_path: Path, url: str, *later: str) -> Path:
+    """NEXT runs the recipe's first step (the CHECK, NOT VALID); each of ``later`` is one more revision."""
+    config = project(tmp_path, url, NOT_VALID, ALLOW_DOWN)
+    down = NEXT
+    for number, body in enumerate(later, start=3):
+        rev = f"{number:012d}"
+        revision(tmp_path / "versions", rev, down, body, ALLOW_DOWN)
+        down = rev
+    return config
+
+
+def test_set_not_null_after_its_recipe_passes(tmp_path):
+    """The last step of pg-set-not-null-scans' own recipe (a valid CHECK proves the column, so PostgreSQL 12+
+    does not scan; plan says so too) is not flagged; without the VALIDATE it still is."""
+    config = recipe(
+        tmp_path / "done", PG, VALIDATE, SET_NOT_NULL + '\n    op.drop_constraint("ck_items_name", "items")'
+    )
+    assert rules(lint(config, "--all-revisions", "--json")) == []
+    config = recipe(tmp_path / "unvalidated", PG, SET_NOT_NULL)
+    assert rules(lint(config, "--all-revisions", "--json")) == ["pg-set-not-null-scans"]
+    # a CHECK made valid at once (op.create_check_constraint scans then) proves it as well
+    body = 'op.create_check_constraint("ck_items_name", "items", "name IS NOT NULL")\n    ' + SET_NOT_NULL
+    assert found(tmp_path / "valid", PG, body) == []
+
+
+@pytest.mark.postgresql
+def test_set_not_null_on_a_live_database_whose_check_proves_it_passes(tmp_path, pg_database):
+    """Lint of the pending revisions reads the live database's valid CHECKs (as plan does)."""
+    url = pg_database()
+    config = recipe(tmp_path, url, VALIDATE, SET_NOT_NULL)
+    upgraded = run(config, "upgrade", "--all", "--to", "000000000003")
+    assert upgraded.exit_code == 0, upgraded.output
+    assert rules(lint(config, "--json")) == []
+    assert rules(lint(config, "--json")) == []  # (read twice: nothing is left open or changed)
 
 
 # --- MariaDB/MySQL's MODIFY and CHANGE, parenthesised ADD; CTEs before UPDATE/DELETE; several actions -------------

@@ -203,11 +203,12 @@ def plan(project: Project, names: tuple[str, ...] = (), all_: bool = False) -> l
         sizes = TableSizes(db)  # a SQLite file not created yet: no table, nothing opened
         server = _version(sizes.conn) if db.dialect != "sqlite" else None
         catalog = Catalog(sizes.conn if db.dialect == "postgresql" else None)
+        linted = Catalog(catalog.conn)  # lint's own, fed op by op (the plan's has seen the whole revision)
         try:
             for rev in pending:
                 rendered = _render_or_none(project, db, script, rev, sizes)
                 statements = [_statement(db, sql, sizes, catalog) for sql in rendered]
-                findings = lint_revision(project, db, script, rev, sizes)
+                findings = lint_revision(project, db, script, rev, sizes, linted)
                 revisions.append(PlannedRevision(rev.revision, relative(rev.path), tuple(statements), tuple(findings)))
         finally:
             sizes.close()

@@ -666,3 +666,19 @@ def test_a_large_table_rebuilt_by_hand_on_sqlite_warns(tmp_path):
 def test_a_new_table_created_under_another_name_and_renamed_is_no_rebuild(tmp_path):
     body = 'op.execute("CREATE TABLE tags_tmp (id int); ALTER TABLE tags_tmp RENAME TO tags; DROP TABLE owners")'
     assert [rule for rule, _, _ in found(tmp_path, SQLITE, body, STILL)] == ["contract-before-expand"]
+
+
+@pytest.mark.postgresql
+def test_plan_shows_no_set_not_null_finding_after_the_recipe(tmp_path, pg_database):
+    """plan's lint findings follow the same rule: the pending recipe's last step, with its CHECK validated by
+    the pending revision before it, is neither a scan nor a finding."""
+    import json
+
+    url = pg_database()
+    config = recipe(tmp_path, url, VALIDATE, SET_NOT_NULL)
+    upgraded = run(config, "upgrade", "--all", "--to", NEXT)
+    assert upgraded.exit_code == 0, upgraded.output
+    result = run(config, "plan", "--json")
+    assert result.exit_code == 0, result.output
+    [db] = json.loads(result.stdout)
+    assert [[f["rule"] for f in rev["findings"]] for rev in db["revisions"]] == [[], []]

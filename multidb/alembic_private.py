@@ -126,6 +126,11 @@ def operation_table(exc: BaseException) -> str | None:
     return table
 
 
+# the import system's own modules (CPython's frozen bootstrap, checked on 3.11 to 3.13): a frame of one of
+# them on the stack is an import half done
+IMPORT_MACHINERY = frozenset({"importlib", "_frozen_importlib", "_frozen_importlib_external"})
+
+
 def stack_inside(frame: Any, packages: Any) -> bool:
     """Whether a module of one of ``packages`` (top-level names) runs anywhere on the stack of ``frame``
     (the frame a signal handler is given)."""

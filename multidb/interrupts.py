@@ -29,13 +29,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from .alembic_private import stack_inside
+from .alembic_private import IMPORT_MACHINERY, stack_inside
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RECANCEL_SECONDS = 0.5  # a cancel that reached the server before the statement did is sent again
 _LIBRARIES = frozenset(
     {"sqlalchemy", "psycopg2", "pymysql", "MySQLdb", "sqlite3", "threading", "logging"}
-    | {"importlib", "_frozen_importlib", "_frozen_importlib_external"}  # an import half done
+    | IMPORT_MACHINERY  # an import half done
 )
 
 

@@ -111,17 +111,17 @@ class StatementJournal:
     def __enter__(self) -> StatementJournal:
         from sqlalchemy import event
 
-        event.listen(self.connection, "before_cursor_execute", self._record)
+        event.listen(self.connection, "before_cursor_execute", self.record)
         event.listen(self.connection, "after_cursor_execute", self._returned)
         return self
 
     def __exit__(self, *_exc: object) -> None:
         from sqlalchemy import event
 
-        event.remove(self.connection, "before_cursor_execute", self._record)
+        event.remove(self.connection, "before_cursor_execute", self.record)
         event.remove(self.connection, "after_cursor_execute", self._returned)
 
-    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if changes(statement, self.version_table):
             self.statements.append(describe(statement))
 

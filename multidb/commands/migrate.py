@@ -410,20 +410,20 @@ class _RevisionJournal(StatementJournal):
     def __enter__(self) -> _RevisionJournal:
         from sqlalchemy import event
 
-        event.listen(self.connection, "after_cursor_execute", self._record)  # statements that did run
+        event.listen(self.connection, "after_cursor_execute", self.record)  # statements that did run
         return self
 
     def __exit__(self, *_exc: object) -> None:
         from sqlalchemy import event
 
-        event.remove(self.connection, "after_cursor_execute", self._record)
+        event.remove(self.connection, "after_cursor_execute", self.record)
 
-    def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    def record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         lowered = statement.lstrip().lower()
         if self.version_table in lowered and not lowered.startswith("select"):
             self.statements.clear()
         else:
-            super()._record(conn, cursor, statement, *args)
+            super().record(conn, cursor, statement, *args)
 
 
 def _preflight(

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .objects import query_rows
+
 
 @dataclass(frozen=True, order=True)
 class Account:
@@ -54,12 +56,6 @@ class State:
     grants: frozenset[tuple[str, str, bool]] = frozenset()
 
 
-def _rows(connection: Any, query: str) -> list[tuple[Any, ...]]:
-    import sqlalchemy as sa
-
-    return [tuple(r) for r in connection.execute(sa.text(query)).all()]
-
-
 def _execute(connection: Any, statement: str) -> None:
     """A statement without parameters (the drivers here still read ``%`` in it, as in a MariaDB host ``'%'``)."""
     if connection.dialect.paramstyle in ("format", "pyformat"):
@@ -83,8 +79,8 @@ def _undo(connection: Any, statement: str) -> None:
 def read(connection: Any) -> State:
     name = connection.dialect.name
     if name == "postgresql":
-        roles = frozenset(Account(r) for (r,) in _rows(connection, "SELECT rolname FROM pg_roles"))
-        settings = _rows(
+        roles = frozenset(Account(r) for (r,) in query_rows(connection, "SELECT rolname FROM pg_roles"))
+        settings = query_rows(
             connection,
             "SELECT coalesce(d.datname, ''), coalesce(r.rolname, ''), unnest(s.setconfig) FROM pg_db_role_setting s "
             "LEFT JOIN pg_database d ON d.oid = s.setdatabase LEFT JOIN pg_roles r ON r.oid = s.setrole",
@@ -94,7 +90,7 @@ def read(connection: Any) -> State:
         import sqlalchemy as sa
         from sqlalchemy.exc import DBAPIError
 
-        grants = _rows(
+        grants = query_rows(
             connection, "SELECT GRANTEE, PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.USER_PRIVILEGES"
         )
         try:
@@ -134,7 +130,7 @@ def _holders(connection: Any) -> set[str]:
         me = "(SELECT oid FROM pg_database WHERE datname = current_database())"
         return {
             str(r)
-            for (r,) in _rows(
+            for (r,) in query_rows(
                 connection,
                 "SELECT r.rolname FROM pg_shdepend s JOIN pg_roles r ON r.oid = s.refobjid "
                 f"WHERE s.refclassid = 'pg_authid'::regclass AND (s.dbid = {me} OR (s.dbid = 0 "
@@ -164,7 +160,7 @@ def changes(connection: Any, before: State, after: State, named: Callable[[str],
     )
     found = Changes(accounts=made)
     if connection.dialect.name == "postgresql":
-        me = _rows(connection, "SELECT current_user")[0][0]  # ALTER ROLE CURRENT_USER names no role
+        me = query_rows(connection, "SELECT current_user")[0][0]  # ALTER ROLE CURRENT_USER names no role
 
         def named_or_me(name: str) -> bool:
             return name == me or named(name)
@@ -177,7 +173,7 @@ def changes(connection: Any, before: State, after: State, named: Callable[[str],
 
 
 def _pg_settings(connection: Any, before: State, after: State, named: Callable, dropped: set[str]) -> list[str]:
-    here = _rows(connection, "SELECT current_database()")[0][0]
+    here = query_rows(connection, "SELECT current_database()")[0][0]
     quote = connection.dialect.identifier_preparer.quote
 
     def key(entry: str) -> str:

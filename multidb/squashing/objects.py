@@ -44,15 +44,16 @@ def found(connection: Any, keep: Keep) -> tuple[str, ...]:
     return ()
 
 
-def _rows(connection: Any, query: str) -> list[tuple[Any, ...]]:
+def query_rows(connection: Any, query: str) -> list[tuple[Any, ...]]:
+    """The rows of a query without parameters, as tuples."""
     import sqlalchemy as sa
 
     return [tuple(r) for r in connection.execute(sa.text(query)).all()]
 
 
 def _sqlite(connection: Any, keep: Keep) -> tuple[str, ...]:
-    rows = _rows(connection, "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'")
-    virtual = _rows(
+    rows = query_rows(connection, "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'")
+    virtual = query_rows(
         connection, "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'"
     )
     return (
@@ -66,29 +67,29 @@ def sqlite_shadow_tables(connection: Any) -> set[str]:
     the virtual table's own, never an ordinary table of a baseline."""
     if connection.dialect.name != "sqlite":
         return set()
-    listed = _rows(connection, "PRAGMA main.table_list")
+    listed = query_rows(connection, "PRAGMA main.table_list")
     if listed:  # it lists sqlite_schema at least
         return {name for _schema, name, kind, *_ in listed if kind == "shadow"}
     # SQLite before 3.37 ignores the pragma: a virtual table's shadow tables start with its name
-    virtual = _rows(connection, "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'")
-    tables = _rows(connection, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    virtual = query_rows(connection, "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'")
+    tables = query_rows(connection, "SELECT name FROM sqlite_master WHERE type = 'table'")
     return {t for (t,) in tables for (v,) in virtual if t != v and t.startswith(f"{v}_")}
 
 
 def _mysql(connection: Any, keep: Keep) -> tuple[str, ...]:
     here = "= DATABASE()"
-    triggers = _rows(
+    triggers = query_rows(
         connection,
         f"SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA {here}",
     )
-    routines = _rows(
+    routines = query_rows(
         connection, f"SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA {here}"
     )
-    sequences = _rows(
+    sequences = query_rows(
         connection,
         f"SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA {here} AND TABLE_TYPE = 'SEQUENCE'",
     )
-    events = _rows(connection, f"SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA {here}")
+    events = query_rows(connection, f"SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA {here}")
     return (
         *sorted(f"trigger {n} on {t}" for n, t in triggers if keep(t, None)),
         *sorted(f"{str(kind).lower()} {n}" for kind, n in routines),
@@ -113,7 +114,7 @@ def _mysql_grants(connection: Any, keep: Keep) -> list[str]:
 
 
 def _postgresql(connection: Any, keep: Keep) -> tuple[str, ...]:
-    default = _rows(connection, "SELECT current_schema()")[0][0]
+    default = query_rows(connection, "SELECT current_schema()")[0][0]
     schema_ok = _PG_SCHEMA.format(n="n")
 
     def named(schema: str, name: str) -> str:
@@ -122,7 +123,7 @@ def _postgresql(connection: Any, keep: Keep) -> tuple[str, ...]:
     def kept(schema: str, name: str) -> bool:
         return keep(name, None if schema == default else schema)
 
-    relations = _rows(
+    relations = query_rows(
         connection,
         "SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         f"WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {schema_ok} "
@@ -141,7 +142,7 @@ def _postgresql(connection: Any, keep: Keep) -> tuple[str, ...]:
         ("policy", "pg_policy", "polname", "polrelid", "true"),
     )
     for kind, catalog, name_column, table_column, condition in on_tables:
-        for schema, table, name in _rows(
+        for schema, table, name in query_rows(
             connection,
             f"SELECT n.nspname, c.relname, x.{name_column} FROM {catalog} x "
             f"JOIN pg_class c ON c.oid = x.{table_column} JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -151,7 +152,7 @@ def _postgresql(connection: Any, keep: Keep) -> tuple[str, ...]:
                 found.append(f"{kind} {name} on {named(schema, table)}")
     found += [
         f"row level security on {named(schema, table)}"
-        for schema, table in _rows(
+        for schema, table in query_rows(
             connection,
             "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             f"WHERE (c.relrowsecurity OR c.relforcerowsecurity) AND {schema_ok} ORDER BY 2",
@@ -160,20 +161,20 @@ def _postgresql(connection: Any, keep: Keep) -> tuple[str, ...]:
     ]
     found += [
         f"event trigger {name}"
-        for (name,) in _rows(
+        for (name,) in query_rows(
             connection,
             f"SELECT evtname FROM pg_event_trigger t WHERE {_PG_OWN.format(catalog='pg_event_trigger', oid='t.oid')} "
             "ORDER BY 1",
         )
     ]
-    procs = _rows(
+    procs = query_rows(
         connection,
         "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), p.prokind FROM pg_proc p "
         f"JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {schema_ok} "
         f"AND {_PG_OWN.format(catalog='pg_proc', oid='p.oid')} ORDER BY p.prokind <> 'f', p.prokind, 1, 2, 3",
     )
     found += [f"{_PG_PROCS.get(kind, 'function')} {named(schema, name)}({args})" for schema, name, args, kind in procs]
-    types = _rows(
+    types = query_rows(
         connection,
         "SELECT n.nspname, t.typname, t.typtype FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
         f"WHERE {schema_ok} AND {_PG_OWN.format(catalog='pg_type', oid='t.oid')} AND (t.typtype IN ('d', 'r', 'e') "
@@ -191,10 +192,12 @@ def _postgresql(connection: Any, keep: Keep) -> tuple[str, ...]:
     ]
     found += _pg_sequence_options(connection)
     found += _pg_privileges(connection, schema_ok, named, kept)
-    found += [f"publication {name}" for (name,) in _rows(connection, "SELECT pubname FROM pg_publication ORDER BY 1")]
+    found += [
+        f"publication {name}" for (name,) in query_rows(connection, "SELECT pubname FROM pg_publication ORDER BY 1")
+    ]
     found += _pg_comments(connection, schema_ok, default, kept)
     used = {schema for schema, *_ in relations} | {schema for schema, *_ in procs} | {schema for schema, *_ in types}
-    empty = _rows(connection, f"SELECT n.nspname FROM pg_namespace n WHERE {schema_ok} ORDER BY 1")
+    empty = query_rows(connection, f"SELECT n.nspname FROM pg_namespace n WHERE {schema_ok} ORDER BY 1")
     found += [f"schema {schema}" for (schema,) in empty if schema != default and schema not in used]
     return tuple(found)
 
@@ -206,7 +209,7 @@ def _pg_sequence_options(connection: Any) -> list[str]:
     """Standalone sequences of the default schema with what the baseline's ``CREATE SEQUENCE`` (start and
     increment only) would not make: a type, bounds, a cache, ``CYCLE``."""
     found = []
-    for name, type_, step, low, high, cache, cycle in _rows(
+    for name, type_, step, low, high, cache, cycle in query_rows(
         connection,
         "SELECT c.relname, format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin, s.seqmax, s.seqcache, "
         "s.seqcycle FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -280,7 +283,7 @@ def _pg_privileges(connection: Any, schema_ok: str, named: Callable, kept: Calla
         f"coalesce({default_acl.format(where='o.nsp')}, '{{}}'::aclitem[]))"
     )
     grantee = "CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END"
-    rows = _rows(
+    rows = query_rows(
         connection,
         f"WITH o AS ({objects}) "
         + " UNION ALL ".join(
@@ -308,7 +311,7 @@ def _pg_privileges(connection: Any, schema_ok: str, named: Callable, kept: Calla
     ]
     found += [
         f"default privileges on {_PG_DEFAULT_ACL.get(kind, kind)}{f' in schema {schema}' if schema else ''} of {role}"
-        for role, schema, kind in _rows(
+        for role, schema, kind in query_rows(
             connection,
             "SELECT pg_get_userbyid(a.defaclrole), n.nspname, a.defaclobjtype FROM pg_default_acl a "
             "LEFT JOIN pg_namespace n ON n.oid = a.defaclnamespace ORDER BY 1, 2, 3",
@@ -321,7 +324,7 @@ def _pg_comments(connection: Any, schema_ok: str, default: str, kept: Callable) 
     """``COMMENT ON`` anything but a kept table of the default schema or its columns (those the baseline
     writes, as ``comment=``): an index's, a constraint's, a view's, a sequence's, a type's, ..."""
     found = []
-    for description, schema, table, relkind in _rows(
+    for description, schema, table, relkind in query_rows(
         connection,
         "SELECT pg_describe_object(d.classoid, d.objoid, d.objsubid), n.nspname, c.relname, c.relkind "
         "FROM pg_description d "
